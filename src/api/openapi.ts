@@ -1,0 +1,465 @@
+import type { Config } from '../config.js';
+import { CONFIRMATION_STATES } from '../domain/confirmation.js';
+import { FORMATS } from '../domain/merchant.js';
+import { STATUSES } from '../domain/status.js';
+import { errorCatalog, type ErrorCode } from '../errors.js';
+import { LIMITS } from './validate.js';
+
+/**
+ * The OpenAPI 3.1 document, written by hand next to the code it describes. Limits, enums and error
+ * codes are taken from the same constants the validators use, so they cannot drift; a test checks
+ * that every registered route appears here and nothing else does.
+ */
+
+type Schema = Record<string, unknown>;
+
+const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
+const str = (extra: Schema = {}): Schema => ({ type: 'string', ...extra });
+const int = (minimum: number, maximum: number, extra: Schema = {}): Schema => ({ type: 'integer', minimum, maximum, ...extra });
+const nullable = (s: Schema): Schema => ({ oneOf: [s, { type: 'null' }] });
+const time = (): Schema => str({ format: 'date-time' });
+type Props = Record<string, Schema>;
+/** A response object: open, since fields may be added to responses without a new version. */
+const obj = (properties: Props, required: string[] = Object.keys(properties)): Schema => ({
+  type: 'object',
+  properties,
+  required,
+});
+/** A request object: closed, since the API refuses unknown fields (unknown_field). */
+const input = (properties: Props, required: string[]): Schema => ({
+  type: 'object',
+  additionalProperties: false,
+  properties,
+  required,
+});
+
+const json = (schema: Schema) => ({ content: { 'application/json': { schema } } });
+
+/** The error responses an operation may give, grouped by HTTP status, each naming its codes. */
+function errors(...codes: ErrorCode[]): Record<string, unknown> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const c of [...codes, 'internal' as const]) {
+    const s = errorCatalog[c].status;
+    byStatus.set(s, [...(byStatus.get(s) ?? []), c]);
+  }
+  return Object.fromEntries(
+    [...byStatus].map(([status, cs]) => [String(status), { description: `Error: ${cs.join(', ')}`, ...json(ref('Error')) }]),
+  );
+}
+
+const AUTH = ['unauthorized'] as const;
+const idParam = (description: string) => ({ name: 'id', in: 'path', required: true, description, schema: str() });
+const query = (name: string, schema: Schema, description: string) => ({
+  name,
+  in: 'query',
+  required: false,
+  description,
+  schema,
+});
+
+export function openapiDocument(config: Config): Record<string, unknown> {
+  const timeoutMsMax = Math.min(LIMITS.timeoutMsMax, config.leaseMs - 2000);
+  const retrySchedule = {
+    type: 'array',
+    minItems: 1,
+    maxItems: LIMITS.retryScheduleMaxItems,
+    items: int(0, LIMITS.retryDelayMaxSec),
+    description: 'Delays in seconds before attempts 1..n; null = the server default.',
+  };
+  const merchantSettings = {
+    name: str({ minLength: 1, maxLength: LIMITS.nameMax }),
+    url: str({
+      format: 'uri',
+      maxLength: LIMITS.urlMax,
+      description:
+        `Absolute ${config.requireHttps ? 'https' : 'http(s)'} URL; ` +
+        'private, loopback and reserved addresses are refused.',
+    }),
+    format: { type: 'string', enum: [...FORMATS] },
+    maxInFlight: nullable(int(1, LIMITS.maxInFlightMax)),
+    timeoutMs: nullable(int(LIMITS.timeoutMsMin, timeoutMsMax)),
+    retrySchedule: nullable(retrySchedule),
+  };
+  const scalar = {
+    oneOf: [str({ maxLength: LIMITS.metadataStringMax }), { type: 'number' }, { type: 'boolean' }, { type: 'null' }],
+  };
+
+  const merchantProps: Props = {
+    id: str(),
+    name: str(),
+    url: str(),
+    format: { type: 'string', enum: [...FORMATS] },
+    maxInFlight: nullable({ type: 'integer' }),
+    timeoutMs: nullable({ type: 'integer' }),
+    retrySchedule: nullable({ type: 'array', items: { type: 'integer' } }),
+    enabled: { type: 'boolean' },
+    disabledAt: nullable(time()),
+    disabledReason: nullable(str()),
+    createdAt: time(),
+    updatedAt: time(),
+  };
+  const transactionProps: Props = {
+    id: str(),
+    merchantId: str(),
+    reference: str(),
+    amount: str(),
+    currency: str(),
+    status: { type: 'string', enum: [...STATUSES] },
+    customer: nullable(ref('Customer')),
+    metadata: nullable(ref('Metadata')),
+    createdAt: time(),
+    updatedAt: time(),
+  };
+  const summaryProps: Props = {
+    id: str({ description: 'Also the webhook-id header.' }),
+    seq: { type: 'integer', minimum: 1 },
+    type: str({ description: 'transaction.<status>' }),
+    state: { type: 'string', enum: [...CONFIRMATION_STATES] },
+    attempts: { type: 'integer', minimum: 0 },
+    dueAt: nullable(time()),
+    deliveredAt: nullable(time()),
+    lastError: nullable(str()),
+    createdAt: time(),
+  };
+  const confirmationProps: Props = { ...summaryProps, transactionId: str(), merchantId: str() };
+
+  const schemas: Record<string, Schema> = {
+    ErrorBody: obj(
+      {
+        code: { type: 'string', enum: Object.keys(errorCatalog) },
+        message: str(),
+        field: str({ description: 'Dotted path of the offending field, e.g. transactions.3.amount.' }),
+      },
+      ['code', 'message'],
+    ),
+    Error: obj({ error: ref('ErrorBody') }),
+    Merchant: obj(merchantProps),
+    NewMerchant: input(merchantSettings, ['name', 'url']),
+    MerchantPatch: {
+      ...input({ ...merchantSettings, enabled: { type: 'boolean' } }, []),
+      minProperties: 1,
+      description:
+        'A merchant key may change only url, timeoutMs, retrySchedule and enabled. null resets to the server default.',
+    },
+    MerchantCreated: obj({
+      ...merchantProps,
+      secret: str({ pattern: '^whsec_', description: 'Signing secret; shown only here.' }),
+      apiKey: str({ pattern: '^cfm_mk_', description: 'Merchant API key; shown only here.' }),
+    }),
+    MerchantPage: obj({ data: { type: 'array', items: ref('Merchant') }, nextCursor: nullable(str()) }),
+    Customer: input(
+      {
+        name: str({ minLength: 1, maxLength: LIMITS.customerNameMax }),
+        phone: str({ minLength: 1, maxLength: LIMITS.customerPhoneMax, pattern: '^[0-9 +\\-()]+$' }),
+      },
+      [],
+    ),
+    Metadata: {
+      type: 'object',
+      maxProperties: LIMITS.metadataMaxKeys,
+      propertyNames: { minLength: 1, maxLength: LIMITS.metadataKeyMax },
+      additionalProperties: scalar,
+      description: `Flat object; at most ${LIMITS.metadataMaxBytes} bytes as JSON.`,
+    },
+    NewTransaction: input(
+      {
+        id: str({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', description: 'Your id; generated when absent.' }),
+        merchantId: str({ minLength: 1, maxLength: LIMITS.merchantIdMax }),
+        reference: str({ minLength: 1, maxLength: LIMITS.referenceMax }),
+        amount: str({
+          pattern: '^(0|[1-9][0-9]{0,17})(\\.[0-9]+)?$',
+          description: "Decimal string > 0 with no more decimals than the currency's minor unit.",
+        }),
+        currency: str({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, e.g. COP.' }),
+        status: { type: 'string', enum: [...STATUSES] },
+        customer: nullable(ref('Customer')),
+        metadata: nullable(ref('Metadata')),
+      },
+      ['merchantId', 'reference', 'amount', 'currency', 'status'],
+    ),
+    StatusPatch: input({ status: { type: 'string', enum: [...STATUSES] } }, ['status']),
+    Transaction: obj(transactionProps),
+    ConfirmationSummary: obj(summaryProps),
+    TransactionWithConfirmations: obj({
+      ...transactionProps,
+      confirmations: { type: 'array', items: ref('ConfirmationSummary') },
+    }),
+    Confirmation: obj(confirmationProps),
+    Attempt: obj({
+      number: { type: 'integer', minimum: 1 },
+      startedAt: time(),
+      durationMs: { type: 'integer' },
+      statusCode: nullable({ type: 'integer' }),
+      errorKind: nullable(str()),
+      errorMessage: nullable(str()),
+      responseSnippet: nullable(str()),
+      outcome: str({ description: 'delivered | retry | dead | disable' }),
+    }),
+    ConfirmationWithAttempts: obj({ ...confirmationProps, attempts: { type: 'array', items: ref('Attempt') } }),
+    ConfirmationPage: obj({ data: { type: 'array', items: ref('Confirmation') }, nextCursor: nullable(str()) }),
+    BatchRequest: input(
+      { transactions: { type: 'array', minItems: 1, maxItems: LIMITS.batchMax, items: ref('NewTransaction') } },
+      ['transactions'],
+    ),
+    BatchResult: {
+      oneOf: [
+        obj({ index: { type: 'integer' }, ok: { const: true }, status: { enum: [200, 201] }, transaction: ref('Transaction') }),
+        obj({ index: { type: 'integer' }, ok: { const: false }, error: ref('ErrorBody') }),
+      ],
+    },
+    BatchResponse: obj({ results: { type: 'array', items: ref('BatchResult') } }),
+    Health: obj({ ok: { type: 'boolean' }, reason: str() }, ['ok']),
+  };
+
+  const idempotencyKey = {
+    name: 'Idempotency-Key',
+    in: 'header',
+    required: false,
+    description: 'Same key and same body within this API key answer the first response again; a different body answers 409.',
+    schema: str({ minLength: 1, maxLength: LIMITS.idempotencyKeyMax, pattern: '^[\\x20-\\x7e]+$' }),
+  };
+  const page = [
+    query('after', str({ maxLength: LIMITS.cursorMax }), 'nextCursor of the previous page.'),
+    query('limit', int(1, LIMITS.pageMax, { default: LIMITS.pageDefault }), 'Page size.'),
+  ];
+  const bodyErrors = [
+    'invalid_json',
+    'invalid_body',
+    'unknown_field',
+    'missing_field',
+    'invalid_field',
+    'unsupported_media_type',
+    'body_too_large',
+  ] as const;
+  const open = { security: [] as unknown[] };
+
+  const paths: Record<string, Record<string, unknown>> = {
+    '/healthz': {
+      get: {
+        ...open,
+        operationId: 'health',
+        summary: 'Liveness',
+        responses: { '200': { description: 'Alive', ...json(ref('Health')) } },
+      },
+    },
+    '/readyz': {
+      get: {
+        ...open,
+        operationId: 'ready',
+        summary: 'Readiness: not shutting down and the database answers',
+        responses: {
+          '200': { description: 'Ready', ...json(ref('Health')) },
+          '503': { description: 'Not ready', ...json(ref('Health')) },
+        },
+      },
+    },
+    '/openapi.json': {
+      get: {
+        ...open,
+        operationId: 'openapi',
+        summary: 'This document',
+        responses: { '200': { description: 'OpenAPI 3.1', ...json({ type: 'object' }) } },
+      },
+    },
+    '/v1/merchants': {
+      post: {
+        operationId: 'createMerchant',
+        summary: 'Create a merchant (admin); returns its secret and API key once',
+        requestBody: { required: true, ...json(ref('NewMerchant')) },
+        responses: {
+          '201': { description: 'Created', ...json(ref('MerchantCreated')) },
+          ...errors(...AUTH, ...bodyErrors, 'invalid_url', 'destination_not_allowed', 'invalid_retry_schedule', 'forbidden'),
+        },
+      },
+      get: {
+        operationId: 'listMerchants',
+        summary: 'List merchants (admin)',
+        parameters: page,
+        responses: {
+          '200': { description: 'A page', ...json(ref('MerchantPage')) },
+          ...errors(...AUTH, 'invalid_query', 'invalid_cursor', 'forbidden'),
+        },
+      },
+    },
+    '/v1/merchants/{id}': {
+      get: {
+        operationId: 'getMerchant',
+        summary: 'Get a merchant (admin or the merchant itself)',
+        parameters: [idParam('Merchant id')],
+        responses: {
+          '200': { description: 'The merchant', ...json(ref('Merchant')) },
+          ...errors(...AUTH, 'merchant_not_found'),
+        },
+      },
+      patch: {
+        operationId: 'updateMerchant',
+        summary: 'Change a merchant; enabled: true re-enables a disabled endpoint and unparks its confirmations',
+        parameters: [idParam('Merchant id')],
+        requestBody: { required: true, ...json(ref('MerchantPatch')) },
+        responses: {
+          '200': { description: 'The merchant', ...json(ref('Merchant')) },
+          ...errors(
+            ...AUTH,
+            ...bodyErrors,
+            'invalid_url',
+            'destination_not_allowed',
+            'invalid_retry_schedule',
+            'forbidden',
+            'merchant_not_found',
+          ),
+        },
+      },
+    },
+    '/v1/merchants/{id}/secret/rotate': {
+      post: {
+        operationId: 'rotateSecret',
+        summary: 'New signing secret; the previous one keeps signing until previousSecretExpiresAt',
+        parameters: [idParam('Merchant id')],
+        responses: {
+          '200': {
+            description: 'The new secret (shown once)',
+            ...json(obj({ secret: str({ pattern: '^whsec_' }), previousSecretExpiresAt: time() })),
+          },
+          ...errors(...AUTH, 'merchant_not_found', 'unknown_field', 'invalid_body'),
+        },
+      },
+    },
+    '/v1/merchants/{id}/replay': {
+      post: {
+        operationId: 'replayDead',
+        summary: "Re-queue every dead confirmation of the merchant",
+        parameters: [idParam('Merchant id')],
+        responses: {
+          '202': { description: 'Re-queued', ...json(obj({ requeued: { type: 'integer', minimum: 0 } })) },
+          ...errors(...AUTH, 'merchant_not_found', 'unknown_field', 'invalid_body'),
+        },
+      },
+    },
+    '/v1/transactions': {
+      post: {
+        operationId: 'createTransaction',
+        summary: 'Create a transaction and its first confirmation; answered after the commit',
+        parameters: [idempotencyKey],
+        requestBody: { required: true, ...json(ref('NewTransaction')) },
+        responses: {
+          '201': { description: 'Created (durable)', ...json(ref('Transaction')) },
+          '200': { description: 'Already existed with the same content, or an idempotent replay', ...json(ref('Transaction')) },
+          ...errors(
+            ...AUTH,
+            ...bodyErrors,
+            'invalid_amount',
+            'invalid_currency',
+            'invalid_status',
+            'invalid_idempotency_key',
+            'merchant_not_found',
+            'transaction_exists',
+            'idempotency_conflict',
+            'store_unavailable',
+            'shutting_down',
+          ),
+        },
+      },
+    },
+    '/v1/transactions/batch': {
+      post: {
+        operationId: 'createTransactions',
+        summary: `Create up to ${LIMITS.batchMax} transactions; one result per item`,
+        parameters: [idempotencyKey],
+        requestBody: { required: true, ...json(ref('BatchRequest')) },
+        responses: {
+          '200': { description: 'Per-item results, in request order', ...json(ref('BatchResponse')) },
+          ...errors(...AUTH, ...bodyErrors, 'batch_too_large', 'invalid_idempotency_key', 'store_unavailable', 'shutting_down'),
+        },
+      },
+    },
+    '/v1/transactions/{id}': {
+      get: {
+        operationId: 'getTransaction',
+        summary: 'A transaction with its confirmations',
+        parameters: [idParam('Transaction id')],
+        responses: {
+          '200': { description: 'The transaction', ...json(ref('TransactionWithConfirmations')) },
+          ...errors(...AUTH, 'transaction_not_found'),
+        },
+      },
+      patch: {
+        operationId: 'updateTransactionStatus',
+        summary: 'Change the status; adds a confirmation',
+        parameters: [idParam('Transaction id')],
+        requestBody: { required: true, ...json(ref('StatusPatch')) },
+        responses: {
+          '200': { description: 'The transaction', ...json(ref('Transaction')) },
+          ...errors(
+            ...AUTH,
+            ...bodyErrors,
+            'invalid_status',
+            'transaction_not_found',
+            'invalid_transition',
+            'store_unavailable',
+            'shutting_down',
+          ),
+        },
+      },
+    },
+    '/v1/confirmations': {
+      get: {
+        operationId: 'listConfirmations',
+        summary: 'List confirmations (a merchant key sees only its own)',
+        parameters: [
+          query('merchantId', str(), 'Only this merchant.'),
+          query('state', { type: 'string', enum: [...CONFIRMATION_STATES] }, 'Only this state.'),
+          ...page,
+        ],
+        responses: {
+          '200': { description: 'A page', ...json(ref('ConfirmationPage')) },
+          ...errors(...AUTH, 'invalid_query', 'invalid_cursor', 'merchant_not_found'),
+        },
+      },
+    },
+    '/v1/confirmations/{id}': {
+      get: {
+        operationId: 'getConfirmation',
+        summary: 'A confirmation with its attempts',
+        parameters: [idParam('Confirmation id (the webhook-id)')],
+        responses: {
+          '200': { description: 'The confirmation', ...json(ref('ConfirmationWithAttempts')) },
+          ...errors(...AUTH, 'confirmation_not_found'),
+        },
+      },
+    },
+    '/v1/confirmations/{id}/redeliver': {
+      post: {
+        operationId: 'redeliverConfirmation',
+        summary: 'Put a delivered or dead confirmation back on the queue',
+        parameters: [idParam('Confirmation id')],
+        responses: {
+          '202': {
+            description: 'Queued; state is the one it is in now (waiting or parked rows stay as they are)',
+            ...json(obj({ id: str(), state: { type: 'string', enum: [...CONFIRMATION_STATES] } })),
+          },
+          ...errors(...AUTH, 'confirmation_not_found', 'confirmation_in_flight', 'unknown_field', 'invalid_body'),
+        },
+      },
+    },
+  };
+
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Confirma',
+      version: '1',
+      description:
+        'Delivers payment confirmations to merchants. ' +
+        'Errors are { error: { code, message, field? } } with codes from one catalog.',
+    },
+    servers: [{ url: '/' }],
+    security: [{ bearer: [] }],
+    paths,
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'The admin key, or a merchant key (cfm_mk_…).' },
+      },
+      schemas,
+    },
+  };
+}

@@ -1,0 +1,109 @@
+import type { FastifyInstance } from 'fastify';
+import { newId } from '../../domain/ids.js';
+import { ConfirmaError } from '../../errors.js';
+import { generateSecret } from '../../signing/standard-webhooks.js';
+import { authOf, generateApiKey, requireAdmin, requireMerchantVisible } from '../auth.js';
+import type { RouteContext } from '../server.js';
+import {
+  MERCHANT_SELF_PATCH_FIELDS,
+  parsePageQuery,
+  validateMerchantPatch,
+  validateNewMerchant,
+  validateNoBody,
+} from '../validate.js';
+import { merchantView } from '../views.js';
+
+type IdParams = { Params: { id: string } };
+
+/**
+ * Merchants. Creating and listing are the admin's; a merchant key may read its own merchant,
+ * change its own url, timeout, retry schedule and enabled flag, rotate its secret and replay its
+ * dead confirmations. The signing secret and the API key are shown once, in the 201 of the create.
+ */
+export function merchantRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { store } = ctx;
+
+  app.post('/v1/merchants', async (request, reply) => {
+    requireAdmin(authOf(request));
+    const input = validateNewMerchant(request.body, ctx.merchantRules);
+    const secret = generateSecret();
+    const apiKey = generateApiKey();
+    const merchant = await store.createMerchant({ id: newId('mer'), ...input }, secret, {
+      id: newId('key'),
+      hash: apiKey.hash,
+      prefix: apiKey.prefix,
+    });
+    reply.code(201);
+    return { ...merchantView(merchant), secret, apiKey: apiKey.key };
+  });
+
+  app.get('/v1/merchants', async (request) => {
+    requireAdmin(authOf(request));
+    const page = parsePageQuery(request.query);
+    const merchants = await store.listMerchants(page.after, page.limit);
+    const last = merchants[merchants.length - 1];
+    return {
+      data: merchants.map(merchantView),
+      nextCursor: merchants.length === page.limit && last !== undefined ? last.id : null,
+    };
+  });
+
+  app.get<IdParams>('/v1/merchants/:id', async (request) => {
+    const { id } = request.params;
+    requireMerchantVisible(authOf(request), id);
+    const merchant = await store.getMerchant(id);
+    if (merchant === undefined) throw new ConfirmaError('merchant_not_found', `merchant ${id} does not exist`);
+    return merchantView(merchant);
+  });
+
+  app.patch<IdParams>('/v1/merchants/:id', async (request) => {
+    const { id } = request.params;
+    const auth = authOf(request);
+    requireMerchantVisible(auth, id);
+    const patch = validateMerchantPatch(request.body, ctx.merchantRules);
+    if (auth.scope.kind === 'merchant') {
+      const denied = Object.keys(patch).find((k) => !MERCHANT_SELF_PATCH_FIELDS.includes(k));
+      if (denied !== undefined) {
+        throw new ConfirmaError(
+          'forbidden',
+          `${denied} can only be changed with the admin key; a merchant key may change ${MERCHANT_SELF_PATCH_FIELDS.join(', ')}`,
+          { field: denied },
+        );
+      }
+    }
+    const merchant = await store.updateMerchant(id, patch, Date.now());
+    if (merchant === undefined) throw new ConfirmaError('merchant_not_found', `merchant ${id} does not exist`);
+    ctx.onMerchantChanged?.(id);
+    return merchantView(merchant);
+  });
+
+  app.post<IdParams>('/v1/merchants/:id/secret/rotate', async (request) => {
+    const { id } = request.params;
+    requireMerchantVisible(authOf(request), id);
+    validateNoBody(request.body);
+    const secret = generateSecret();
+    const now = Date.now();
+    const previousSecretExpiresAt = now + ctx.config.secretOverlapMs;
+    if (!(await store.rotateSecret(id, secret, now, previousSecretExpiresAt))) {
+      throw new ConfirmaError('merchant_not_found', `merchant ${id} does not exist`);
+    }
+    ctx.onMerchantChanged?.(id);
+    return { secret, previousSecretExpiresAt: new Date(previousSecretExpiresAt).toISOString() };
+  });
+
+  app.post<IdParams>('/v1/merchants/:id/replay', async (request, reply) => {
+    const { id } = request.params;
+    requireMerchantVisible(authOf(request), id);
+    validateNoBody(request.body);
+    if ((await store.getMerchant(id)) === undefined) {
+      throw new ConfirmaError('merchant_not_found', `merchant ${id} does not exist`);
+    }
+    const requeued = await store.replayDead(id, Date.now());
+    if (requeued > 0) {
+      ctx.onMerchantChanged?.(id);
+      ctx.onQueued?.();
+    }
+    reply.code(202);
+    return { requeued };
+  });
+}

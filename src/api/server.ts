@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
+import type { Config } from '../config.js';
+import { parseAllowList } from '../dispatch/ssrf.js';
+import { ConfirmaError, isConfirmaError, type ErrorCode } from '../errors.js';
+import type { GroupCommit } from '../ingest/group-commit.js';
+import type { Logger } from '../observe/logger.js';
+import type { IngestOp, IngestResult, Store } from '../store/store.js';
+import { authenticate } from './auth.js';
+import { confirmationRoutes } from './routes/confirmations.js';
+import { healthRoutes } from './routes/health.js';
+import { merchantRoutes } from './routes/merchants.js';
+import { openapiRoutes } from './routes/openapi.js';
+import { transactionRoutes } from './routes/transactions.js';
+import { merchantRules, type MerchantRules } from './validate.js';
+
+/** What the API needs from the rest of the process. */
+export interface ApiDeps {
+  readonly config: Config;
+  readonly store: Store;
+  /** Every transaction write goes through the group-commit batcher. */
+  readonly ingest: GroupCommit<IngestOp, IngestResult>;
+  readonly log: Logger;
+  /** For /readyz; false while shutting down (then /v1 answers 503 shutting_down). */
+  readonly ready?: () => boolean;
+  /** After a merchant PATCH, secret rotation, replay or redeliver: refresh the dispatcher's cache and wake it. */
+  readonly onMerchantChanged?: (merchantId: string) => void;
+  /** After confirmations were put back on the queue (redeliver, replay). */
+  readonly onQueued?: () => void;
+}
+
+/** ApiDeps plus what is derived from them once, handed to each route file. */
+export interface RouteContext extends ApiDeps {
+  readonly merchantRules: MerchantRules;
+  readonly isReady: () => boolean;
+}
+
+/** Maps Fastify's own client errors onto catalog codes; anything unlisted is a bug (500). */
+const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_body',
+  FST_ERR_NOT_FOUND: 'not_found',
+  FST_ERR_BAD_URL: 'not_found',
+};
+
+/** A client error Fastify raised (bad framing, aborted upload): keep its 4xx but use our shape. */
+function fromFastify(err: FastifyError): ConfirmaError | undefined {
+  const code = FASTIFY_CODES[err.code];
+  if (code !== undefined) return new ConfirmaError(code);
+  if (err instanceof SyntaxError) return new ConfirmaError('invalid_json');
+  const status = err.statusCode ?? 0;
+  if (status === 413) return new ConfirmaError('body_too_large');
+  if (status === 415) return new ConfirmaError('unsupported_media_type');
+  if (status === 404) return new ConfirmaError('not_found');
+  if (status >= 400 && status < 500) return new ConfirmaError('invalid_body');
+  return undefined;
+}
+
+function sendError(reply: FastifyReply, err: ConfirmaError): FastifyReply {
+  if (err.retryAfterSec !== undefined) reply.header('retry-after', String(Math.ceil(err.retryAfterSec)));
+  return reply.code(err.status).type('application/json; charset=utf-8').send(err.toJSON());
+}
+
+/**
+ * Builds the HTTP API. Never listens: the caller decides where (and tests use port 0).
+ * Every answer that is not 2xx has the shape `{ error: { code, message, field? } }` with a code
+ * from `errors.ts`; bad input is always a 4xx and never reaches a write.
+ */
+export function buildServer(deps: ApiDeps): FastifyInstance {
+  const { config, store, log } = deps;
+  const app = Fastify({
+    loggerInstance: log,
+    bodyLimit: config.bodyLimitBytes,
+    // Fastify's per-request lines are off; the onResponse hook below logs one line per request,
+    // without bodies or headers (bodies hold customer data, headers hold keys).
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
+    // We answer 503 shutting_down ourselves, in the catalog's shape.
+    return503OnClosing: false,
+    // A caller's X-Request-Id is kept when it looks like an id, so its logs and ours line up.
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    // Path parameters are ids; longer ones cannot exist and answer 404.
+    routerOptions: { maxParamLength: 200 },
+  }) as unknown as FastifyInstance;
+
+  const ctx: RouteContext = {
+    ...deps,
+    merchantRules: merchantRules(config, parseAllowList(config.allowPrivateDestinations)),
+    isReady: deps.ready ?? (() => true),
+  };
+
+  // Only JSON bodies are accepted. Fastify's parser refuses __proto__/constructor keys (prototype
+  // poisoning); we wrap it only so an empty body (e.g. POST …/replay sent with a JSON content-type)
+  // reaches the route as "no body" instead of failing as invalid JSON.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.length === 0) {
+      done(null, undefined);
+      return;
+    }
+    jsonParser(req, text, done);
+  });
+
+  app.decorateRequest('auth', null);
+
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    reply.header('x-request-id', request.id);
+    if (request.routeOptions.config.public === true || request.is404) return;
+    if (!ctx.isReady()) {
+      reply.header('connection', 'close');
+      throw new ConfirmaError('shutting_down', undefined, { retryAfterSec: 1 });
+    }
+    request.auth = await authenticate(request.headers.authorization, config.adminKey, store);
+  });
+
+  app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
+    const url = request.routeOptions.url ?? request.url.split('?')[0];
+    request.log.debug({ method: request.method, url, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request');
+  });
+
+  app.setNotFoundHandler(async (request: FastifyRequest) => {
+    throw new ConfirmaError('not_found', `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200) ?? ''}`);
+  });
+
+  app.setErrorHandler(async (error: FastifyError | ConfirmaError | Error, request: FastifyRequest, reply: FastifyReply) => {
+    if (isConfirmaError(error)) {
+      // A failed commit is worth an error line; shutting_down is expected during a deploy.
+      if (error.code === 'store_unavailable' || error.code === 'internal') {
+        request.log.error({ err: error.cause ?? error, code: error.code }, error.message);
+      }
+      return sendError(reply, error);
+    }
+    const mapped = fromFastify(error as FastifyError);
+    if (mapped !== undefined) return sendError(reply, mapped);
+    request.log.error({ err: error, method: request.method, url: request.routeOptions.url }, 'unhandled error');
+    return sendError(reply, new ConfirmaError('internal'));
+  });
+
+  void app.register(async (scoped) => healthRoutes(scoped, ctx));
+  void app.register(async (scoped) => openapiRoutes(scoped, ctx));
+  void app.register(async (scoped) => merchantRoutes(scoped, ctx));
+  void app.register(async (scoped) => transactionRoutes(scoped, ctx));
+  void app.register(async (scoped) => confirmationRoutes(scoped, ctx));
+  return app;
+}

@@ -1,0 +1,81 @@
+import type { Attempt, Confirmation } from '../domain/confirmation.js';
+import type { Merchant } from '../domain/merchant.js';
+import type { Transaction } from '../domain/transaction.js';
+
+/**
+ * How stored records look on the wire: times as ISO strings, and never a secret or key hash.
+ * Field names here are the public API and do not change (fields may be added).
+ */
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : iso(ms);
+}
+
+export function merchantView(m: Merchant) {
+  return {
+    id: m.id,
+    name: m.name,
+    url: m.url,
+    format: m.format,
+    maxInFlight: m.maxInFlight,
+    timeoutMs: m.timeoutMs,
+    retrySchedule: m.retrySchedule,
+    enabled: m.disabledAt === null,
+    disabledAt: isoOrNull(m.disabledAt),
+    disabledReason: m.disabledReason,
+    createdAt: iso(m.createdAt),
+    updatedAt: iso(m.updatedAt),
+  };
+}
+
+export function transactionView(t: Transaction) {
+  return {
+    id: t.id,
+    merchantId: t.merchantId,
+    reference: t.reference,
+    amount: t.amount,
+    currency: t.currency,
+    status: t.status,
+    customer: t.customer,
+    metadata: t.metadata,
+    createdAt: iso(t.createdAt),
+    updatedAt: iso(t.updatedAt),
+  };
+}
+
+/** A confirmation as listed inside its transaction. */
+export function confirmationSummaryView(c: Confirmation) {
+  return {
+    id: c.id,
+    seq: c.seq,
+    type: c.type,
+    state: c.state,
+    attempts: c.attempts,
+    dueAt: isoOrNull(c.dueAt),
+    deliveredAt: isoOrNull(c.deliveredAt),
+    lastError: c.lastError,
+    createdAt: iso(c.createdAt),
+  };
+}
+
+/** A confirmation on its own (lists and `GET /v1/confirmations/:id`). */
+export function confirmationView(c: Confirmation) {
+  return { ...confirmationSummaryView(c), transactionId: c.transactionId, merchantId: c.merchantId };
+}
+
+export function attemptView(a: Attempt) {
+  return {
+    number: a.number,
+    startedAt: iso(a.startedAt),
+    durationMs: a.durationMs,
+    statusCode: a.statusCode,
+    errorKind: a.errorKind,
+    errorMessage: a.errorMessage,
+    responseSnippet: a.responseSnippet,
+    outcome: a.outcome,
+  };
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+import { Command } from 'commander';
+import { registerStart } from './start.js';
+import { registerMigrate } from './migrate.js';
+import { registerReceiver } from './receiver.js';
+
+/** The `confirma` command line: one file per command, each exporting `register<Name>(program)`. */
+export function buildProgram(): Command {
+  const program = new Command('confirma')
+    .description('Confirma: durable, ordered, signed delivery of payment confirmations to merchants.')
+    .version('0.1.0');
+  registerStart(program);
+  registerMigrate(program);
+  registerReceiver(program);
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);

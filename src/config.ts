@@ -1,0 +1,143 @@
+import { parseRetrySchedule, DEFAULT_RETRY_SCHEDULE_SEC } from './dispatch/backoff.js';
+
+/**
+ * One configuration schema: defaults ← CONFIRMA_* environment ← command-line overrides.
+ * Validated once at start-up (cross-field rules included), then frozen. The README's
+ * configuration table lists every variable below; a test checks that it does.
+ */
+export interface Config {
+  /** HTTP port of the API (CONFIRMA_PORT). */
+  readonly port: number;
+  /** Address the API listens on (CONFIRMA_HOST). */
+  readonly host: string;
+  /** `postgres://…` selects PostgreSQL; otherwise the SQLite file at `dbPath` (DATABASE_URL). */
+  readonly databaseUrl: string | undefined;
+  /** SQLite file (CONFIRMA_DB_PATH). */
+  readonly dbPath: string;
+  /** Admin API key (CONFIRMA_ADMIN_KEY); without it no admin route can be used. */
+  readonly adminKey: string | undefined;
+  /** Delays in seconds before attempts 1..n (CONFIRMA_RETRY_SCHEDULE). */
+  readonly retrySchedule: readonly number[];
+  /** Longest `Retry-After` honoured, ms (CONFIRMA_RETRY_AFTER_CAP_MS). */
+  readonly retryAfterCapMs: number;
+  /** Absolute deadline of one attempt, ms (CONFIRMA_ATTEMPT_TIMEOUT_MS). */
+  readonly attemptTimeoutMs: number;
+  /** TCP/TLS connect timeout, ms (CONFIRMA_CONNECT_TIMEOUT_MS). */
+  readonly connectTimeoutMs: number;
+  /** Default max requests in flight per merchant (CONFIRMA_MAX_IN_FLIGHT_PER_MERCHANT). */
+  readonly maxInFlightPerMerchant: number;
+  /** Max requests in flight for the whole node (CONFIRMA_MAX_IN_FLIGHT). */
+  readonly maxInFlight: number;
+  /** Keep-alive connections per merchant origin; requests beyond wait for a free one (CONFIRMA_CONNECTIONS_PER_ORIGIN). */
+  readonly connectionsPerOrigin: number;
+  /** Most confirmations claimed per query (CONFIRMA_CLAIM_BATCH). */
+  readonly claimBatch: number;
+  /** Lease on a claimed confirmation, ms; must exceed the attempt timeout (CONFIRMA_LEASE_MS). */
+  readonly leaseMs: number;
+  /** Fallback poll for retries coming due, ms (CONFIRMA_POLL_MS). */
+  readonly pollMs: number;
+  /** Most writes in one group commit (CONFIRMA_COMMIT_MAX_BATCH). */
+  readonly commitMaxBatch: number;
+  /** How long a write may wait for others to share its commit, ms (CONFIRMA_COMMIT_WAIT_MS). */
+  readonly commitWaitMs: number;
+  /** Largest request body accepted, bytes (CONFIRMA_BODY_LIMIT). */
+  readonly bodyLimitBytes: number;
+  /** CIDRs or `loopback` that confirmations may be sent to despite being private (CONFIRMA_ALLOW_PRIVATE_DESTINATIONS). */
+  readonly allowPrivateDestinations: string;
+  /** Refuse merchant URLs that are not https (CONFIRMA_REQUIRE_HTTPS). */
+  readonly requireHttps: boolean;
+  /** Consecutive failures that open a merchant's circuit (CONFIRMA_BREAKER_THRESHOLD). */
+  readonly breakerThreshold: number;
+  /** First open period of a circuit, ms (CONFIRMA_BREAKER_OPEN_MS). */
+  readonly breakerOpenMs: number;
+  /** How long old signing secrets keep signing after a rotation, ms (CONFIRMA_SECRET_OVERLAP_MS). */
+  readonly secretOverlapMs: number;
+  /** How long in-flight attempts may finish on SIGTERM, ms (CONFIRMA_SHUTDOWN_GRACE_MS). */
+  readonly shutdownGraceMs: number;
+  /** pino level (CONFIRMA_LOG_LEVEL). */
+  readonly logLevel: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Thrown for a bad setting; the CLI prints it and exits 2. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function int(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(`${name} must be between ${min} and ${max}, got ${n}`);
+  return n;
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+/** Builds and freezes the configuration. `overrides` come from command-line flags. */
+export function loadConfig(env: Env = process.env, overrides: Partial<Config> = {}): Config {
+  let retrySchedule: readonly number[] = DEFAULT_RETRY_SCHEDULE_SEC;
+  if (env.CONFIRMA_RETRY_SCHEDULE !== undefined && env.CONFIRMA_RETRY_SCHEDULE !== '') {
+    try {
+      retrySchedule = parseRetrySchedule(env.CONFIRMA_RETRY_SCHEDULE);
+    } catch (err) {
+      throw new ConfigError(`CONFIRMA_RETRY_SCHEDULE: ${(err as Error).message}`);
+    }
+  }
+  const adminKey = env.CONFIRMA_ADMIN_KEY === '' ? undefined : env.CONFIRMA_ADMIN_KEY;
+  const cfg: Config = {
+    port: int(env, 'CONFIRMA_PORT', 8080, 0, 65535),
+    host: env.CONFIRMA_HOST ?? '127.0.0.1',
+    databaseUrl: env.DATABASE_URL === '' ? undefined : env.DATABASE_URL,
+    dbPath: env.CONFIRMA_DB_PATH ?? './data/confirma.db',
+    adminKey,
+    retrySchedule,
+    retryAfterCapMs: int(env, 'CONFIRMA_RETRY_AFTER_CAP_MS', 3_600_000, 0, 86_400_000),
+    attemptTimeoutMs: int(env, 'CONFIRMA_ATTEMPT_TIMEOUT_MS', 15_000, 100, 120_000),
+    connectTimeoutMs: int(env, 'CONFIRMA_CONNECT_TIMEOUT_MS', 5_000, 50, 60_000),
+    maxInFlightPerMerchant: int(env, 'CONFIRMA_MAX_IN_FLIGHT_PER_MERCHANT', 32, 1, 10_000),
+    maxInFlight: int(env, 'CONFIRMA_MAX_IN_FLIGHT', 10_000, 1, 100_000),
+    connectionsPerOrigin: int(env, 'CONFIRMA_CONNECTIONS_PER_ORIGIN', 256, 1, 100_000),
+    claimBatch: int(env, 'CONFIRMA_CLAIM_BATCH', 1_000, 1, 10_000),
+    leaseMs: int(env, 'CONFIRMA_LEASE_MS', 60_000, 500, 3_600_000),
+    pollMs: int(env, 'CONFIRMA_POLL_MS', 1_000, 10, 60_000),
+    commitMaxBatch: int(env, 'CONFIRMA_COMMIT_MAX_BATCH', 2_000, 1, 100_000),
+    commitWaitMs: int(env, 'CONFIRMA_COMMIT_WAIT_MS', 0, 0, 1_000),
+    bodyLimitBytes: int(env, 'CONFIRMA_BODY_LIMIT', 1_048_576, 1_024, 64 * 1_048_576),
+    allowPrivateDestinations: env.CONFIRMA_ALLOW_PRIVATE_DESTINATIONS ?? '',
+    requireHttps: bool(env, 'CONFIRMA_REQUIRE_HTTPS', false),
+    breakerThreshold: int(env, 'CONFIRMA_BREAKER_THRESHOLD', 10, 1, 10_000),
+    breakerOpenMs: int(env, 'CONFIRMA_BREAKER_OPEN_MS', 30_000, 100, 3_600_000),
+    secretOverlapMs: int(env, 'CONFIRMA_SECRET_OVERLAP_MS', 86_400_000, 0, 30 * 86_400_000),
+    shutdownGraceMs: int(env, 'CONFIRMA_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
+    logLevel: env.CONFIRMA_LOG_LEVEL ?? 'info',
+    ...overrides,
+  };
+  if (cfg.adminKey !== undefined && cfg.adminKey.length < 24) {
+    throw new ConfigError('CONFIRMA_ADMIN_KEY must be at least 24 characters (use a random value)');
+  }
+  if (cfg.leaseMs <= cfg.attemptTimeoutMs + 1_000) {
+    throw new ConfigError(
+      `CONFIRMA_LEASE_MS (${cfg.leaseMs}) must exceed CONFIRMA_ATTEMPT_TIMEOUT_MS (${cfg.attemptTimeoutMs}) by more than 1000 ms, ` +
+        'or a slow attempt could be claimed twice',
+    );
+  }
+  if (cfg.maxInFlightPerMerchant > cfg.maxInFlight) {
+    throw new ConfigError('CONFIRMA_MAX_IN_FLIGHT_PER_MERCHANT cannot exceed CONFIRMA_MAX_IN_FLIGHT');
+  }
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) {
+    throw new ConfigError(`CONFIRMA_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`);
+  }
+  return Object.freeze(cfg);
+}

@@ -1,0 +1,351 @@
+import { EventEmitter } from 'node:events';
+import type { Config } from '../config.js';
+import type { Claim } from '../domain/confirmation.js';
+import type { DeliveryTarget } from '../domain/merchant.js';
+import { GroupCommit } from '../ingest/group-commit.js';
+import type { Logger } from '../observe/logger.js';
+import type { Metrics } from '../observe/metrics.js';
+import { signedHeaders } from '../signing/standard-webhooks.js';
+import type { OutcomeRecord, Store } from '../store/store.js';
+import { classify } from './backoff.js';
+import type { HttpClient } from './http-client.js';
+import { Lane } from './lane.js';
+import type { AttemptResult, Outcome } from './outcome.js';
+
+/** How long a lane trusts its cached merchant settings and secrets. */
+const TARGET_TTL_MS = 5_000;
+
+export interface DispatcherDeps {
+  readonly store: Store;
+  readonly client: HttpClient;
+  readonly config: Config;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+}
+
+/** Emitted after each attempt's outcome is committed (for the dashboard, demo and tests). */
+export interface AttemptEvent {
+  readonly claim: Claim;
+  readonly outcome: Outcome;
+  readonly attempt: AttemptResult;
+}
+
+/**
+ * The claim loop. Two ways of finding work keep claims cheap at any backlog:
+ *
+ *  - a scan of the whole queue (oldest due first, skipping full lanes), on start-up, on the slow
+ *    poll and when a retry comes due: it discovers work nobody told us about;
+ *  - per-merchant claims for lanes marked `backlogged`: an ingest commit names the merchants it
+ *    wrote for, and a lane that filled up may have more. When a slot frees, only its own lane is
+ *    asked, through the per-merchant index, so a deep backlog of a slow merchant is never rescanned.
+ *
+ * Each claimed row is sent as one attempt:
+ *
+ *   claim (lease, token) → sign → send → classify → record (group commit, fenced by token)
+ *
+ * A lane's slot is freed when the HTTP attempt ends; the row stays `inflight` under its lease until
+ * the outcome is committed, so no other claim can take it meanwhile.
+ */
+export class Dispatcher extends EventEmitter {
+  private readonly lanes = new Map<string, Lane>();
+  /** Claims whose outcome is not yet committed; released on shutdown. */
+  private readonly held = new Map<string, Claim>();
+  private readonly active = new Set<Promise<void>>();
+  private readonly recorder: GroupCommit<OutcomeRecord, void>;
+  private inFlight = 0;
+  private running = false;
+  private stopping = false;
+  private pumping = false;
+  private again = false;
+  private wakeQueued = false;
+  /** A full scan of the queue is wanted (start, poll, retry due). */
+  private scanWanted = true;
+  /** Lanes that may have due rows and have free slots: claimed for on the next pump. */
+  private readonly wanting = new Set<Lane>();
+  private pollTimer: NodeJS.Timeout | undefined;
+  private dueTimer: NodeJS.Timeout | undefined;
+  private dueTimerAt = Number.POSITIVE_INFINITY;
+
+  constructor(private readonly deps: DispatcherDeps) {
+    super();
+    this.recorder = new GroupCommit<OutcomeRecord, void>(
+      async (records) => {
+        const { stale } = await deps.store.recordOutcomes(records, Date.now());
+        if (stale > 0) deps.metrics.staleOutcomes.inc(undefined, stale);
+        return records.map(() => undefined);
+      },
+      { maxBatch: deps.config.commitMaxBatch, maxWaitMs: 0 },
+    );
+  }
+
+  /** Requests in flight right now. */
+  get inFlightCount(): number {
+    return this.inFlight;
+  }
+
+  /** In-flight requests per merchant (for metrics and tests). */
+  laneInFlight(merchantId: string): number {
+    return this.lanes.get(merchantId)?.inFlight ?? 0;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.pollTimer = setInterval(() => this.wake(), this.deps.config.pollMs);
+    this.pollTimer.unref();
+    this.wake();
+  }
+
+  /**
+   * Asks for a pump soon; many wakes in one turn of the event loop cost one pump. With merchant
+   * ids (after an ingest commit), only those merchants' lanes are claimed for; without, the whole
+   * queue is scanned.
+   */
+  wake(merchantIds?: Iterable<string>): void {
+    if (merchantIds === undefined) this.scanWanted = true;
+    else {
+      for (const id of merchantIds) {
+        const lane = this.lane(id);
+        lane.backlogged = true;
+        this.wanting.add(lane);
+      }
+    }
+    this.schedulePump();
+  }
+
+  private schedulePump(): void {
+    if (!this.running || this.stopping || this.wakeQueued) return;
+    this.wakeQueued = true;
+    setImmediate(() => {
+      this.wakeQueued = false;
+      void this.pump();
+    });
+  }
+
+  /** Drops a merchant's cached settings and secrets (after PATCH or rotation). */
+  invalidate(merchantId: string): void {
+    this.lanes.get(merchantId)?.invalidate();
+  }
+
+  /**
+   * Stops claiming, lets attempts in flight finish for up to `graceMs`, commits their outcomes,
+   * then gives back every claim still held so another node (or the next start) sends it at once.
+   */
+  async stop(graceMs: number): Promise<void> {
+    if (!this.running) return;
+    this.stopping = true;
+    if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
+    if (this.dueTimer !== undefined) clearTimeout(this.dueTimer);
+    if (this.active.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.active]),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+    await this.recorder.drain();
+    const leftovers = [...this.held.values()];
+    this.held.clear();
+    if (leftovers.length > 0) {
+      await this.deps.store.releaseClaims(leftovers, Date.now());
+      this.deps.log.info({ released: leftovers.length }, 'released claims still in flight at shutdown');
+    }
+    this.running = false;
+  }
+
+  private lane(merchantId: string): Lane {
+    let lane = this.lanes.get(merchantId);
+    if (lane === undefined) {
+      lane = new Lane(merchantId, this.deps.config.maxInFlightPerMerchant, {
+        failureThreshold: this.deps.config.breakerThreshold,
+        openMs: this.deps.config.breakerOpenMs,
+      });
+      this.lanes.set(merchantId, lane);
+    }
+    return lane;
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.again = false;
+        await this.claimUntilFull();
+      } while (this.again && !this.stopping);
+    } catch (err) {
+      // The store is unreachable or busy: the next wake or poll tries again.
+      this.deps.log.error({ err }, 'claiming due confirmations failed');
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private async claimUntilFull(): Promise<void> {
+    const { config, store } = this.deps;
+    // Lanes that asked for work: one transaction claims for all of them through the per-merchant index.
+    if (this.wanting.size > 0) {
+      const now = Date.now();
+      const wants: Array<{ merchantId: string; limit: number; lane: Lane }> = [];
+      let room = config.maxInFlight - this.inFlight;
+      for (const lane of this.wanting) {
+        if (room <= 0) break;
+        this.wanting.delete(lane);
+        const free = Math.min(lane.free(now), room);
+        if (free <= 0) continue;
+        wants.push({ merchantId: lane.merchantId, limit: free, lane });
+        room -= free;
+      }
+      if (wants.length > 0) {
+        const claims = await store.claimForMerchants(wants, now, config.leaseMs);
+        const got = new Map<string, number>();
+        for (const claim of claims) {
+          got.set(claim.merchantId, (got.get(claim.merchantId) ?? 0) + 1);
+          this.launch(claim, now);
+        }
+        // A lane that got all it asked for may have more waiting; one that got less is drained.
+        for (const w of wants) w.lane.backlogged = (got.get(w.merchantId) ?? 0) >= w.limit;
+      }
+      if (this.wanting.size > 0) this.again = true;
+    }
+    if (!this.scanWanted) return;
+    this.scanWanted = false;
+    for (;;) {
+      if (this.stopping) return;
+      const room = config.maxInFlight - this.inFlight;
+      if (room <= 0) {
+        this.scanWanted = true; // finish the scan when slots free up
+        return;
+      }
+      const now = Date.now();
+      const exclude: string[] = [];
+      for (const lane of this.lanes.values()) if (lane.free(now) === 0) exclude.push(lane.merchantId);
+      const limit = Math.min(config.claimBatch, room);
+      const claims = await store.claimDue({
+        now,
+        limit,
+        leaseMs: config.leaseMs,
+        exclude,
+        capacity: (merchantId) => this.lane(merchantId).free(now),
+      });
+      for (const claim of claims) {
+        this.launch(claim, now);
+        const lane = this.lane(claim.merchantId);
+        if (lane.free(now) === 0) lane.backlogged = true; // filled up: it may have more
+      }
+      // Keep going while claims come back: lanes that filled up are excluded on the next round.
+      if (claims.length === 0) return;
+    }
+  }
+
+  private launch(claim: Claim, now: number): void {
+    const lane = this.lane(claim.merchantId);
+    if (lane.breaker.state !== 'closed' && !lane.breaker.canSend(now)) {
+      // Lost the probe slot to another claim in the same batch: give it back untouched.
+      void this.deps.store.releaseClaims([claim], now).catch((err: unknown) => {
+        this.deps.log.error({ err }, 'releasing a claim failed');
+      });
+      return;
+    }
+    lane.inFlight++;
+    this.inFlight++;
+    this.held.set(claim.id, claim);
+    const p = this.attempt(claim, lane).catch((err: unknown) => {
+      this.deps.log.error({ err, confirmationId: claim.id }, 'attempt failed unexpectedly');
+    });
+    this.active.add(p);
+    void p.finally(() => this.active.delete(p));
+  }
+
+  private async attempt(claim: Claim, lane: Lane): Promise<void> {
+    const { config, client, store } = this.deps;
+    let target: DeliveryTarget | undefined;
+    try {
+      target = await lane.getTarget(() => store.getDeliveryTarget(claim.merchantId, Date.now()), Date.now(), TARGET_TTL_MS);
+    } catch (err) {
+      this.deps.log.error({ err, merchantId: claim.merchantId }, 'loading the merchant failed');
+    }
+    if (target === undefined || target.merchant.disabledAt !== null || target.secrets.length === 0) {
+      // Nothing to send to right now: hand the row back (the store parks it if the merchant is disabled).
+      this.freeSlot(lane);
+      this.held.delete(claim.id);
+      await store.releaseClaims([claim], Date.now());
+      return;
+    }
+    const merchant = target.merchant;
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers = {
+      'content-type': 'application/json',
+      'user-agent': 'Confirma/0.1',
+      ...signedHeaders(target.secrets, claim.id, timestamp, claim.body),
+    };
+    const result = await client.send({
+      url: merchant.url,
+      headers,
+      body: claim.body,
+      deadlineMs: merchant.timeoutMs ?? config.attemptTimeoutMs,
+    });
+    if (isEndpointFailure(result)) lane.breaker.onFailure(Date.now());
+    else lane.breaker.onSuccess();
+    this.freeSlot(lane);
+    const outcome = classify(result, {
+      attemptsMade: claim.tries + 1,
+      schedule: merchant.retrySchedule ?? config.retrySchedule,
+      nowMs: Date.now(),
+      retryAfterCapMs: config.retryAfterCapMs,
+    });
+    this.deps.metrics.attempts.inc({ outcome: outcome.kind });
+    this.deps.metrics.attemptSeconds.observe(result.durationMs / 1000);
+    if (this.stopping && !this.held.has(claim.id)) return; // released at shutdown: not ours to record
+    await this.recorder.submit({ claim, outcome, attempt: result });
+    this.held.delete(claim.id);
+    if (outcome.kind === 'retry') this.wakeAt(outcome.at);
+    // The next confirmation of this transaction may have become due.
+    else if (outcome.kind === 'delivered' || outcome.kind === 'dead') this.wake([claim.merchantId]);
+    if (outcome.kind === 'disable') {
+      lane.invalidate();
+      this.deps.log.warn({ merchantId: claim.merchantId }, 'merchant answered 410 Gone: endpoint disabled');
+    }
+    this.emit('attempt', { claim, outcome, attempt: result } satisfies AttemptEvent);
+  }
+
+  private freeSlot(lane: Lane): void {
+    lane.inFlight--;
+    this.inFlight--;
+    if (lane.backlogged) {
+      this.wanting.add(lane);
+      this.schedulePump();
+    } else if (this.scanWanted) {
+      this.schedulePump();
+    }
+  }
+
+  /** Wakes the pump when a retry comes due, sooner than the slow poll would. */
+  private wakeAt(at: number): void {
+    if (at >= this.dueTimerAt || this.stopping) return;
+    if (this.dueTimer !== undefined) clearTimeout(this.dueTimer);
+    this.dueTimerAt = at;
+    this.dueTimer = setTimeout(
+      () => {
+        this.dueTimerAt = Number.POSITIVE_INFINITY;
+        this.dueTimer = undefined;
+        this.wake();
+      },
+      Math.max(at - Date.now(), 0) + 5,
+    );
+    this.dueTimer.unref();
+  }
+}
+
+/** Failures that say the endpoint itself is unwell (they feed the circuit breaker). */
+function isEndpointFailure(r: AttemptResult): boolean {
+  if (r.ok) return false;
+  if (r.statusCode !== undefined) return r.statusCode >= 500 || r.statusCode === 429;
+  return r.errorKind !== 'blocked_destination';
+}

@@ -1,0 +1,62 @@
+/**
+ * Confirmation states. Only `pending` and `inflight` rows are on the queue path (a partial index
+ * covers exactly those), so delivered history never slows claims.
+ *
+ *   waiting   an earlier confirmation of the same transaction is still open (per-transaction order)
+ *   pending   due at `dueAt`
+ *   inflight  claimed under a lease until `dueAt`, fenced by `leaseToken`
+ *   delivered the merchant answered 2xx
+ *   dead      the retry schedule ran out (dead-letter); replay puts it back to pending
+ *   parked    the merchant's endpoint is disabled (410 or by an admin); re-enabling unparks it
+ */
+export const CONFIRMATION_STATES = ['waiting', 'pending', 'inflight', 'delivered', 'dead', 'parked'] as const;
+export type ConfirmationState = (typeof CONFIRMATION_STATES)[number];
+
+/** A confirmation as the API shows it. */
+export interface Confirmation {
+  /** Also the `webhook-id` header: identical on every attempt. */
+  readonly id: string;
+  readonly transactionId: string;
+  readonly merchantId: string;
+  /** 1 for the transaction's first confirmation, then one more per status change. */
+  readonly seq: number;
+  /** `transaction.<status>` */
+  readonly type: string;
+  readonly state: ConfirmationState;
+  /** Attempts made in all. */
+  readonly attempts: number;
+  /** When the next attempt is due (pending) or the lease lapses (inflight); null otherwise. */
+  readonly dueAt: number | null;
+  readonly deliveredAt: number | null;
+  readonly lastError: string | null;
+  readonly createdAt: number;
+}
+
+/** One attempt, as recorded after it ends. */
+export interface Attempt {
+  readonly confirmationId: string;
+  /** 1-based across the confirmation's whole life (replays continue the count). */
+  readonly number: number;
+  readonly startedAt: number;
+  readonly durationMs: number;
+  readonly statusCode: number | null;
+  readonly errorKind: string | null;
+  readonly errorMessage: string | null;
+  readonly responseSnippet: string | null;
+  /** delivered | retry | dead | disable */
+  readonly outcome: string;
+}
+
+/** A confirmation claimed for delivery: everything needed to send it without another read. */
+export interface Claim {
+  readonly id: string;
+  readonly merchantId: string;
+  readonly transactionId: string;
+  readonly seq: number;
+  /** Exact body bytes, stored once at ingest: identical on every retry. */
+  readonly body: string;
+  /** Failed attempts since it was last (re)queued; drives the retry schedule. */
+  readonly tries: number;
+  /** Fencing token: an outcome is recorded only if the row still carries this token. */
+  readonly token: number;
+}

@@ -1,0 +1,52 @@
+/** Payload formats a merchant can receive. `standard` is JSON with Standard Webhooks headers. */
+export const FORMATS = ['standard'] as const;
+export type Format = (typeof FORMATS)[number];
+
+/** A merchant: who receives confirmations, where, and how its lane behaves. */
+export interface Merchant {
+  readonly id: string;
+  readonly name: string;
+  /** The confirmation URL: every confirmation is POSTed here. */
+  readonly url: string;
+  readonly format: Format;
+  /** Max requests in flight to this merchant; null means the global default. */
+  readonly maxInFlight: number | null;
+  /** Absolute deadline per attempt in ms; null means the global default. */
+  readonly timeoutMs: number | null;
+  /** Delays in seconds before attempts 1..n; null means the global schedule. */
+  readonly retrySchedule: readonly number[] | null;
+  /** Epoch ms when the endpoint was disabled (e.g. after a 410), or null while enabled. */
+  readonly disabledAt: number | null;
+  readonly disabledReason: string | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** Fields a merchant is created with. */
+export interface NewMerchant {
+  readonly id: string;
+  readonly name: string;
+  readonly url: string;
+  readonly format: Format;
+  readonly maxInFlight: number | null;
+  readonly timeoutMs: number | null;
+  readonly retrySchedule: readonly number[] | null;
+}
+
+/** Fields PATCH may change; `enabled: true` re-enables a disabled endpoint and unparks its confirmations. */
+export interface MerchantPatch {
+  readonly name?: string;
+  readonly url?: string;
+  readonly format?: Format;
+  readonly maxInFlight?: number | null;
+  readonly timeoutMs?: number | null;
+  readonly retrySchedule?: readonly number[] | null;
+  readonly enabled?: boolean;
+}
+
+/** What the dispatcher needs to deliver to a merchant. */
+export interface DeliveryTarget {
+  readonly merchant: Merchant;
+  /** Secrets that sign each request: the current one first, then any still in their rotation overlap. */
+  readonly secrets: readonly string[];
+}

@@ -1,0 +1,4 @@
+export { generateSecret, signatureHeader, signedHeaders, verifyWebhook } from './signing/standard-webhooks.js';
+export type { VerifyResult } from './signing/standard-webhooks.js';
+export { startReceiver } from './receiver/receiver.js';
+export type { Receiver } from './receiver/receiver.js';

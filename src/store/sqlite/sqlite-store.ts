@@ -1,0 +1,758 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Attempt, Claim, Confirmation, ConfirmationState } from '../../domain/confirmation.js';
+import { CONFIRMATION_STATES } from '../../domain/confirmation.js';
+import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
+import { standardBody } from '../../domain/payload.js';
+import { assertTransition, confirmationType, type Status } from '../../domain/status.js';
+import type { Customer, NewTransaction, Transaction } from '../../domain/transaction.js';
+import { newId } from '../../domain/ids.js';
+import { ConfirmaError } from '../../errors.js';
+import { loadMigrations } from '../migrations.js';
+import type {
+  ClaimOptions,
+  ConfirmationQuery,
+  IngestOp,
+  IngestResult,
+  OutcomeRecord,
+  Scope,
+  Store,
+} from '../store.js';
+
+type Row = Record<string, unknown>;
+
+/** Options for the embedded store. */
+export interface SqliteStoreOptions {
+  /** Path of the database file; its folder is created if missing. */
+  readonly file: string;
+  /** Milliseconds a writer waits for a lock held by another process. */
+  readonly busyTimeoutMs?: number;
+}
+
+/**
+ * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit survives
+ * kill -9 and power loss. better-sqlite3 is synchronous, so every method runs to completion on the
+ * event loop: there is exactly one writer and no interleaving inside a transaction. Claims are
+ * committed with `synchronous=NORMAL` (losing a claim in a crash only means sending again), every
+ * ingest and outcome with FULL.
+ */
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite';
+  private readonly db: Database.Database;
+  // Prepared once the schema exists (see prepare()).
+  private s!: ReturnType<typeof prepareStatements>;
+  private ingestTx!: Database.Transaction<(ops: readonly IngestOp[], now: number) => IngestResult[]>;
+  private claimTx!: Database.Transaction<(opts: ClaimOptions) => Claim[]>;
+  private claimForTx!: Database.Transaction<
+    (wants: ReadonlyArray<{ merchantId: string; limit: number }>, now: number, leaseMs: number) => Claim[]
+  >;
+  private outcomeTx!: Database.Transaction<
+    (records: readonly OutcomeRecord[], now: number) => { recorded: number; stale: number }
+  >;
+  private migrated = false;
+
+  constructor(opts: SqliteStoreOptions) {
+    mkdirSync(path.dirname(path.resolve(opts.file)), { recursive: true });
+    this.db = new Database(opts.file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
+    // Checkpoint in bigger steps than the default 1000 pages so the WAL is not rewritten constantly.
+    this.db.pragma('wal_autocheckpoint = 4000');
+    this.db.pragma('cache_size = -65536');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`);
+  }
+
+  async migrate(): Promise<string[]> {
+    const applied = new Set(
+      (this.db.prepare('SELECT name FROM schema_migrations').all() as Row[]).map((r) => String(r.name)),
+    );
+    const now = Date.now();
+    const done: string[] = [];
+    for (const m of loadMigrations('sqlite')) {
+      if (applied.has(m.name)) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)').run(m.name, now);
+      }).immediate();
+      done.push(m.name);
+    }
+    this.prepare();
+    return done;
+  }
+
+  /** Statements are prepared once the schema exists. */
+  private prepare(): void {
+    if (this.migrated) return;
+    this.migrated = true;
+    this.s = prepareStatements(this.db);
+    const runOp = this.db.transaction((op: IngestOp, now: number) => this.applyOp(op, now));
+    this.ingestTx = this.db.transaction((ops: readonly IngestOp[], now: number) =>
+      ops.map((op): IngestResult => {
+        try {
+          return runOp(op, now);
+        } catch (err) {
+          // A ConfirmaError rolls back this op's savepoint only; anything else aborts the batch.
+          if (err instanceof ConfirmaError) return { ok: false, error: err };
+          throw err;
+        }
+      }),
+    );
+    this.claimTx = this.db.transaction((opts: ClaimOptions) => this.claimRows(opts));
+    this.claimForTx = this.db.transaction(
+      (wants: ReadonlyArray<{ merchantId: string; limit: number }>, now: number, leaseMs: number) => {
+        const claims: Claim[] = [];
+        for (const w of wants) {
+          for (const r of this.s.selectDueFor.all(w.merchantId, now, w.limit) as Row[]) {
+            claims.push(this.claimRow(r, now + leaseMs));
+          }
+        }
+        return claims;
+      },
+    );
+    this.outcomeTx = this.db.transaction((records: readonly OutcomeRecord[], now: number) =>
+      this.applyOutcomes(records, now),
+    );
+  }
+
+  private ready(): void {
+    if (!this.migrated) throw new Error('SqliteStore used before migrate()');
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) {
+      try {
+        this.db.pragma('wal_checkpoint(TRUNCATE)');
+      } finally {
+        this.db.close();
+      }
+    }
+  }
+
+  // --- merchants and keys ---
+
+  async createMerchant(
+    m: NewMerchant,
+    secret: string,
+    apiKey: { id: string; hash: string; prefix: string },
+  ): Promise<Merchant> {
+    this.ready();
+    const now = Date.now();
+    this.db.transaction(() => {
+      this.s.insertMerchant.run({
+        id: m.id,
+        name: m.name,
+        url: m.url,
+        format: m.format,
+        max_in_flight: m.maxInFlight,
+        timeout_ms: m.timeoutMs,
+        retry_schedule: m.retrySchedule === null ? null : JSON.stringify(m.retrySchedule),
+        now,
+      });
+      this.s.insertSecret.run(m.id, secret, now);
+      this.s.insertApiKey.run(apiKey.id, m.id, apiKey.prefix, apiKey.hash, now);
+    }).immediate();
+    return this.mustMerchant(m.id);
+  }
+
+  private mustMerchant(id: string): Merchant {
+    const row = this.s.getMerchant.get(id) as Row | undefined;
+    if (row === undefined) throw new Error(`merchant ${id} vanished`);
+    return toMerchant(row);
+  }
+
+  async getMerchant(id: string): Promise<Merchant | undefined> {
+    this.ready();
+    const row = this.s.getMerchant.get(id) as Row | undefined;
+    return row === undefined ? undefined : toMerchant(row);
+  }
+
+  async listMerchants(after: string | undefined, limit: number): Promise<Merchant[]> {
+    this.ready();
+    return (this.s.listMerchants.all(after ?? '', limit) as Row[]).map(toMerchant);
+  }
+
+  async updateMerchant(id: string, patch: MerchantPatch, now: number): Promise<Merchant | undefined> {
+    this.ready();
+    return this.db
+      .transaction((): Merchant | undefined => {
+        const row = this.s.getMerchant.get(id) as Row | undefined;
+        if (row === undefined) return undefined;
+        const cur = toMerchant(row);
+        const disabledAt =
+          patch.enabled === undefined ? cur.disabledAt : patch.enabled ? null : (cur.disabledAt ?? now);
+        const disabledReason =
+          patch.enabled === undefined ? cur.disabledReason : patch.enabled ? null : (cur.disabledReason ?? 'disabled by admin');
+        const schedule = patch.retrySchedule === undefined ? cur.retrySchedule : patch.retrySchedule;
+        this.s.updateMerchant.run({
+          id,
+          name: patch.name ?? cur.name,
+          url: patch.url ?? cur.url,
+          format: patch.format ?? cur.format,
+          max_in_flight: patch.maxInFlight === undefined ? cur.maxInFlight : patch.maxInFlight,
+          timeout_ms: patch.timeoutMs === undefined ? cur.timeoutMs : patch.timeoutMs,
+          retry_schedule: schedule === null ? null : JSON.stringify(schedule),
+          disabled_at: disabledAt,
+          disabled_reason: disabledReason,
+          now,
+        });
+        if (cur.disabledAt !== null && disabledAt === null) this.s.unparkMerchant.run(now, id);
+        if (cur.disabledAt === null && disabledAt !== null) this.s.parkMerchant.run(id);
+        return this.mustMerchant(id);
+      })
+      .immediate();
+  }
+
+  async rotateSecret(merchantId: string, secret: string, now: number, overlapUntil: number): Promise<boolean> {
+    this.ready();
+    return this.db
+      .transaction((): boolean => {
+        if (this.s.getMerchant.get(merchantId) === undefined) return false;
+        this.s.expireSecrets.run(overlapUntil, merchantId);
+        this.s.insertSecret.run(merchantId, secret, now);
+        return true;
+      })
+      .immediate();
+  }
+
+  async getDeliveryTarget(merchantId: string, now: number): Promise<DeliveryTarget | undefined> {
+    this.ready();
+    const row = this.s.getMerchant.get(merchantId) as Row | undefined;
+    if (row === undefined) return undefined;
+    const secrets = (this.s.liveSecrets.all(merchantId, now) as Row[]).map((r) => String(r.secret));
+    return { merchant: toMerchant(row), secrets };
+  }
+
+  async findApiKey(hash: string): Promise<{ id: string; merchantId: string | null } | undefined> {
+    this.ready();
+    const row = this.s.findApiKey.get(hash) as Row | undefined;
+    if (row === undefined) return undefined;
+    return { id: String(row.id), merchantId: row.merchant_id === null ? null : String(row.merchant_id) };
+  }
+
+  // --- ingest ---
+
+  async ingest(ops: readonly IngestOp[], now: number): Promise<IngestResult[]> {
+    this.ready();
+    return this.ingestTx.immediate(ops, now);
+  }
+
+  private applyOp(op: IngestOp, now: number): IngestResult {
+    return op.kind === 'create' ? this.applyCreate(op, now) : this.applyStatus(op, now);
+  }
+
+  private applyCreate(op: Extract<IngestOp, { kind: 'create' }>, now: number): IngestResult {
+    const { tx, scope, idempotency } = op;
+    if (!visible(scope, tx.merchantId)) {
+      throw new ConfirmaError('merchant_not_found', `merchant ${tx.merchantId} does not exist`, { field: 'merchantId' });
+    }
+    if (idempotency !== undefined) {
+      const prior = this.s.getIdempotency.get(idempotency.scope, idempotency.key) as Row | undefined;
+      if (prior !== undefined) {
+        if (prior.request_hash !== idempotency.requestHash) throw new ConfirmaError('idempotency_conflict');
+        return {
+          ok: true,
+          httpStatus: Number(prior.http_status) as 200 | 201,
+          transaction: JSON.parse(String(prior.response)) as Transaction,
+        };
+      }
+    }
+    const merchant = this.s.getMerchantState.get(tx.merchantId) as Row | undefined;
+    if (merchant === undefined) {
+      throw new ConfirmaError('merchant_not_found', `merchant ${tx.merchantId} does not exist`, { field: 'merchantId' });
+    }
+    const existing = this.s.getTransaction.get(tx.id) as Row | undefined;
+    let result: IngestResult;
+    if (existing !== undefined) {
+      const cur = toTransaction(existing);
+      if (!sameContent(cur, tx)) {
+        throw new ConfirmaError('transaction_exists', `transaction ${tx.id} already exists with different content`, {
+          field: 'id',
+        });
+      }
+      result = { ok: true, httpStatus: 200, transaction: cur };
+    } else {
+      const stored: Transaction = { ...tx, createdAt: now, updatedAt: now };
+      this.s.insertTransaction.run({
+        id: tx.id,
+        merchant_id: tx.merchantId,
+        reference: tx.reference,
+        amount: tx.amount,
+        currency: tx.currency,
+        status: tx.status,
+        customer: tx.customer === null ? null : JSON.stringify(tx.customer),
+        metadata: tx.metadata === null ? null : JSON.stringify(tx.metadata),
+        now,
+      });
+      this.insertConfirmation(stored, 1, merchant.disabled_at === null ? 'pending' : 'parked', now);
+      result = { ok: true, httpStatus: 201, transaction: stored };
+    }
+    if (idempotency !== undefined) {
+      this.s.insertIdempotency.run(
+        idempotency.scope,
+        idempotency.key,
+        idempotency.requestHash,
+        result.transaction.id,
+        result.httpStatus,
+        JSON.stringify(result.transaction),
+        now,
+      );
+    }
+    return result;
+  }
+
+  private applyStatus(op: Extract<IngestOp, { kind: 'status' }>, now: number): IngestResult {
+    const row = this.s.getTransaction.get(op.transactionId) as Row | undefined;
+    if (row === undefined || !visible(op.scope, String(row.merchant_id))) {
+      throw new ConfirmaError('transaction_not_found', `transaction ${op.transactionId} does not exist`);
+    }
+    const cur = toTransaction(row);
+    assertTransition(cur.status, op.status);
+    const seq = Number(row.last_seq) + 1;
+    this.s.updateTransactionStatus.run(op.status, now, seq, cur.id);
+    const updated: Transaction = { ...cur, status: op.status, updatedAt: now };
+    const open = this.s.hasOpenConfirmation.get(cur.id) !== undefined;
+    const merchant = this.s.getMerchantState.get(cur.merchantId) as Row;
+    const state: ConfirmationState = open ? 'waiting' : merchant.disabled_at === null ? 'pending' : 'parked';
+    this.insertConfirmation(updated, seq, state, now);
+    return { ok: true, httpStatus: 200, transaction: updated };
+  }
+
+  private insertConfirmation(tx: Transaction, seq: number, state: ConfirmationState, now: number): void {
+    const id = newId('msg');
+    const type = confirmationType(tx.status);
+    this.s.insertConfirmation.run({
+      id,
+      transaction_id: tx.id,
+      merchant_id: tx.merchantId,
+      seq,
+      type,
+      state,
+      body: standardBody(id, seq, type, tx, now),
+      due_at: state === 'pending' ? now : null,
+      now,
+    });
+  }
+
+  // --- reads ---
+
+  async getTransaction(id: string): Promise<Transaction | undefined> {
+    this.ready();
+    const row = this.s.getTransaction.get(id) as Row | undefined;
+    return row === undefined ? undefined : toTransaction(row);
+  }
+
+  async listTransactionConfirmations(transactionId: string): Promise<Confirmation[]> {
+    this.ready();
+    return (this.s.listTxConfirmations.all(transactionId) as Row[]).map(toConfirmation);
+  }
+
+  async getConfirmation(id: string): Promise<Confirmation | undefined> {
+    this.ready();
+    const row = this.s.getConfirmation.get(id) as Row | undefined;
+    return row === undefined ? undefined : toConfirmation(row);
+  }
+
+  async listConfirmations(q: ConfirmationQuery): Promise<Confirmation[]> {
+    this.ready();
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.merchantId !== undefined) {
+      where.push('merchant_id = ?');
+      params.push(q.merchantId);
+    }
+    if (q.state !== undefined) {
+      where.push('state = ?');
+      params.push(q.state);
+    }
+    if (q.after !== undefined) {
+      where.push('id > ?');
+      params.push(q.after);
+    }
+    const sql = `SELECT ${CONFIRMATION_COLUMNS} FROM confirmations ${
+      where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''
+    } ORDER BY id LIMIT ?`;
+    return (this.db.prepare(sql).all(...params, q.limit) as Row[]).map(toConfirmation);
+  }
+
+  async listAttempts(confirmationId: string): Promise<Attempt[]> {
+    this.ready();
+    return (this.s.listAttempts.all(confirmationId) as Row[]).map(toAttempt);
+  }
+
+  // --- dead letters ---
+
+  async redeliver(id: string, now: number): Promise<'queued' | 'in_flight' | 'not_found'> {
+    this.ready();
+    return this.db
+      .transaction((): 'queued' | 'in_flight' | 'not_found' => {
+        const row = this.s.getConfirmation.get(id) as Row | undefined;
+        if (row === undefined) return 'not_found';
+        if (row.state === 'inflight') return 'in_flight';
+        if (row.state === 'delivered' || row.state === 'dead') this.s.requeue.run(now, id);
+        return 'queued';
+      })
+      .immediate();
+  }
+
+  async replayDead(merchantId: string, now: number): Promise<number> {
+    this.ready();
+    return this.s.replayDead.run(now, merchantId).changes;
+  }
+
+  // --- dispatch ---
+
+  async claimDue(opts: ClaimOptions): Promise<Claim[]> {
+    this.ready();
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.claimTx.immediate(opts);
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
+  private claimRows(opts: ClaimOptions): Claim[] {
+    const rows = this.s.selectDue.all(opts.now, JSON.stringify(opts.exclude), opts.limit) as Row[];
+    const free = new Map<string, number>();
+    const claims: Claim[] = [];
+    const leaseUntil = opts.now + opts.leaseMs;
+    for (const r of rows) {
+      const merchantId = String(r.merchant_id);
+      let left = free.get(merchantId);
+      if (left === undefined) left = opts.capacity(merchantId);
+      if (left <= 0) continue;
+      free.set(merchantId, left - 1);
+      claims.push(this.claimRow(r, leaseUntil));
+    }
+    return claims;
+  }
+
+  private claimRow(r: Row, leaseUntil: number): Claim {
+    const token = Number(r.lease_token) + 1;
+    this.s.claim.run(leaseUntil, token, r.id);
+    return {
+      id: String(r.id),
+      merchantId: String(r.merchant_id),
+      transactionId: String(r.transaction_id),
+      seq: Number(r.seq),
+      body: String(r.body),
+      tries: Number(r.tries),
+      token,
+    };
+  }
+
+  async claimForMerchants(
+    wants: ReadonlyArray<{ readonly merchantId: string; readonly limit: number }>,
+    now: number,
+    leaseMs: number,
+  ): Promise<Claim[]> {
+    this.ready();
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.claimForTx.immediate(wants, now, leaseMs);
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
+  }
+
+  async recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<{ recorded: number; stale: number }> {
+    this.ready();
+    return this.outcomeTx.immediate(records, now);
+  }
+
+  private applyOutcomes(records: readonly OutcomeRecord[], now: number): { recorded: number; stale: number } {
+    let recorded = 0;
+    let stale = 0;
+    for (const { claim, outcome, attempt } of records) {
+      let state: ConfirmationState;
+      let dueAt: number | null = null;
+      let tries = claim.tries + 1;
+      let lastError: string | null = null;
+      switch (outcome.kind) {
+        case 'delivered':
+          state = 'delivered';
+          tries = 0;
+          break;
+        case 'retry':
+          state = 'pending';
+          dueAt = outcome.at;
+          lastError = outcome.reason;
+          break;
+        case 'dead':
+          state = 'dead';
+          lastError = outcome.reason;
+          break;
+        case 'disable':
+          state = 'parked';
+          lastError = outcome.reason;
+          break;
+      }
+      const updated = this.s.recordOutcome.get({
+        state,
+        due_at: dueAt,
+        tries,
+        last_error: lastError,
+        delivered_at: state === 'delivered' ? now : null,
+        id: claim.id,
+        token: claim.token,
+      }) as Row | undefined;
+      if (updated === undefined) {
+        stale++; // the lease lapsed and someone else holds the row now: this outcome must not count
+        continue;
+      }
+      recorded++;
+      this.s.insertAttempt.run({
+        confirmation_id: claim.id,
+        number: updated.attempts,
+        started_at: attempt.startedAt,
+        duration_ms: Math.round(attempt.durationMs),
+        status_code: attempt.statusCode ?? null,
+        error_kind: attempt.errorKind ?? null,
+        error_message: attempt.errorMessage ?? null,
+        response_snippet: attempt.responseSnippet ?? null,
+        outcome: outcome.kind,
+      });
+      // Another attempt may have disabled the merchant (410) while this one was in flight.
+      if (state === 'pending') this.s.parkIfDisabled.run(claim.id);
+      if (outcome.kind === 'disable') {
+        this.s.disableMerchant.run(now, outcome.reason, now, claim.merchantId);
+        this.s.parkMerchant.run(claim.merchantId);
+      }
+      if (state === 'delivered' || state === 'dead') this.s.promoteNext.run({ now, tx: claim.transactionId });
+    }
+    return { recorded, stale };
+  }
+
+  async releaseClaims(claims: readonly Claim[], now: number): Promise<void> {
+    this.ready();
+    this.db.transaction(() => {
+      for (const c of claims) this.s.release.run({ now, id: c.id, token: c.token });
+    })();
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    this.ready();
+    const row = this.s.nextDue.get() as Row | undefined;
+    return row === undefined || row.due_at === null ? null : Number(row.due_at);
+  }
+
+  async countByState(): Promise<Record<ConfirmationState, number>> {
+    this.ready();
+    const counts = Object.fromEntries(CONFIRMATION_STATES.map((s) => [s, 0])) as Record<ConfirmationState, number>;
+    for (const r of this.s.countByState.all() as Row[]) counts[r.state as ConfirmationState] = Number(r.n);
+    return counts;
+  }
+}
+
+const CONFIRMATION_COLUMNS =
+  'id, transaction_id, merchant_id, seq, type, state, due_at, attempts, delivered_at, last_error, created_at';
+
+function prepareStatements(db: Database.Database) {
+  return {
+    insertMerchant: db.prepare(
+      `INSERT INTO merchants (id, name, url, format, max_in_flight, timeout_ms, retry_schedule, created_at, updated_at)
+       VALUES (@id, @name, @url, @format, @max_in_flight, @timeout_ms, @retry_schedule, @now, @now)`,
+    ),
+    getMerchant: db.prepare('SELECT * FROM merchants WHERE id = ?'),
+    getMerchantState: db.prepare('SELECT disabled_at FROM merchants WHERE id = ?'),
+    listMerchants: db.prepare('SELECT * FROM merchants WHERE id > ? ORDER BY id LIMIT ?'),
+    updateMerchant: db.prepare(
+      `UPDATE merchants SET name = @name, url = @url, format = @format, max_in_flight = @max_in_flight,
+         timeout_ms = @timeout_ms, retry_schedule = @retry_schedule, disabled_at = @disabled_at,
+         disabled_reason = @disabled_reason, updated_at = @now WHERE id = @id`,
+    ),
+    disableMerchant: db.prepare(
+      'UPDATE merchants SET disabled_at = COALESCE(disabled_at, ?), disabled_reason = ?, updated_at = ? WHERE id = ?',
+    ),
+    parkMerchant: db.prepare(
+      `UPDATE confirmations SET state = 'parked', due_at = NULL WHERE merchant_id = ? AND state = 'pending'`,
+    ),
+    unparkMerchant: db.prepare(
+      `UPDATE confirmations SET state = 'pending', due_at = ? WHERE merchant_id = ? AND state = 'parked'`,
+    ),
+    insertSecret: db.prepare('INSERT INTO merchant_secrets (merchant_id, secret, created_at) VALUES (?, ?, ?)'),
+    expireSecrets: db.prepare(
+      'UPDATE merchant_secrets SET expires_at = ? WHERE merchant_id = ? AND expires_at IS NULL',
+    ),
+    liveSecrets: db.prepare(
+      'SELECT secret FROM merchant_secrets WHERE merchant_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC',
+    ),
+    insertApiKey: db.prepare(
+      'INSERT INTO api_keys (id, merchant_id, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?)',
+    ),
+    findApiKey: db.prepare('SELECT id, merchant_id FROM api_keys WHERE hash = ? AND revoked_at IS NULL'),
+    getIdempotency: db.prepare('SELECT * FROM idempotency_keys WHERE scope = ? AND key = ?'),
+    insertIdempotency: db.prepare(
+      `INSERT INTO idempotency_keys (scope, key, request_hash, transaction_id, http_status, response, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    getTransaction: db.prepare('SELECT * FROM transactions WHERE id = ?'),
+    insertTransaction: db.prepare(
+      `INSERT INTO transactions (id, merchant_id, reference, amount, currency, status, customer, metadata, last_seq, created_at, updated_at)
+       VALUES (@id, @merchant_id, @reference, @amount, @currency, @status, @customer, @metadata, 1, @now, @now)`,
+    ),
+    updateTransactionStatus: db.prepare(
+      'UPDATE transactions SET status = ?, updated_at = ?, last_seq = ? WHERE id = ?',
+    ),
+    hasOpenConfirmation: db.prepare(
+      `SELECT 1 FROM confirmations WHERE transaction_id = ? AND state IN ('waiting', 'pending', 'inflight', 'parked') LIMIT 1`,
+    ),
+    insertConfirmation: db.prepare(
+      `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, body, due_at, created_at)
+       VALUES (@id, @transaction_id, @merchant_id, @seq, @type, @state, @body, @due_at, @now)`,
+    ),
+    getConfirmation: db.prepare(`SELECT ${CONFIRMATION_COLUMNS} FROM confirmations WHERE id = ?`),
+    listTxConfirmations: db.prepare(
+      `SELECT ${CONFIRMATION_COLUMNS} FROM confirmations WHERE transaction_id = ? ORDER BY seq`,
+    ),
+    listAttempts: db.prepare('SELECT * FROM attempts WHERE confirmation_id = ? ORDER BY number'),
+    requeue: db.prepare(
+      `UPDATE confirmations SET state = 'pending', due_at = ?, tries = 0, last_error = NULL WHERE id = ?`,
+    ),
+    replayDead: db.prepare(
+      `UPDATE confirmations SET state = 'pending', due_at = ?, tries = 0 WHERE merchant_id = ? AND state = 'dead'`,
+    ),
+    selectDue: db.prepare(
+      `SELECT id, merchant_id, transaction_id, seq, body, tries, lease_token FROM confirmations INDEXED BY confirmations_due
+       WHERE state IN ('pending', 'inflight') AND due_at <= ?
+         AND merchant_id NOT IN (SELECT value FROM json_each(?))
+       ORDER BY due_at LIMIT ?`,
+    ),
+    selectDueFor: db.prepare(
+      `SELECT id, merchant_id, transaction_id, seq, body, tries, lease_token FROM confirmations INDEXED BY confirmations_merchant_due
+       WHERE merchant_id = ? AND state IN ('pending', 'inflight') AND due_at <= ?
+       ORDER BY due_at LIMIT ?`,
+    ),
+    claim: db.prepare(`UPDATE confirmations SET state = 'inflight', due_at = ?, lease_token = ? WHERE id = ?`),
+    recordOutcome: db.prepare(
+      `UPDATE confirmations SET state = @state, due_at = @due_at, tries = @tries, attempts = attempts + 1,
+         last_error = @last_error, delivered_at = COALESCE(@delivered_at, delivered_at)
+       WHERE id = @id AND lease_token = @token AND state = 'inflight'
+       RETURNING attempts`,
+    ),
+    insertAttempt: db.prepare(
+      `INSERT INTO attempts (confirmation_id, number, started_at, duration_ms, status_code, error_kind, error_message, response_snippet, outcome)
+       VALUES (@confirmation_id, @number, @started_at, @duration_ms, @status_code, @error_kind, @error_message, @response_snippet, @outcome)`,
+    ),
+    // Per-transaction order: the next waiting confirmation becomes due only when none is open.
+    promoteNext: db.prepare(
+      `UPDATE confirmations
+         SET state = CASE WHEN (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NULL
+                          THEN 'pending' ELSE 'parked' END,
+             due_at = CASE WHEN (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NULL
+                          THEN @now ELSE NULL END
+       WHERE id = (SELECT id FROM confirmations WHERE transaction_id = @tx AND state = 'waiting' ORDER BY seq LIMIT 1)
+         AND NOT EXISTS (SELECT 1 FROM confirmations WHERE transaction_id = @tx AND state IN ('pending', 'inflight', 'parked'))`,
+    ),
+    // A released row goes back to the queue, or to the parking lot if its merchant is disabled.
+    release: db.prepare(
+      `UPDATE confirmations
+         SET state = CASE WHEN (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NULL
+                          THEN 'pending' ELSE 'parked' END,
+             due_at = CASE WHEN (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NULL
+                          THEN @now ELSE NULL END
+       WHERE id = @id AND lease_token = @token AND state = 'inflight'`,
+    ),
+    parkIfDisabled: db.prepare(
+      `UPDATE confirmations SET state = 'parked', due_at = NULL
+       WHERE id = ? AND state = 'pending'
+         AND (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NOT NULL`,
+    ),
+    nextDue: db.prepare(
+      `SELECT due_at FROM confirmations INDEXED BY confirmations_due WHERE state IN ('pending', 'inflight') AND due_at IS NOT NULL ORDER BY due_at LIMIT 1`,
+    ),
+    countByState: db.prepare('SELECT state, count(*) AS n FROM confirmations GROUP BY state'),
+  };
+}
+
+function visible(scope: Scope, merchantId: string): boolean {
+  return scope.kind === 'admin' || scope.merchantId === merchantId;
+}
+
+function sameContent(a: Transaction, b: NewTransaction): boolean {
+  return (
+    a.merchantId === b.merchantId &&
+    a.reference === b.reference &&
+    a.amount === b.amount &&
+    a.currency === b.currency &&
+    a.status === b.status &&
+    JSON.stringify(a.customer) === JSON.stringify(b.customer) &&
+    JSON.stringify(a.metadata) === JSON.stringify(b.metadata)
+  );
+}
+
+function nullableNumber(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+
+function nullableString(v: unknown): string | null {
+  return v === null || v === undefined ? null : String(v);
+}
+
+function toMerchant(r: Row): Merchant {
+  return {
+    id: String(r.id),
+    name: String(r.name),
+    url: String(r.url),
+    format: String(r.format) as Format,
+    maxInFlight: nullableNumber(r.max_in_flight),
+    timeoutMs: nullableNumber(r.timeout_ms),
+    retrySchedule: r.retry_schedule === null ? null : (JSON.parse(String(r.retry_schedule)) as number[]),
+    disabledAt: nullableNumber(r.disabled_at),
+    disabledReason: nullableString(r.disabled_reason),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function toTransaction(r: Row): Transaction {
+  return {
+    id: String(r.id),
+    merchantId: String(r.merchant_id),
+    reference: String(r.reference),
+    amount: String(r.amount),
+    currency: String(r.currency),
+    status: String(r.status) as Status,
+    customer: r.customer === null ? null : (JSON.parse(String(r.customer)) as Customer),
+    metadata: r.metadata === null ? null : (JSON.parse(String(r.metadata)) as Record<string, unknown>),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+function toConfirmation(r: Row): Confirmation {
+  return {
+    id: String(r.id),
+    transactionId: String(r.transaction_id),
+    merchantId: String(r.merchant_id),
+    seq: Number(r.seq),
+    type: String(r.type),
+    state: String(r.state) as ConfirmationState,
+    attempts: Number(r.attempts),
+    dueAt: nullableNumber(r.due_at),
+    deliveredAt: nullableNumber(r.delivered_at),
+    lastError: nullableString(r.last_error),
+    createdAt: Number(r.created_at),
+  };
+}
+
+function toAttempt(r: Row): Attempt {
+  return {
+    confirmationId: String(r.confirmation_id),
+    number: Number(r.number),
+    startedAt: Number(r.started_at),
+    durationMs: Number(r.duration_ms),
+    statusCode: nullableNumber(r.status_code),
+    errorKind: nullableString(r.error_kind),
+    errorMessage: nullableString(r.error_message),
+    responseSnippet: nullableString(r.response_snippet),
+    outcome: String(r.outcome),
+  };
+}

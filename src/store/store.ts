@@ -1,0 +1,128 @@
+import type { Attempt, Claim, Confirmation, ConfirmationState } from '../domain/confirmation.js';
+import type { DeliveryTarget, Merchant, MerchantPatch, NewMerchant } from '../domain/merchant.js';
+import type { Status } from '../domain/status.js';
+import type { NewTransaction, Transaction } from '../domain/transaction.js';
+import type { AttemptResult, Outcome } from '../dispatch/outcome.js';
+import type { ConfirmaError } from '../errors.js';
+
+/** Who is asking: the admin sees every merchant; a merchant key sees only its own merchant. */
+export type Scope = { readonly kind: 'admin' } | { readonly kind: 'merchant'; readonly merchantId: string };
+
+/** An idempotency claim attached to a create: same scope+key and same hash returns the first answer. */
+export interface IdempotencyClaim {
+  readonly scope: string;
+  readonly key: string;
+  /** SHA-256 of the canonical request body. */
+  readonly requestHash: string;
+}
+
+/** One write submitted to the group-commit batcher. Each op runs in its own savepoint. */
+export type IngestOp =
+  | {
+      readonly kind: 'create';
+      readonly scope: Scope;
+      readonly tx: NewTransaction;
+      readonly idempotency?: IdempotencyClaim;
+    }
+  | { readonly kind: 'status'; readonly scope: Scope; readonly transactionId: string; readonly status: Status };
+
+/** The answer to one op: the stored transaction (201 new, 200 replayed) or a catalog error. */
+export type IngestResult =
+  | { readonly ok: true; readonly httpStatus: 200 | 201; readonly transaction: Transaction }
+  | { readonly ok: false; readonly error: ConfirmaError };
+
+/** An attempt's result and the outcome decided for it, to be written back under the claim's token. */
+export interface OutcomeRecord {
+  readonly claim: Claim;
+  readonly outcome: Outcome;
+  readonly attempt: AttemptResult;
+}
+
+/** Filter and cursor for listing confirmations. */
+export interface ConfirmationQuery {
+  readonly merchantId?: string;
+  readonly state?: ConfirmationState;
+  /** Return confirmations with id strictly after this cursor (ids sort by creation). */
+  readonly after?: string;
+  readonly limit: number;
+}
+
+/** Options for one claim. */
+export interface ClaimOptions {
+  readonly now: number;
+  /** Most rows to claim in this call. */
+  readonly limit: number;
+  readonly leaseMs: number;
+  /** Merchants not to claim for (lane full, circuit open). */
+  readonly exclude: readonly string[];
+  /** Free in-flight slots of a merchant; rows past it are left unclaimed. */
+  readonly capacity: (merchantId: string) => number;
+}
+
+/**
+ * The storage seam. Every adapter (SQLite, PostgreSQL) passes the same contract suite.
+ * All methods are async so both a synchronous embedded driver and a networked one fit.
+ */
+export interface Store {
+  /** Adapter name, for logs and health (`sqlite` | `postgres`). */
+  readonly dialect: string;
+  /** Applies numbered migrations not yet applied; returns the names applied now. */
+  migrate(): Promise<string[]>;
+  /** Cheap check that the database answers. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  // --- merchants and keys ---
+  /** Creates a merchant with its first signing secret and its merchant API key (stored as a hash). */
+  createMerchant(m: NewMerchant, secret: string, apiKey: { id: string; hash: string; prefix: string }): Promise<Merchant>;
+  getMerchant(id: string): Promise<Merchant | undefined>;
+  listMerchants(after: string | undefined, limit: number): Promise<Merchant[]>;
+  /** Applies a patch; enabling a disabled merchant unparks its confirmations. Undefined if absent. */
+  updateMerchant(id: string, patch: MerchantPatch, now: number): Promise<Merchant | undefined>;
+  /** Makes `secret` the current signing secret; older ones keep signing until `overlapUntil`. */
+  rotateSecret(merchantId: string, secret: string, now: number, overlapUntil: number): Promise<boolean>;
+  /** Merchant and its signing secrets still valid at `now`, for the dispatcher. */
+  getDeliveryTarget(merchantId: string, now: number): Promise<DeliveryTarget | undefined>;
+  /** The merchant id a live (not revoked) API key hash belongs to, or undefined. */
+  findApiKey(hash: string): Promise<{ id: string; merchantId: string | null } | undefined>;
+
+  // --- ingest ---
+  /** Runs every op in ONE database transaction (one fsync); each op in its own savepoint. */
+  ingest(ops: readonly IngestOp[], now: number): Promise<IngestResult[]>;
+
+  // --- reads ---
+  getTransaction(id: string): Promise<Transaction | undefined>;
+  /** A transaction's confirmations in seq order. */
+  listTransactionConfirmations(transactionId: string): Promise<Confirmation[]>;
+  getConfirmation(id: string): Promise<Confirmation | undefined>;
+  listConfirmations(q: ConfirmationQuery): Promise<Confirmation[]>;
+  listAttempts(confirmationId: string): Promise<Attempt[]>;
+
+  // --- dead letters ---
+  /** Puts one confirmation back on the queue (due now). False if it is in flight right now. */
+  redeliver(id: string, now: number): Promise<'queued' | 'in_flight' | 'not_found'>;
+  /** Re-queues every dead confirmation of a merchant; returns how many. */
+  replayDead(merchantId: string, now: number): Promise<number>;
+
+  // --- dispatch ---
+  /**
+   * Claims due confirmations of any merchant not excluded, oldest due first, under a lease:
+   * state inflight, token incremented. Scans the queue index, so the dispatcher uses it to
+   * discover work (start-up, polls), not on every finished attempt.
+   */
+  claimDue(opts: ClaimOptions): Promise<Claim[]>;
+  /** Claims up to `limit` due confirmations for each named merchant, in one transaction. */
+  claimForMerchants(
+    wants: ReadonlyArray<{ readonly merchantId: string; readonly limit: number }>,
+    now: number,
+    leaseMs: number,
+  ): Promise<Claim[]>;
+  /** Writes outcomes and attempt rows in one transaction; returns how many were stale (token moved on). */
+  recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<{ recorded: number; stale: number }>;
+  /** Gives claims back (shutdown): due now again, unless their token moved on. */
+  releaseClaims(claims: readonly Claim[], now: number): Promise<void>;
+  /** Earliest due time among pending/inflight rows, or null when the queue is empty. */
+  nextDueAt(): Promise<number | null>;
+  /** Counts per state, for /metrics and the dashboard. */
+  countByState(): Promise<Record<ConfirmationState, number>>;
+}
