@@ -40,6 +40,10 @@ export interface Config {
   readonly commitMaxBatch: number;
   /** How long a write may wait for others to share its commit, ms (CONFIRMA_COMMIT_WAIT_MS). */
   readonly commitWaitMs: number;
+  /** Requests per second each API key may make on average; 0 disables (CONFIRMA_RATE_LIMIT). */
+  readonly rateLimitPerSec: number;
+  /** Requests a key may make in a burst above the average (CONFIRMA_RATE_LIMIT_BURST). */
+  readonly rateLimitBurst: number;
   /** Largest request body accepted, bytes (CONFIRMA_BODY_LIMIT). */
   readonly bodyLimitBytes: number;
   /** CIDRs or `loopback` that confirmations may be sent to despite being private (CONFIRMA_ALLOW_PRIVATE_DESTINATIONS). */
@@ -114,6 +118,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     pollMs: int(env, 'CONFIRMA_POLL_MS', 1_000, 10, 60_000),
     commitMaxBatch: int(env, 'CONFIRMA_COMMIT_MAX_BATCH', 2_000, 1, 100_000),
     commitWaitMs: int(env, 'CONFIRMA_COMMIT_WAIT_MS', 0, 0, 1_000),
+    rateLimitPerSec: int(env, 'CONFIRMA_RATE_LIMIT', 500, 0, 1_000_000),
+    rateLimitBurst: int(env, 'CONFIRMA_RATE_LIMIT_BURST', 1_000, 1, 1_000_000),
     bodyLimitBytes: int(env, 'CONFIRMA_BODY_LIMIT', 1_048_576, 1_024, 64 * 1_048_576),
     allowPrivateDestinations: env.CONFIRMA_ALLOW_PRIVATE_DESTINATIONS ?? '',
     requireHttps: bool(env, 'CONFIRMA_REQUIRE_HTTPS', false),

@@ -51,8 +51,11 @@ describe('delivery end to end on SQLite', () => {
     assert.ok(got.every((r) => r.verified), 'every signature verifies with standardwebhooks');
     const txIds = new Set(got.map((r) => JSON.parse(r.body).data.id as string));
     assert.deepEqual([...acknowledged].filter((id) => !txIds.has(id)), []);
-    const counts = await engine.app.store.countByState();
-    assert.equal(counts.pending + counts.inflight + counts.waiting, 0);
+    // The fleet counts a delivery when it answers; the outcome commits just after.
+    await waitFor('every outcome committed', async () => {
+      const counts = await engine.app.store.countByState();
+      return counts.pending + counts.inflight + counts.waiting === 0;
+    });
   });
 
   it('retries 500, timeout and reset with the same id and body, and records each attempt', async () => {

@@ -6,6 +6,7 @@ import { CONFIRMATION_STATES, type ConfirmationState } from '../domain/confirmat
 import { isValidClientId } from '../domain/ids.js';
 import { FORMATS, type Format, type MerchantPatch } from '../domain/merchant.js';
 import { parseAmount, parseCurrency } from '../domain/money.js';
+import { containsCardNumber } from '../domain/pan.js';
 import { parseStatus, type Status } from '../domain/status.js';
 import type { Customer } from '../domain/transaction.js';
 import { ConfirmaError, type ErrorCode } from '../errors.js';
@@ -279,6 +280,10 @@ function validateCustomer(v: unknown, field: string): Customer | null {
     if (!PHONE.test(phone)) {
       throw fail('invalid_field', `${field}.phone`, 'may hold only digits, spaces, +, - and parentheses');
     }
+    // E.164 numbers have at most 15 digits; more could only be something else, such as a card number.
+    if (phone.replace(/\D/g, '').length > 15) {
+      throw fail('invalid_field', `${field}.phone`, 'may hold at most 15 digits (E.164)');
+    }
     c.phone = phone;
   }
   return c;
@@ -339,7 +344,30 @@ export function validateTransaction(body: unknown, prefix = ''): TransactionInpu
   const status = parseStatus(o.status, path(prefix, 'status'));
   const customer = has(o, 'customer') ? validateCustomer(o.customer, path(prefix, 'customer')) : null;
   const metadata = has(o, 'metadata') ? validateMetadata(o.metadata, path(prefix, 'metadata')) : null;
+  refuseCardNumbers(prefix, customer, metadata);
   return { id, merchantId, reference, amount, currency, status, customer, metadata };
+}
+
+/**
+ * No PAN may be stored or logged: every free-text field is checked. Not checked: `reference`, an
+ * identifier the merchant generates (a numeric order id of 13+ digits passes Luhn one time in ten,
+ * and refusing it would break honest integrations), and `phone` (limited to the 15 digits of
+ * E.164, so the common 16-digit PANs cannot fit; shorter numbers pass Luhn too often to refuse).
+ */
+function refuseCardNumbers(
+  prefix: string,
+  customer: Customer | null,
+  metadata: Record<string, string | number | boolean | null> | null,
+): void {
+  const rule = 'must not contain a card number (13 to 19 digits passing Luhn)';
+  if (customer?.name !== undefined && containsCardNumber(customer.name)) {
+    throw fail('card_number_refused', path(prefix, 'customer.name'), rule);
+  }
+  for (const [k, v] of Object.entries(metadata ?? {})) {
+    if (containsCardNumber(typeof v === 'string' ? v : String(v))) {
+      throw fail('card_number_refused', path(prefix, `metadata.${k}`), rule);
+    }
+  }
 }
 
 /** `PATCH /v1/transactions/:id`: `{ status }` and nothing else. */

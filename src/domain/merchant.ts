@@ -49,4 +49,6 @@ export interface DeliveryTarget {
   readonly merchant: Merchant;
   /** Secrets that sign each request: the current one first, then any still in their rotation overlap. */
   readonly secrets: readonly string[];
+  /** When the first of those secrets stops signing (its overlap ends), or null: reload by then. */
+  readonly validUntil: number | null;
 }

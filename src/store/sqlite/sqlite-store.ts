@@ -225,8 +225,13 @@ export class SqliteStore implements Store {
     this.ready();
     const row = this.s.getMerchant.get(merchantId) as Row | undefined;
     if (row === undefined) return undefined;
-    const secrets = (this.s.liveSecrets.all(merchantId, now) as Row[]).map((r) => String(r.secret));
-    return { merchant: toMerchant(row), secrets };
+    const rows = this.s.liveSecrets.all(merchantId, now) as Row[];
+    const expiries = rows.filter((r) => r.expires_at !== null).map((r) => Number(r.expires_at));
+    return {
+      merchant: toMerchant(row),
+      secrets: rows.map((r) => String(r.secret)),
+      validUntil: expiries.length === 0 ? null : Math.min(...expiries),
+    };
   }
 
   async findApiKey(hash: string): Promise<{ id: string; merchantId: string | null } | undefined> {
@@ -582,7 +587,7 @@ function prepareStatements(db: Database.Database) {
       'UPDATE merchant_secrets SET expires_at = ? WHERE merchant_id = ? AND expires_at IS NULL',
     ),
     liveSecrets: db.prepare(
-      'SELECT secret FROM merchant_secrets WHERE merchant_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC',
+      'SELECT secret, expires_at FROM merchant_secrets WHERE merchant_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC',
     ),
     insertApiKey: db.prepare(
       'INSERT INTO api_keys (id, merchant_id, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?)',
