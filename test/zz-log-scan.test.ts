@@ -16,7 +16,7 @@ it('no planted customer name, phone, secret or key appears in any log of the sui
   }
   const files = readdirSync(TEST_LOG_DIR).filter((f) => f.endsWith('.log'));
   let bytes = 0;
-  const planted = ['Ana Gómez', 'Gómez', '300 555 0101', '3005550101', 'whsec_', 'cfm_mk_', ADMIN_KEY];
+  const planted = ['Ana Gómez', 'Gómez', '300 555 0101', '3005550101', 'whsec_', 'cfm_mk_', 'cfm_ak_', ADMIN_KEY];
   for (const f of files) {
     const text = readFileSync(path.join(TEST_LOG_DIR, f), 'utf8');
     bytes += text.length;

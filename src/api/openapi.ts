@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import { AUDIT_ACTIONS } from '../domain/audit.js';
 import { CONFIRMATION_STATES } from '../domain/confirmation.js';
 import { FORMATS } from '../domain/merchant.js';
 import { STATUSES } from '../domain/status.js';
@@ -120,6 +121,14 @@ export function openapiDocument(config: Config): Record<string, unknown> {
     deliveredAt: nullable(time()),
     lastError: nullable(str()),
     createdAt: time(),
+  };
+  const keyProps: Props = {
+    id: str(),
+    merchantId: nullable(str()),
+    prefix: str(),
+    name: nullable(str()),
+    createdAt: time(),
+    revokedAt: nullable(time()),
   };
   const confirmationProps: Props = { ...summaryProps, transactionId: str(), merchantId: str() };
 
@@ -438,6 +447,71 @@ export function openapiDocument(config: Config): Record<string, unknown> {
             ...json(obj({ id: str(), state: { type: 'string', enum: [...CONFIRMATION_STATES] } })),
           },
           ...errors(...AUTH, 'confirmation_not_found', 'confirmation_in_flight', 'unknown_field', 'invalid_body'),
+        },
+      },
+    },
+    '/v1/keys': {
+      post: {
+        operationId: 'createKey',
+        summary: 'Create an API key (admin): for a merchant, or an admin key without merchantId; the key is shown once',
+        requestBody: {
+          required: false,
+          ...json(input({ merchantId: nullable(str()), name: str({ minLength: 1, maxLength: LIMITS.nameMax }) }, [])),
+        },
+        responses: {
+          '201': { description: 'Created', ...json(obj({ ...keyProps, key: str({ pattern: '^cfm_(mk|ak)_' }) })) },
+          ...errors(...AUTH, ...bodyErrors, 'forbidden', 'merchant_not_found'),
+        },
+      },
+      get: {
+        operationId: 'listKeys',
+        summary: 'List API keys (admin); never the keys themselves',
+        responses: {
+          '200': { description: 'Every key', ...json(obj({ data: { type: 'array', items: obj(keyProps) } })) },
+          ...errors(...AUTH, 'forbidden'),
+        },
+      },
+    },
+    '/v1/keys/{id}/revoke': {
+      post: {
+        operationId: 'revokeKey',
+        summary: 'Revoke an API key (admin): it answers 401 from the next request on',
+        parameters: [idParam('Key id')],
+        responses: {
+          '200': { description: 'The revoked key', ...json(obj(keyProps)) },
+          ...errors(...AUTH, 'forbidden', 'not_found', 'unknown_field', 'invalid_body'),
+        },
+      },
+    },
+    '/v1/audit': {
+      get: {
+        operationId: 'listAudit',
+        summary: 'The audit log (admin): key creation and revocation, merchant changes, rotations, replays',
+        parameters: [
+          query('after', str({ pattern: '^[0-9]+$' }), 'Cursor: the nextCursor of the previous page'),
+          query('limit', int(1, 500), 'Page size, default 100'),
+        ],
+        responses: {
+          '200': {
+            description: 'A page, oldest first',
+            ...json(
+              obj({
+                data: {
+                  type: 'array',
+                  items: obj({
+                    id: { type: 'integer' },
+                    at: time(),
+                    actor: str(),
+                    action: { type: 'string', enum: [...AUDIT_ACTIONS] },
+                    target: str(),
+                    details: nullable({ type: 'object' }),
+                  }),
+                },
+                nextCursor: nullable(str()),
+              }),
+            ),
+          },
+          ...errors(...AUTH, 'forbidden', 'invalid_query', 'invalid_cursor'),
         },
       },
     },

@@ -16,6 +16,7 @@ import { authenticate } from './auth.js';
 import { RateLimiter } from './rate-limiter.js';
 import { confirmationRoutes } from './routes/confirmations.js';
 import { healthRoutes } from './routes/health.js';
+import { keyRoutes } from './routes/keys.js';
 import { merchantRoutes } from './routes/merchants.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { transactionRoutes } from './routes/transactions.js';
@@ -167,5 +168,6 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   void app.register(async (scoped) => merchantRoutes(scoped, ctx));
   void app.register(async (scoped) => transactionRoutes(scoped, ctx));
   void app.register(async (scoped) => confirmationRoutes(scoped, ctx));
+  void app.register(async (scoped) => keyRoutes(scoped, ctx));
   return app;
 }

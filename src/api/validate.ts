@@ -239,6 +239,16 @@ export function validateMerchantPatch(body: unknown, rules: MerchantRules): Merc
 }
 
 /** Action routes take no body; `{}` is tolerated, anything else is refused rather than ignored. */
+/** `POST /v1/keys`: `{ merchantId?: string | null, name?: string }`; no merchantId = an admin key. */
+export function validateNewKey(body: unknown): { merchantId: string | null; name: string | null } {
+  const o = body === undefined ? {} : requireObject(body, '');
+  onlyFields(o, ['merchantId', 'name'], '');
+  const merchantId =
+    !has(o, 'merchantId') || o.merchantId === null ? null : boundedString(o.merchantId, 'merchantId', 1, LIMITS.merchantIdMax);
+  const name = has(o, 'name') ? boundedString(o.name, 'name', 1, LIMITS.nameMax) : null;
+  return { merchantId, name };
+}
+
 export function validateNoBody(body: unknown): void {
   if (body === undefined || body === null) return;
   if (isObject(body)) {

@@ -3,9 +3,12 @@
  * the SSRF guard, sending one POST under one absolute deadline and turning whatever happens into
  * an `AttemptResult` value. It never throws and never follows redirects.
  *
- * How the deadline is enforced: each attempt arms one timer for `deadlineMs` when `send` is
- * called. When it fires the attempt settles at once, whatever phase it is in: waiting for a free
- * connection in the pool, connecting (DNS, TCP, TLS), waiting for headers, or reading the body.
+ * How the deadline is enforced: each attempt arms a timer for `deadlineMs` when `send` is called,
+ * covering the wait for a free connection in our pool and connecting (DNS, TCP, TLS); when undici
+ * puts the request on a socket, the timer is armed again for `deadlineMs`, covering writing,
+ * waiting for headers and reading the body. So the merchant always gets the full deadline, and
+ * an attempt never lasts more than twice it. When a timer fires the attempt settles at once,
+ * whatever phase it is in.
  * If the request is already on a socket it is aborted (the socket is destroyed: it holds a
  * half-read response); if it is still queued or connecting it is dropped when undici gets to it,
  * before anything is written, and the socket goes to the next request. Either way a late phase
@@ -209,7 +212,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   private retryAfterMs: number | undefined = undefined;
   private bytes = 0;
   private snippet: Buffer | null = null;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout;
 
   constructor(
     private readonly shared: Shared,
@@ -227,6 +230,11 @@ class Attempt implements Dispatcher.DispatchHandler {
       throw new DeadlineError('deadline passed while queued or connecting');
     }
     this.abortFn = abort;
+    // The request is on a socket now: the merchant gets the whole deadline from here. Time spent
+    // queued in our own pool (bounded by the first timer) must not eat into it, or a CPU-starved
+    // node would time out answers already on their way and send duplicates.
+    clearTimeout(this.timer);
+    this.timer = setTimeout(onDeadline, this.deadlineMs, this);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], _resume: () => void, _statusText: string): boolean {

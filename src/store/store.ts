@@ -1,3 +1,5 @@
+import type { ApiKeyRecord, NewApiKey } from '../domain/api-key.js';
+import type { AuditEntry, NewAuditEntry } from '../domain/audit.js';
 import type { Attempt, Claim, Confirmation, ConfirmationState } from '../domain/confirmation.js';
 import type { DeliveryTarget, Merchant, MerchantPatch, NewMerchant } from '../domain/merchant.js';
 import type { Status } from '../domain/status.js';
@@ -85,6 +87,18 @@ export interface Store {
   getDeliveryTarget(merchantId: string, now: number): Promise<DeliveryTarget | undefined>;
   /** The merchant id a live (not revoked) API key hash belongs to, or undefined. */
   findApiKey(hash: string): Promise<{ id: string; merchantId: string | null } | undefined>;
+
+  /** Stores a new API key (its hash only). */
+  createApiKey(key: NewApiKey, now: number): Promise<ApiKeyRecord>;
+  /** Keys in creation order, revoked ones included; `merchantId` filters (null = admin keys only). */
+  listApiKeys(merchantId?: string | null): Promise<ApiKeyRecord[]>;
+  /** Revokes a key at once; undefined if there is no such key. Revoking twice keeps the first time. */
+  revokeApiKey(id: string, now: number): Promise<ApiKeyRecord | undefined>;
+
+  // --- audit ---
+  appendAudit(entry: NewAuditEntry): Promise<void>;
+  /** Entries with id greater than `after`, oldest first. */
+  listAudit(after: number | undefined, limit: number): Promise<AuditEntry[]>;
 
   // --- ingest ---
   /** Runs every op in ONE database transaction (one fsync); each op in its own savepoint. */

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { newId } from '../../domain/ids.js';
 import { ConfirmaError } from '../../errors.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
+import { audit } from '../audit.js';
 import { authOf, generateApiKey, requireAdmin, requireMerchantVisible } from '../auth.js';
 import type { RouteContext } from '../server.js';
 import {
@@ -33,6 +34,7 @@ export function merchantRoutes(app: FastifyInstance, ctx: RouteContext): void {
       hash: apiKey.hash,
       prefix: apiKey.prefix,
     });
+    await audit(store, request, 'merchant.created', merchant.id, { name: merchant.name });
     reply.code(201);
     return { ...merchantView(merchant), secret, apiKey: apiKey.key };
   });
@@ -73,6 +75,7 @@ export function merchantRoutes(app: FastifyInstance, ctx: RouteContext): void {
     }
     const merchant = await store.updateMerchant(id, patch, Date.now());
     if (merchant === undefined) throw new ConfirmaError('merchant_not_found', `merchant ${id} does not exist`);
+    await audit(store, request, 'merchant.updated', id, { fields: Object.keys(patch) });
     ctx.onMerchantChanged?.(id);
     return merchantView(merchant);
   });
@@ -87,6 +90,9 @@ export function merchantRoutes(app: FastifyInstance, ctx: RouteContext): void {
     if (!(await store.rotateSecret(id, secret, now, previousSecretExpiresAt))) {
       throw new ConfirmaError('merchant_not_found', `merchant ${id} does not exist`);
     }
+    await audit(store, request, 'merchant.secret_rotated', id, {
+      previousSecretExpiresAt: new Date(previousSecretExpiresAt).toISOString(),
+    });
     ctx.onMerchantChanged?.(id);
     return { secret, previousSecretExpiresAt: new Date(previousSecretExpiresAt).toISOString() };
   });
@@ -99,6 +105,7 @@ export function merchantRoutes(app: FastifyInstance, ctx: RouteContext): void {
       throw new ConfirmaError('merchant_not_found', `merchant ${id} does not exist`);
     }
     const requeued = await store.replayDead(id, Date.now());
+    await audit(store, request, 'merchant.replayed', id, { requeued });
     if (requeued > 0) {
       ctx.onMerchantChanged?.(id);
       ctx.onQueued?.();

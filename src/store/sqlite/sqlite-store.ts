@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import type { ApiKeyRecord, NewApiKey } from '../../domain/api-key.js';
+import type { AuditAction, AuditEntry, NewAuditEntry } from '../../domain/audit.js';
 import type { Attempt, Claim, Confirmation, ConfirmationState } from '../../domain/confirmation.js';
 import { CONFIRMATION_STATES } from '../../domain/confirmation.js';
 import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
@@ -239,6 +241,53 @@ export class SqliteStore implements Store {
     const row = this.s.findApiKey.get(hash) as Row | undefined;
     if (row === undefined) return undefined;
     return { id: String(row.id), merchantId: row.merchant_id === null ? null : String(row.merchant_id) };
+  }
+
+  async createApiKey(key: NewApiKey, now: number): Promise<ApiKeyRecord> {
+    this.ready();
+    this.s.insertNamedApiKey.run(key.id, key.merchantId, key.prefix, key.hash, key.name, now);
+    return toApiKey(this.s.getApiKey.get(key.id) as Row);
+  }
+
+  async listApiKeys(merchantId?: string | null): Promise<ApiKeyRecord[]> {
+    this.ready();
+    const rows =
+      merchantId === undefined
+        ? this.s.listApiKeys.all()
+        : merchantId === null
+          ? this.s.listAdminKeys.all()
+          : this.s.listMerchantKeys.all(merchantId);
+    return (rows as Row[]).map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, now: number): Promise<ApiKeyRecord | undefined> {
+    this.ready();
+    this.s.revokeApiKey.run(now, id);
+    const row = this.s.getApiKey.get(id) as Row | undefined;
+    return row === undefined ? undefined : toApiKey(row);
+  }
+
+  async appendAudit(entry: NewAuditEntry): Promise<void> {
+    this.ready();
+    this.s.insertAudit.run(
+      entry.at,
+      entry.actor,
+      entry.action,
+      entry.target,
+      entry.details === null ? null : JSON.stringify(entry.details),
+    );
+  }
+
+  async listAudit(after: number | undefined, limit: number): Promise<AuditEntry[]> {
+    this.ready();
+    return (this.s.listAudit.all(after ?? 0, limit) as Row[]).map((r) => ({
+      id: Number(r.id),
+      at: Number(r.at),
+      actor: String(r.actor),
+      action: String(r.action) as AuditAction,
+      target: String(r.target),
+      details: r.details === null ? null : (JSON.parse(String(r.details)) as Record<string, unknown>),
+    }));
   }
 
   // --- ingest ---
@@ -592,6 +641,20 @@ function prepareStatements(db: Database.Database) {
     insertApiKey: db.prepare(
       'INSERT INTO api_keys (id, merchant_id, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?)',
     ),
+    insertNamedApiKey: db.prepare(
+      'INSERT INTO api_keys (id, merchant_id, prefix, hash, name, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    getApiKey: db.prepare('SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys WHERE id = ?'),
+    listApiKeys: db.prepare('SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys ORDER BY created_at, id'),
+    listAdminKeys: db.prepare(
+      'SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys WHERE merchant_id IS NULL ORDER BY created_at, id',
+    ),
+    listMerchantKeys: db.prepare(
+      'SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys WHERE merchant_id = ? ORDER BY created_at, id',
+    ),
+    revokeApiKey: db.prepare('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?'),
+    insertAudit: db.prepare('INSERT INTO audit_log (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)'),
+    listAudit: db.prepare('SELECT * FROM audit_log WHERE id > ? ORDER BY id LIMIT ?'),
     findApiKey: db.prepare('SELECT id, merchant_id FROM api_keys WHERE hash = ? AND revoked_at IS NULL'),
     getIdempotency: db.prepare('SELECT * FROM idempotency_keys WHERE scope = ? AND key = ?'),
     insertIdempotency: db.prepare(
@@ -714,6 +777,17 @@ function toMerchant(r: Row): Merchant {
     disabledReason: nullableString(r.disabled_reason),
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
+  };
+}
+
+function toApiKey(r: Row): ApiKeyRecord {
+  return {
+    id: String(r.id),
+    merchantId: nullableString(r.merchant_id),
+    prefix: String(r.prefix),
+    name: nullableString(r.name),
+    createdAt: Number(r.created_at),
+    revokedAt: nullableNumber(r.revoked_at),
   };
 }
 
