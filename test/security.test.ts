@@ -3,6 +3,8 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Webhook } from 'standardwebhooks';
+import { HttpClient } from '../src/dispatch/http-client.js';
+import { checkUrlDestinationResolved, parseAllowList, type Resolver } from '../src/dispatch/ssrf.js';
 import { containsCardNumber, luhnValid } from '../src/domain/pan.js';
 import { createLogger } from '../src/observe/logger.js';
 import { MerchantServer } from './helpers/merchant-server.js';
@@ -194,6 +196,65 @@ describe('secret rotation', () => {
     } finally {
       await engine.stop();
       await fleet.close();
+    }
+  });
+});
+
+describe('SSRF', () => {
+  it('DNS rebinding: a name public at registration and loopback at connect never reaches loopback', async () => {
+    const http = await import('node:http');
+    let connections = 0;
+    const server = http.createServer((_req, res) => res.end('reached'));
+    server.on('connection', () => connections++);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    let lookups = 0;
+    // A hostile DNS: a public address the first time (registration), loopback afterwards.
+    const rebinding: Resolver = (_host, _opts, cb) => {
+      lookups++;
+      cb(null, [{ address: lookups === 1 ? '93.184.216.34' : '127.0.0.1', family: 4 }]);
+    };
+    const none = parseAllowList('');
+    const url = `http://rebind.example:${port}/hook`;
+    try {
+      assert.deepEqual(await checkUrlDestinationResolved(url, none, rebinding), { ok: true });
+      const client = new HttpClient({ allowPrivate: none, resolve: rebinding });
+      const r = await client.send({ url, headers: {}, body: '{}', deadlineMs: 2000 });
+      await client.close();
+      assert.equal(r.errorKind, 'blocked_destination');
+      assert.equal(connections, 0, 'no connection reached the loopback server');
+      assert.ok(lookups >= 2, 'the address was resolved again at connect time');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('refuses at registration a name that resolves to a private address', async () => {
+    const internal: Resolver = (_h, _o, cb) => cb(null, [{ address: '203.0.113.9', family: 4 }, { address: '10.0.0.5', family: 4 }]);
+    const check = await checkUrlDestinationResolved('https://shop.example/hook', parseAllowList(''), internal);
+    assert.equal(check.ok, false);
+  });
+
+  it('does not follow a 302 to the cloud metadata address', async () => {
+    const http = await import('node:http');
+    let requests = 0;
+    const server = http.createServer((_req, res) => {
+      requests++;
+      res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      // Loopback is allowed here only so the merchant itself can be reached; 169.254/16 is not.
+      const client = new HttpClient({ allowPrivate: parseAllowList('loopback') });
+      const r = await client.send({ url: `http://127.0.0.1:${port}/`, headers: {}, body: '{}', deadlineMs: 2000 });
+      await client.close();
+      assert.equal(r.ok, false);
+      assert.equal(r.statusCode, 302);
+      assert.match(r.errorMessage ?? '', /redirects are not followed/);
+      assert.equal(requests, 1);
+    } finally {
+      server.close();
     }
   });
 });

@@ -7,7 +7,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Config } from '../config.js';
-import { parseAllowList } from '../dispatch/ssrf.js';
+import { parseAllowList, type Resolver } from '../dispatch/ssrf.js';
 import { ConfirmaError, isConfirmaError, type ErrorCode } from '../errors.js';
 import type { GroupCommit } from '../ingest/group-commit.js';
 import type { Logger } from '../observe/logger.js';
@@ -35,6 +35,8 @@ export interface ApiDeps {
   readonly onMerchantChanged?: (merchantId: string) => void;
   /** After confirmations were put back on the queue (redeliver, replay). */
   readonly onQueued?: () => void;
+  /** DNS for the registration-time SSRF check; the system resolver by default (tests script their own). */
+  readonly resolve?: Resolver;
 }
 
 /** ApiDeps plus what is derived from them once, handed to each route file. */

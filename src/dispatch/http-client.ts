@@ -28,7 +28,7 @@ import { isIP } from 'node:net';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { parseRetryAfter } from './backoff.js';
 import type { AttemptResult, ErrorKind } from './outcome.js';
-import { blockedDestinationError, isRefused, makeGuardedLookup, type AllowList } from './ssrf.js';
+import { blockedDestinationError, isRefused, makeGuardedLookup, type AllowList, type Resolver } from './ssrf.js';
 
 /** Settings for the client; one client serves every merchant. */
 export interface HttpClientOptions {
@@ -42,6 +42,8 @@ export interface HttpClientOptions {
   readonly connectionsPerOrigin?: number;
   /** Upper bound on a parsed `Retry-After`, in ms. Default one day; `classify` applies its own cap too. */
   readonly retryAfterCapMs?: number;
+  /** The DNS resolver behind the guard; the system's by default (tests script their own). */
+  readonly resolve?: Resolver;
   /** How long an idle keep-alive connection is kept, in ms, unless the server says less. Default 30 000. */
   readonly keepAliveTimeoutMs?: number;
 }
@@ -88,7 +90,7 @@ export class HttpClient {
     };
     const keepAlive = opts.keepAliveTimeoutMs ?? 30_000;
     const allow = opts.allowPrivate;
-    const base = buildConnector({ timeout: connectTimeoutMs, lookup: makeGuardedLookup(allow) });
+    const base = buildConnector({ timeout: connectTimeoutMs, lookup: makeGuardedLookup(allow, opts.resolve) });
     // net.connect skips `lookup` for IP-literal hosts, so literals are checked here instead.
     const guarded: buildConnector.connector = (options, callback) => {
       const host = options.hostname;

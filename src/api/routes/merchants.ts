@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { checkUrlDestinationResolved } from '../../dispatch/ssrf.js';
 import { newId } from '../../domain/ids.js';
 import { ConfirmaError } from '../../errors.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
@@ -24,9 +25,16 @@ type IdParams = { Params: { id: string } };
 export function merchantRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { store } = ctx;
 
+  /** The URL's host, if a name, must not resolve to a refused address now (the connect-time guard re-checks every attempt). */
+  async function requireResolvedDestination(url: string): Promise<void> {
+    const check = await checkUrlDestinationResolved(url, ctx.merchantRules.allowList, ctx.resolve);
+    if (!check.ok) throw new ConfirmaError('destination_not_allowed', `url ${check.reason}`, { field: 'url' });
+  }
+
   app.post('/v1/merchants', async (request, reply) => {
     requireAdmin(authOf(request));
     const input = validateNewMerchant(request.body, ctx.merchantRules);
+    await requireResolvedDestination(input.url);
     const secret = generateSecret();
     const apiKey = generateApiKey();
     const merchant = await store.createMerchant({ id: newId('mer'), ...input }, secret, {
@@ -63,6 +71,7 @@ export function merchantRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const auth = authOf(request);
     requireMerchantVisible(auth, id);
     const patch = validateMerchantPatch(request.body, ctx.merchantRules);
+    if (patch.url !== undefined) await requireResolvedDestination(patch.url);
     if (auth.scope.kind === 'merchant') {
       const denied = Object.keys(patch).find((k) => !MERCHANT_SELF_PATCH_FIELDS.includes(k));
       if (denied !== undefined) {
