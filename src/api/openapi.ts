@@ -262,6 +262,14 @@ export function openapiDocument(config: Config): Record<string, unknown> {
         },
       },
     },
+    '/metrics': {
+      get: {
+        ...open,
+        operationId: 'metrics',
+        summary: 'Prometheus metrics: attempts by outcome, attempt durations, commit batches, in flight, confirmations by state',
+        responses: { '200': { description: 'Prometheus text exposition', content: { 'text/plain': { schema: str() } } } },
+      },
+    },
     '/openapi.json': {
       get: {
         ...open,

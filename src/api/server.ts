@@ -35,6 +35,8 @@ export interface ApiDeps {
   readonly onMerchantChanged?: (merchantId: string) => void;
   /** After confirmations were put back on the queue (redeliver, replay). */
   readonly onQueued?: () => void;
+  /** Prometheus text for GET /metrics; without it the route answers an empty exposition. */
+  readonly metricsText?: () => Promise<string>;
   /** DNS for the registration-time SSRF check; the system resolver by default (tests script their own). */
   readonly resolve?: Resolver;
 }
