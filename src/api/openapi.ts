@@ -79,6 +79,7 @@ export function openapiDocument(config: Config): Record<string, unknown> {
     maxInFlight: nullable(int(1, LIMITS.maxInFlightMax)),
     timeoutMs: nullable(int(LIMITS.timeoutMsMin, timeoutMsMax)),
     retrySchedule: nullable(retrySchedule),
+    epayco: ref('EpaycoCredentials'),
   };
   const scalar = {
     oneOf: [str({ maxLength: LIMITS.metadataStringMax }), { type: 'number' }, { type: 'boolean' }, { type: 'null' }],
@@ -92,6 +93,7 @@ export function openapiDocument(config: Config): Record<string, unknown> {
     maxInFlight: nullable({ type: 'integer' }),
     timeoutMs: nullable({ type: 'integer' }),
     retrySchedule: nullable({ type: 'array', items: { type: 'integer' } }),
+    epayco: nullable(obj({ custId: str() })),
     enabled: { type: 'boolean' },
     disabledAt: nullable(time()),
     disabledReason: nullable(str()),
@@ -146,6 +148,20 @@ export function openapiDocument(config: Config): Record<string, unknown> {
       secret: str({ pattern: '^whsec_', description: 'Signing secret; shown only here.' }),
       apiKey: str({ pattern: '^cfm_mk_', description: 'Merchant API key; shown only here.' }),
     }),
+    EpaycoCredentials: {
+      ...input(
+        {
+          custId: str({ minLength: 1, maxLength: LIMITS.epaycoCustIdMax, description: 'p_cust_id_cliente' }),
+          pKey: str({
+            minLength: 1,
+            maxLength: LIMITS.epaycoPKeyMax,
+            description: 'p_key: stored encrypted (needs CONFIRMA_MASTER_KEY), never returned.',
+          }),
+        },
+        ['custId', 'pKey'],
+      ),
+      description: 'Credentials of the epayco format; required when format is epayco. See docs/formats.md.',
+    },
     MerchantPage: obj({ data: { type: 'array', items: ref('Merchant') }, nextCursor: nullable(str()) }),
     Customer: input(
       {
@@ -183,6 +199,9 @@ export function openapiDocument(config: Config): Record<string, unknown> {
     TransactionWithConfirmations: obj({
       ...transactionProps,
       confirmations: { type: 'array', items: ref('ConfirmationSummary') },
+    }),
+    ReferenceMatches: obj({
+      data: { type: 'array', maxItems: LIMITS.referenceMatchesMax, items: ref('TransactionWithConfirmations') },
     }),
     Confirmation: obj(confirmationProps),
     Attempt: obj({
@@ -268,7 +287,15 @@ export function openapiDocument(config: Config): Record<string, unknown> {
         requestBody: { required: true, ...json(ref('NewMerchant')) },
         responses: {
           '201': { description: 'Created', ...json(ref('MerchantCreated')) },
-          ...errors(...AUTH, ...bodyErrors, 'invalid_url', 'destination_not_allowed', 'invalid_retry_schedule', 'forbidden'),
+          ...errors(
+            ...AUTH,
+            ...bodyErrors,
+            'invalid_url',
+            'destination_not_allowed',
+            'invalid_retry_schedule',
+            'master_key_not_configured',
+            'forbidden',
+          ),
         },
       },
       get: {
@@ -304,6 +331,7 @@ export function openapiDocument(config: Config): Record<string, unknown> {
             'invalid_url',
             'destination_not_allowed',
             'invalid_retry_schedule',
+            'master_key_not_configured',
             'forbidden',
             'merchant_not_found',
           ),
@@ -336,6 +364,22 @@ export function openapiDocument(config: Config): Record<string, unknown> {
       },
     },
     '/v1/transactions': {
+      get: {
+        operationId: 'findTransactionsByReference',
+        summary:
+          "Reconciliation: the transactions with the merchant's own reference, each with its confirmations, newest first",
+        description:
+          'A merchant key searches its own merchant (merchantId may be omitted; another merchant answers 404). ' +
+          `The admin key searches every merchant unless merchantId is given. At most ${LIMITS.referenceMatchesMax} matches.`,
+        parameters: [
+          { ...query('reference', str({ minLength: 1, maxLength: LIMITS.referenceMax }), 'The merchant reference.'), required: true },
+          query('merchantId', str(), 'Only this merchant.'),
+        ],
+        responses: {
+          '200': { description: 'Matches (possibly none)', ...json(ref('ReferenceMatches')) },
+          ...errors(...AUTH, 'invalid_query', 'merchant_not_found'),
+        },
+      },
       post: {
         operationId: 'createTransaction',
         summary: 'Create a transaction and its first confirmation; answered after the commit',
