@@ -125,6 +125,20 @@ export function openapiDocument(config: Config): Record<string, unknown> {
   };
   const confirmationProps: Props = { ...summaryProps, transactionId: str(), merchantId: str() };
 
+  const newTransactionProps: Props = {
+    id: str({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', description: 'Your id; generated when absent.' }),
+    merchantId: str({ minLength: 1, maxLength: LIMITS.merchantIdMax }),
+    reference: str({ minLength: 1, maxLength: LIMITS.referenceMax }),
+    amount: str({
+      pattern: '^(0|[1-9][0-9]{0,17})(\\.[0-9]+)?$',
+      description: "Decimal string > 0 with no more decimals than the currency's minor unit.",
+    }),
+    currency: str({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, e.g. COP.' }),
+    status: { type: 'string', enum: [...STATUSES] },
+    customer: nullable(ref('Customer')),
+    metadata: nullable(ref('Metadata')),
+  };
+
   const schemas: Record<string, Schema> = {
     ErrorBody: obj(
       {
@@ -178,18 +192,20 @@ export function openapiDocument(config: Config): Record<string, unknown> {
       description: `Flat object; at most ${LIMITS.metadataMaxBytes} bytes as JSON.`,
     },
     NewTransaction: input(
+      newTransactionProps,
+      ['merchantId', 'reference', 'amount', 'currency', 'status'],
+    ),
+    BatchItem: input(
       {
-        id: str({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', description: 'Your id; generated when absent.' }),
-        merchantId: str({ minLength: 1, maxLength: LIMITS.merchantIdMax }),
-        reference: str({ minLength: 1, maxLength: LIMITS.referenceMax }),
-        amount: str({
-          pattern: '^(0|[1-9][0-9]{0,17})(\\.[0-9]+)?$',
-          description: "Decimal string > 0 with no more decimals than the currency's minor unit.",
+        ...newTransactionProps,
+        idempotencyKey: str({
+          minLength: 1,
+          maxLength: LIMITS.idempotencyKeyMax,
+          pattern: '^[\\x20-\\x7e]+$',
+          description:
+            "This item's own idempotency key (same rules as the header); it wins over the request's Idempotency-Key. " +
+            'Same key and same item answer the first result again; a different item answers idempotency_conflict.',
         }),
-        currency: str({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, e.g. COP.' }),
-        status: { type: 'string', enum: [...STATUSES] },
-        customer: nullable(ref('Customer')),
-        metadata: nullable(ref('Metadata')),
       },
       ['merchantId', 'reference', 'amount', 'currency', 'status'],
     ),
@@ -217,7 +233,7 @@ export function openapiDocument(config: Config): Record<string, unknown> {
     ConfirmationWithAttempts: obj({ ...confirmationProps, attempts: { type: 'array', items: ref('Attempt') } }),
     ConfirmationPage: obj({ data: { type: 'array', items: ref('Confirmation') }, nextCursor: nullable(str()) }),
     BatchRequest: input(
-      { transactions: { type: 'array', minItems: 1, maxItems: LIMITS.batchMax, items: ref('NewTransaction') } },
+      { transactions: { type: 'array', minItems: 1, maxItems: LIMITS.batchMax, items: ref('BatchItem') } },
       ['transactions'],
     ),
     BatchResult: {

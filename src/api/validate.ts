@@ -406,6 +406,25 @@ export function validateBatchEnvelope(body: unknown): unknown[] {
   return items;
 }
 
+/**
+ * One batch item: a transaction plus an optional `idempotencyKey` of its own (same rules as the
+ * header). Sources that forward records one by one (the DynamoDB Streams adapter) key each item by
+ * its record, since a retried batch may hold different items than the first one.
+ */
+export function splitBatchItem(item: unknown, prefix: string): { item: unknown; idempotencyKey: string | undefined } {
+  if (!isObject(item) || !Object.hasOwn(item, 'idempotencyKey')) return { item, idempotencyKey: undefined };
+  const { idempotencyKey, ...rest } = item;
+  const field = path(prefix, 'idempotencyKey');
+  if (typeof idempotencyKey !== 'string' || !isIdempotencyKey(idempotencyKey)) {
+    throw fail('invalid_idempotency_key', field, `must be 1 to ${LIMITS.idempotencyKeyMax} printable ASCII characters`);
+  }
+  return { item: rest, idempotencyKey };
+}
+
+function isIdempotencyKey(v: string): boolean {
+  return v.length >= 1 && v.length <= LIMITS.idempotencyKeyMax && /^[\x20-\x7e]+$/.test(v);
+}
+
 // --- headers and queries ---
 
 /** `Idempotency-Key`: 1–255 printable ASCII characters, or undefined when absent. */

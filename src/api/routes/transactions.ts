@@ -9,6 +9,7 @@ import {
   parseIdempotencyKey,
   parseReferenceQuery,
   requestHash,
+  splitBatchItem,
   validateBatchEnvelope,
   validateStatusPatch,
   validateTransaction,
@@ -72,10 +73,17 @@ export function transactionRoutes(app: FastifyInstance, ctx: RouteContext): void
     const opIndex: number[] = [];
     items.forEach((item, index) => {
       try {
-        const input = validateTransaction(item, `transactions.${index}`);
-        // Each item gets its own claim under a batch-only scope, so retrying the same batch with
-        // the same key answers every item as the first time.
-        const idem = key === undefined ? undefined : { scope: `${auth.keyId}:batch`, key: `${key}#${index}` };
+        const split = splitBatchItem(item, `transactions.${index}`);
+        const input = validateTransaction(split.item, `transactions.${index}`);
+        // An item's own idempotencyKey wins: it names the item wherever it sits in the batch.
+        // Otherwise each item gets its own claim under a batch-only scope, so retrying the same
+        // batch with the same header key answers every item as the first time.
+        const idem =
+          split.idempotencyKey !== undefined
+            ? { scope: `${auth.keyId}:item`, key: split.idempotencyKey }
+            : key === undefined
+              ? undefined
+              : { scope: `${auth.keyId}:batch`, key: `${key}#${index}` };
         ops.push(createOp(auth, input, idem));
         opIndex.push(index);
       } catch (err) {
