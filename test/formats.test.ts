@@ -7,10 +7,12 @@ import { after, before, describe, it } from 'node:test';
 import { STATUSES, type Status } from '../src/domain/status.js';
 import type { Transaction } from '../src/domain/transaction.js';
 import { EPAYCO_STATES, epaycoBody, epaycoFormat, epaycoSignature, pKeyOwner, verifyEpaycoSignature } from '../src/formats/epayco.js';
+import { loadConfig } from '../src/config.js';
+import { FormatError } from '../src/formats/format.js';
 import { createLogger } from '../src/observe/logger.js';
 import { startReceiver } from '../src/receiver/receiver.js';
 import { Keyring, parseMasterKey } from '../src/signing/keyring.js';
-import { verifyWebhook } from '../src/signing/standard-webhooks.js';
+import { signedHeaders, verifyWebhook } from '../src/signing/standard-webhooks.js';
 import { startEngine, waitFor, type Engine } from './helpers/engine.js';
 import { MerchantServer } from './helpers/merchant-server.js';
 
@@ -111,6 +113,61 @@ describe('epayco signature', () => {
       const form = new URLSearchParams(epaycoBody({ msgId: 'msg_1', seq: 1, type: 't', tx: tx({ currency, amount }), at: 0 }));
       assert.equal(form.get('x_amount'), amount, `${currency} ${amount}`);
       assert.equal(form.get('x_currency_code'), currency);
+    }
+  });
+});
+
+describe('epayco failures', () => {
+  it('cannot sign without a master key or credentials: a FormatError, recorded as a failed attempt and retried', () => {
+    const keyring = new Keyring(Buffer.alloc(32, 7));
+    const body = epaycoBody({ msgId: 'msg_1', seq: 1, type: 't', tx: tx(), at: 0 });
+    const merchant = { id: 'mer_1', epayco: { custId: '1', sealedPKey: keyring.seal('k', pKeyOwner('mer_1')) } };
+    const base = { msgId: 'msg_1', body, timestampSec: 1_800_000_000 };
+    assert.throws(
+      () => epaycoFormat.request({ ...base, target: { merchant: merchant as never, secrets: [] }, keyring: undefined }),
+      (e: unknown) => e instanceof FormatError && /CONFIRMA_MASTER_KEY/.test(e.message),
+    );
+    assert.throws(
+      () => epaycoFormat.request({ ...base, target: { merchant: { id: 'mer_2', epayco: merchant.epayco } as never, secrets: [] }, keyring }),
+      (e: unknown) => e instanceof FormatError && /does not open/.test(e.message),
+      'a p_key sealed for another merchant does not open',
+    );
+    assert.throws(
+      () => epaycoFormat.request({ ...base, target: { merchant: { id: 'mer_1', epayco: null } as never, secrets: [] }, keyring }),
+      FormatError,
+    );
+  });
+
+  it('refuses a malformed CONFIRMA_MASTER_KEY at start-up', () => {
+    assert.throws(() => loadConfig({ CONFIRMA_MASTER_KEY: 'not-a-key' }), /CONFIRMA_MASTER_KEY must be 32 random bytes/);
+    assert.equal(loadConfig({ CONFIRMA_MASTER_KEY: MASTER_KEY }).masterKey, MASTER_KEY);
+  });
+
+  it('the reference receiver answers 401 invalid_x_signature to a form whose x_signature does not match', async () => {
+    const secret = 'whsec_' + Buffer.alloc(32, 3).toString('base64');
+    const receiver = await startReceiver({ port: 0, secret, epayco: { custId: '1', pKey: 'right' }, log: () => {} });
+    try {
+      const send = async (pKey: string) => {
+        const body = `${epaycoBody({ msgId: 'msg_9', seq: 1, type: 't', tx: tx(), at: 0 })}&x_signature=${epaycoSignature('1', pKey, {
+          x_ref_payco: tx().id,
+          x_transaction_id: 'msg_9',
+          x_amount: tx().amount,
+          x_currency_code: tx().currency,
+        })}`;
+        const headers = signedHeaders([secret], `msg_${pKey}`, Math.floor(Date.now() / 1000), body);
+        return fetch(receiver.url, {
+          method: 'POST',
+          headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded' },
+          body,
+        });
+      };
+      const bad = await send('wrong');
+      assert.equal(bad.status, 401);
+      assert.deepEqual(await bad.json(), { ok: false, reason: 'invalid_x_signature' });
+      assert.equal((await send('right')).status, 200);
+      assert.equal(receiver.received.size, 1);
+    } finally {
+      await receiver.close();
     }
   });
 });
