@@ -356,6 +356,25 @@ describe('epayco end to end', () => {
     assert.equal(fleet.deliveries('rightkey')[0]!.contentType, 'application/x-www-form-urlencoded');
   });
 
+  it('records a p_key this node cannot open as a failed attempt (errorKind signing) and retries it', async () => {
+    const m = await epaycoMerchant(fleet.url('unopenable'), { custId: '5', pKey: 'k5' }, { retrySchedule: [0, 3600] });
+    fleet.merchant('unopenable', m.secret, undefined, { custId: '5', pKey: 'k5' });
+    // As if sealed under a master key this node does not have.
+    const other = new Keyring(Buffer.alloc(32, 1)).seal('k5', pKeyOwner(m.id));
+    const db = new Database(engine.dbPath);
+    db.prepare('UPDATE merchants SET epayco_p_key_sealed = ? WHERE id = ?').run(other, m.id);
+    db.close();
+    const r = await engine.call('POST', '/v1/transactions', { merchantId: m.id, reference: 'r', amount: '1', currency: 'USD', status: 'approved' });
+    assert.equal(r.status, 201);
+    const conf = (await engine.call('GET', `/v1/transactions/${r.body.id}`)).body.confirmations[0];
+    await waitFor('a failed attempt', async () => (await engine.call('GET', `/v1/confirmations/${conf.id}`)).body.attempts.length === 1);
+    const detail = (await engine.call('GET', `/v1/confirmations/${conf.id}`)).body;
+    assert.equal(detail.state, 'pending', 'retried later, not dead');
+    assert.equal(detail.attempts[0].errorKind, 'signing');
+    assert.match(detail.attempts[0].errorMessage, /master key/);
+    assert.equal(fleet.deliveries('unopenable').length, 0, 'nothing was sent');
+  });
+
   it('sends identical form bytes on every retry', async () => {
     const bodies: string[] = [];
     const server = createServer((req, res) => {
