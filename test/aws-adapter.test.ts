@@ -161,6 +161,18 @@ describe('AWS DynamoDB Streams adapter against a real engine', () => {
     const count = await totalConfirmations();
     assert.deepEqual(await handle(ev), { batchItemFailures: [] }, 'redelivered MODIFYs are already applied');
     assert.equal(await totalConfirmations(), count);
+
+    // A change the state machine forbids (reversed → pending) is rejected and logged, not retried.
+    const forbidden = event('modify', { MERCHANT_B: b });
+    const record = structuredClone(forbidden.Records[3]!);
+    record.dynamodb!.SequenceNumber = '1000000000000099999999999';
+    record.dynamodb!.NewImage!.status = { S: 'pending' };
+    record.dynamodb!.OldImage!.status = { S: 'reversed' };
+    assert.deepEqual(await handle({ Records: [record] }), { batchItemFailures: [] });
+    const line = logs.find((l) => l.fields.sequenceNumber === '1000000000000099999999999');
+    assert.equal(line?.level, 'error');
+    assert.match(String(line?.fields.reason), /invalid_transition: the transaction is reversed, the item says pending/);
+    assert.equal(await totalConfirmations(), count);
   });
 
   it('lists exactly the records Confirma answered 503 for, and the retries deliver each confirmation once', async () => {

@@ -21,7 +21,8 @@ import { defaultMapping, ExactNumber, MappingError, type ItemMapping, type Mappe
  * Confirma in order.
  *
  * Redelivery is harmless: creates replay under their idempotency key, and a status change that
- * is already applied answers 409 invalid_transition, taken as done.
+ * is already applied answers 409 invalid_transition; the transaction is then read back, and if
+ * it already has that status the record is done (otherwise the change is not allowed: rejected).
  */
 
 /** Settings of the adapter; {@link configFromEnv} reads them from the Lambda environment. */
@@ -62,8 +63,11 @@ export function createHandler(config: AdapterConfig): (event: DynamoDBStreamEven
     try {
       const res = await fetch(base + path, {
         method,
-        headers: { authorization: `Bearer ${config.apiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
+        headers: {
+          authorization: `Bearer ${config.apiKey}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
         signal: AbortSignal.timeout(timeoutMs),
       });
       const text = await res.text();
@@ -122,9 +126,11 @@ export function createHandler(config: AdapterConfig): (event: DynamoDBStreamEven
     if (res.status === 200) return { kind: 'done' };
     const code = res.body?.error?.code;
     if (res.status === 409 && code === 'invalid_transition') {
-      // Already in this status (a redelivery) or moved past it: nothing left to do.
-      log('info', 'status change already applied or superseded', { sequenceNumber: seq, id: tx.id, status: tx.status });
-      return { kind: 'done' };
+      // Either a redelivery (already in this status) or a change the state machine forbids.
+      const now = await call('GET', `/v1/transactions/${encodeURIComponent(tx.id)}`, undefined);
+      if (now instanceof Error || now.status >= 500) return { kind: 'failed', reason: 'invalid_transition, and reading the transaction failed' };
+      if (now.body?.status === tx.status) return { kind: 'done' };
+      return { kind: 'rejected', reason: `invalid_transition: the transaction is ${String(now.body?.status)}, the item says ${tx.status}` };
     }
     if (res.status === 404 && code === 'transaction_not_found') {
       const [created] = await createAll([{ seq, tx }]);
