@@ -208,3 +208,34 @@ describe('AWS DynamoDB Streams adapter against a real engine', () => {
     assert.equal(new Set(fleet.received.map((r) => r.id)).size, total, 'each confirmation arrives once');
   });
 });
+
+describe('AWS adapter mapping and configuration', () => {
+  it('keeps DynamoDB numbers as their exact digits', async () => {
+    const { unmarshall } = await import('@aws-sdk/util-dynamodb');
+    const { ExactNumber } = await import('../src/adapters/aws/mapping.js');
+    const map = defaultMapping({ merchantId: 'mer_1' });
+    for (const digits of ['0.1', '125000.5', '9007199254740993', '123456789012345678.99']) {
+      const item = unmarshall({ id: { N: '42' }, amount: { N: digits } }, { wrapNumbers: (v: string) => new ExactNumber(v) });
+      const tx = map(item);
+      assert.equal(tx.amount, digits);
+      assert.equal(tx.id, '42');
+    }
+    assert.throws(() => map({ id: 'x', amount: { nested: true } }), /amount must be a string or a number/);
+    assert.throws(() => defaultMapping()({ id: 'x', amount: '1' }), /CONFIRMA_MERCHANT_ID/);
+  });
+
+  it('reads its settings from the Lambda environment', async () => {
+    const { configFromEnv } = await import('../src/adapters/aws/handler.js');
+    assert.throws(() => configFromEnv({}), /CONFIRMA_URL and CONFIRMA_API_KEY/);
+    assert.throws(() => configFromEnv({ CONFIRMA_URL: 'http://x', CONFIRMA_API_KEY: 'k', CONFIRMA_TIMEOUT_MS: 'soon' }), /CONFIRMA_TIMEOUT_MS/);
+    const c = configFromEnv({ CONFIRMA_URL: 'http://x', CONFIRMA_API_KEY: 'k', CONFIRMA_MERCHANT_ID: 'mer_9', CONFIRMA_CURRENCY: 'USD' });
+    assert.deepEqual(c.mapping!({ id: 'a', amount: '1' }), {
+      id: 'a',
+      merchantId: 'mer_9',
+      reference: 'a',
+      amount: '1',
+      currency: 'USD',
+      status: 'pending',
+    });
+  });
+});

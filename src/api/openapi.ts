@@ -155,7 +155,7 @@ export function openapiDocument(config: Config): Record<string, unknown> {
       ...input({ ...merchantSettings, enabled: { type: 'boolean' } }, []),
       minProperties: 1,
       description:
-        'A merchant key may change only url, timeoutMs, retrySchedule and enabled. null resets to the server default.',
+        'A merchant key may change only url, timeoutMs, retrySchedule, enabled and epayco. null resets to the server default.',
     },
     MerchantCreated: obj({
       ...merchantProps,

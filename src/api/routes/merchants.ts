@@ -21,8 +21,9 @@ type IdParams = { Params: { id: string } };
 
 /**
  * Merchants. Creating and listing are the admin's; a merchant key may read its own merchant,
- * change its own url, timeout, retry schedule and enabled flag, rotate its secret and replay its
- * dead confirmations. The signing secret and the API key are shown once, in the 201 of the create.
+ * change its own url, timeout, retry schedule, enabled flag and ePayco credentials, rotate its
+ * secret and replay its dead confirmations. The signing secret and the API key are shown once, in
+ * the 201 of the create; the ePayco pKey is sealed before it is stored and never shown again.
  */
 export function merchantRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { store } = ctx;
