@@ -23,6 +23,11 @@ export interface Config {
    * `epayco` merchant can be created. Every node of a deployment needs the same key.
    */
   readonly masterKey: string | undefined;
+  /**
+   * Former master keys, comma-separated (CONFIRMA_MASTER_KEY_PREVIOUS): they only open values
+   * sealed before a rotation; everything new is sealed with `masterKey`. Needs `masterKey`.
+   */
+  readonly masterKeyPrevious: readonly string[];
   /** Delays in seconds before attempts 1..n (CONFIRMA_RETRY_SCHEDULE). */
   readonly retrySchedule: readonly number[];
   /** Longest `Retry-After` honoured, ms (CONFIRMA_RETRY_AFTER_CAP_MS). */
@@ -110,6 +115,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     dbPath: env.CONFIRMA_DB_PATH ?? './data/confirma.db',
     adminKey,
     masterKey: env.CONFIRMA_MASTER_KEY === '' ? undefined : env.CONFIRMA_MASTER_KEY,
+    masterKeyPrevious: (env.CONFIRMA_MASTER_KEY_PREVIOUS ?? '').split(',').map((k) => k.trim()).filter((k) => k !== ''),
     retrySchedule,
     retryAfterCapMs: int(env, 'CONFIRMA_RETRY_AFTER_CAP_MS', 3_600_000, 0, 86_400_000),
     attemptTimeoutMs: int(env, 'CONFIRMA_ATTEMPT_TIMEOUT_MS', 15_000, 100, 120_000),
@@ -141,6 +147,18 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     } catch (err) {
       throw new ConfigError((err as Error).message);
     }
+  }
+  if (cfg.masterKeyPrevious.length > 0) {
+    if (cfg.masterKey === undefined) {
+      throw new ConfigError('CONFIRMA_MASTER_KEY_PREVIOUS needs CONFIRMA_MASTER_KEY: the current key seals, previous keys only open');
+    }
+    cfg.masterKeyPrevious.forEach((k, i) => {
+      try {
+        parseMasterKey(k, `CONFIRMA_MASTER_KEY_PREVIOUS (key #${i + 1})`);
+      } catch (err) {
+        throw new ConfigError((err as Error).message);
+      }
+    });
   }
   if (cfg.leaseMs <= cfg.attemptTimeoutMs + 1_000) {
     throw new ConfigError(

@@ -11,7 +11,7 @@ import { loadConfig } from '../src/config.js';
 import { FormatError } from '../src/formats/format.js';
 import { createLogger } from '../src/observe/logger.js';
 import { startReceiver } from '../src/receiver/receiver.js';
-import { Keyring, parseMasterKey } from '../src/signing/keyring.js';
+import { Keyring, keyringOf, parseMasterKey } from '../src/signing/keyring.js';
 import { signedHeaders, verifyWebhook } from '../src/signing/standard-webhooks.js';
 import { startEngine, waitFor, type Engine } from './helpers/engine.js';
 import { MerchantServer } from './helpers/merchant-server.js';
@@ -136,6 +136,17 @@ describe('epayco failures', () => {
       () => epaycoFormat.request({ ...base, target: { merchant: { id: 'mer_1', epayco: null } as never, secrets: [] }, keyring }),
       FormatError,
     );
+  });
+
+  it('opens values sealed under a previous master key after a rotation, and seals with the new one', () => {
+    const oldKey = Buffer.alloc(32, 4).toString('hex');
+    const sealed = keyringOf({ masterKey: oldKey })!.seal('p', 'o');
+    const config = loadConfig({ CONFIRMA_MASTER_KEY: MASTER_KEY, CONFIRMA_MASTER_KEY_PREVIOUS: ` ${oldKey} ` });
+    const rotated = keyringOf(config)!;
+    assert.equal(rotated.open(sealed, 'o'), 'p');
+    assert.equal(rotated.seal('p', 'o').split('.')[1], new Keyring(parseMasterKey(MASTER_KEY)).keyId);
+    assert.throws(() => loadConfig({ CONFIRMA_MASTER_KEY_PREVIOUS: oldKey }), /needs CONFIRMA_MASTER_KEY/);
+    assert.throws(() => loadConfig({ CONFIRMA_MASTER_KEY: MASTER_KEY, CONFIRMA_MASTER_KEY_PREVIOUS: 'x' }), /key #1/);
   });
 
   it('refuses a malformed CONFIRMA_MASTER_KEY at start-up', () => {

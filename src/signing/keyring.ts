@@ -85,7 +85,12 @@ function fingerprint(key: Buffer): string {
   return createHash('sha256').update('confirma-master-key\0').update(key).digest('hex').slice(0, 16);
 }
 
-/** The keyring of a configuration, or undefined when no master key is set. */
-export function keyringOf(config: { readonly masterKey: string | undefined }): Keyring | undefined {
-  return config.masterKey === undefined ? undefined : new Keyring(parseMasterKey(config.masterKey));
+/** The keyring of a configuration (current key and any previous ones), or undefined when no master key is set. */
+export function keyringOf(config: {
+  readonly masterKey: string | undefined;
+  readonly masterKeyPrevious?: readonly string[];
+}): Keyring | undefined {
+  if (config.masterKey === undefined) return undefined;
+  const previous = (config.masterKeyPrevious ?? []).map((k) => parseMasterKey(k, 'CONFIRMA_MASTER_KEY_PREVIOUS'));
+  return new Keyring(parseMasterKey(config.masterKey), previous);
 }
