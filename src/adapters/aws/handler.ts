@@ -128,9 +128,12 @@ export function createHandler(config: AdapterConfig): (event: DynamoDBStreamEven
     if (res.status === 409 && code === 'invalid_transition') {
       // Either a redelivery (already in this status) or a change the state machine forbids.
       const now = await call('GET', `/v1/transactions/${encodeURIComponent(tx.id)}`, undefined);
-      if (now instanceof Error || now.status >= 500) return { kind: 'failed', reason: 'invalid_transition, and reading the transaction failed' };
+      if (now instanceof Error || now.status >= 500) {
+        return { kind: 'failed', reason: 'invalid_transition, and reading the transaction back failed' };
+      }
       if (now.body?.status === tx.status) return { kind: 'done' };
-      return { kind: 'rejected', reason: `invalid_transition: the transaction is ${String(now.body?.status)}, the item says ${tx.status}` };
+      const reason = `invalid_transition: the transaction is ${String(now.body?.status)}, the item says ${tx.status}`;
+      return { kind: 'rejected', reason };
     }
     if (res.status === 404 && code === 'transaction_not_found') {
       const [created] = await createAll([{ seq, tx }]);
@@ -191,7 +194,8 @@ export function createHandler(config: AdapterConfig): (event: DynamoDBStreamEven
 
     // Report in stream order, as Lambda resumes from the lowest failed sequence number.
     const order = (event.Records ?? []).map((r) => r.dynamodb?.SequenceNumber);
-    return { batchItemFailures: order.filter((s): s is string => s !== undefined && failed.has(s)).map((s) => ({ itemIdentifier: s })) };
+    const failures = order.filter((s): s is string => s !== undefined && failed.has(s));
+    return { batchItemFailures: failures.map((s) => ({ itemIdentifier: s })) };
   };
 }
 
@@ -208,7 +212,8 @@ type Described =
 function describeRecord(record: DynamoDBRecord, mapping: ItemMapping): Described {
   const name = record.eventName;
   if (name === 'REMOVE') {
-    return { kind: 'skip', level: 'info', message: 'REMOVE ignored: a sent confirmation cannot be taken back', fields: { keys: keyText(record) } };
+    const message = 'REMOVE ignored: a sent confirmation cannot be taken back';
+    return { kind: 'skip', level: 'info', message, fields: { keys: keyText(record) } };
   }
   if (name !== 'INSERT' && name !== 'MODIFY') {
     return { kind: 'skip', level: 'warn', message: 'unknown event ignored', fields: {} };
@@ -227,7 +232,8 @@ function describeRecord(record: DynamoDBRecord, mapping: ItemMapping): Described
     tx = mapping(toNative(image));
   } catch (err) {
     if (err instanceof MappingError || err instanceof TypeError) {
-      return { kind: 'skip', level: 'error', message: 'item is not a transaction; skipped, not retried', fields: { keys: keyText(record), reason: err.message } };
+      const fields = { keys: keyText(record), reason: err.message };
+      return { kind: 'skip', level: 'error', message: 'item is not a transaction; skipped, not retried', fields };
     }
     throw err;
   }
