@@ -386,6 +386,26 @@ describe('epayco end to end', () => {
     assert.equal(fleet.deliveries('unopenable').length, 0, 'nothing was sent');
   });
 
+  it('sends a confirmation in the format it was built in, even after the merchant switches format', async () => {
+    const created = await engine.call('POST', '/v1/merchants', { name: 'Switch', url: fleet.url('switch') });
+    const m = created.body as { id: string; secret: string };
+    fleet.merchant('switch', m.secret, undefined, { custId: '3', pKey: 'k3' });
+    assert.equal((await engine.call('PATCH', `/v1/merchants/${m.id}`, { enabled: false })).status, 200);
+    const before = await engine.call('POST', '/v1/transactions', { merchantId: m.id, reference: 'old', amount: '1', currency: 'USD', status: 'approved' });
+    assert.equal(before.status, 201);
+    const sw = await engine.call('PATCH', `/v1/merchants/${m.id}`, { format: 'epayco', epayco: { custId: '3', pKey: 'k3' }, enabled: true });
+    assert.equal(sw.status, 200, JSON.stringify(sw.body));
+    const after = await engine.call('POST', '/v1/transactions', { merchantId: m.id, reference: 'new', amount: '2', currency: 'USD', status: 'approved' });
+    assert.equal(after.status, 201);
+    await waitFor('both delivered', () => fleet.deliveries('switch').length === 2);
+    const byType = new Map(fleet.deliveries('switch').map((d) => [d.contentType, d]));
+    assert.equal(JSON.parse(byType.get('application/json')!.body).data.reference, 'old');
+    const form = byType.get('application/x-www-form-urlencoded')!;
+    assert.equal(new URLSearchParams(form.body).get('x_id_invoice'), 'new');
+    assert.equal(form.xSignatureOk, true);
+    assert.ok(fleet.deliveries('switch').every((d) => d.verified));
+  });
+
   it('sends identical form bytes on every retry', async () => {
     const bodies: string[] = [];
     const server = createServer((req, res) => {
