@@ -1,4 +1,5 @@
 import { parseRetrySchedule, DEFAULT_RETRY_SCHEDULE_SEC } from './dispatch/backoff.js';
+import { parseMasterKey } from './signing/keyring.js';
 
 /**
  * One configuration schema: defaults ← CONFIRMA_* environment ← command-line overrides.
@@ -16,6 +17,17 @@ export interface Config {
   readonly dbPath: string;
   /** Admin API key (CONFIRMA_ADMIN_KEY); without it no admin route can be used. */
   readonly adminKey: string | undefined;
+  /**
+   * Master key that encrypts merchant credentials Confirma must read back, such as the ePayco
+   * `p_key` (CONFIRMA_MASTER_KEY): 32 random bytes as 64 hex digits or base64. Without it no
+   * `epayco` merchant can be created. Every node of a deployment needs the same key.
+   */
+  readonly masterKey: string | undefined;
+  /**
+   * Former master keys, comma-separated (CONFIRMA_MASTER_KEY_PREVIOUS): they only open values
+   * sealed before a rotation; everything new is sealed with `masterKey`. Needs `masterKey`.
+   */
+  readonly masterKeyPrevious: readonly string[];
   /** Delays in seconds before attempts 1..n (CONFIRMA_RETRY_SCHEDULE). */
   readonly retrySchedule: readonly number[];
   /** Longest `Retry-After` honoured, ms (CONFIRMA_RETRY_AFTER_CAP_MS). */
@@ -106,6 +118,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     databaseUrl: env.DATABASE_URL === '' ? undefined : env.DATABASE_URL,
     dbPath: env.CONFIRMA_DB_PATH ?? './data/confirma.db',
     adminKey,
+    masterKey: env.CONFIRMA_MASTER_KEY === '' ? undefined : env.CONFIRMA_MASTER_KEY,
+    masterKeyPrevious: (env.CONFIRMA_MASTER_KEY_PREVIOUS ?? '').split(',').map((k) => k.trim()).filter((k) => k !== ''),
     retrySchedule,
     retryAfterCapMs: int(env, 'CONFIRMA_RETRY_AFTER_CAP_MS', 3_600_000, 0, 86_400_000),
     attemptTimeoutMs: int(env, 'CONFIRMA_ATTEMPT_TIMEOUT_MS', 15_000, 100, 120_000),
@@ -132,6 +146,25 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   };
   if (cfg.adminKey !== undefined && cfg.adminKey.length < 24) {
     throw new ConfigError('CONFIRMA_ADMIN_KEY must be at least 24 characters (use a random value)');
+  }
+  if (cfg.masterKey !== undefined) {
+    try {
+      parseMasterKey(cfg.masterKey);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+  }
+  if (cfg.masterKeyPrevious.length > 0) {
+    if (cfg.masterKey === undefined) {
+      throw new ConfigError('CONFIRMA_MASTER_KEY_PREVIOUS needs CONFIRMA_MASTER_KEY: the current key seals, previous keys only open');
+    }
+    cfg.masterKeyPrevious.forEach((k, i) => {
+      try {
+        parseMasterKey(k, `CONFIRMA_MASTER_KEY_PREVIOUS (key #${i + 1})`);
+      } catch (err) {
+        throw new ConfigError((err as Error).message);
+      }
+    });
   }
   if (cfg.leaseMs <= cfg.attemptTimeoutMs + 1_000) {
     throw new ConfigError(

@@ -50,6 +50,11 @@ export const errorCatalog = {
     retryable: false,
   },
   batch_too_large: { status: 400, message: 'A batch holds at most 1000 transactions.', retryable: false },
+  master_key_not_configured: {
+    status: 400,
+    message: 'CONFIRMA_MASTER_KEY is not set on this server, so credentials that must be encrypted (epayco pKey) cannot be stored.',
+    retryable: false,
+  },
   // 401/403/404
   unauthorized: { status: 401, message: 'A valid API key is required: Authorization: Bearer <key>.', retryable: false },
   forbidden: { status: 403, message: 'This key may not perform this action.', retryable: false },

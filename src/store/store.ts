@@ -106,6 +106,12 @@ export interface Store {
 
   // --- reads ---
   getTransaction(id: string): Promise<Transaction | undefined>;
+  /**
+   * Transactions carrying the merchant's own `reference` (not unique: a merchant may reuse one),
+   * newest first, at most `limit`. `merchantId` undefined searches every merchant (admin only).
+   * Reconciliation for merchants whose endpoint was down (`GET /v1/transactions?reference=`).
+   */
+  findTransactionsByReference(merchantId: string | undefined, reference: string, limit: number): Promise<Transaction[]>;
   /** A transaction's confirmations in seq order. */
   listTransactionConfirmations(transactionId: string): Promise<Confirmation[]>;
   getConfirmation(id: string): Promise<Confirmation | undefined>;

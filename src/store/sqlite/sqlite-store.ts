@@ -6,7 +6,7 @@ import type { AuditAction, AuditEntry, NewAuditEntry } from '../../domain/audit.
 import type { Attempt, Claim, Confirmation, ConfirmationState } from '../../domain/confirmation.js';
 import { CONFIRMATION_STATES } from '../../domain/confirmation.js';
 import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
-import { standardBody } from '../../domain/payload.js';
+import { confirmationBody } from '../../domain/payload.js';
 import { assertTransition, confirmationType, type Status } from '../../domain/status.js';
 import type { Customer, NewTransaction, Transaction } from '../../domain/transaction.js';
 import { newId } from '../../domain/ids.js';
@@ -155,6 +155,8 @@ export class SqliteStore implements Store {
         max_in_flight: m.maxInFlight,
         timeout_ms: m.timeoutMs,
         retry_schedule: m.retrySchedule === null ? null : JSON.stringify(m.retrySchedule),
+        epayco_cust_id: m.epayco?.custId ?? null,
+        epayco_p_key_sealed: m.epayco?.sealedPKey ?? null,
         now,
       });
       this.s.insertSecret.run(m.id, secret, now);
@@ -202,6 +204,8 @@ export class SqliteStore implements Store {
           retry_schedule: schedule === null ? null : JSON.stringify(schedule),
           disabled_at: disabledAt,
           disabled_reason: disabledReason,
+          epayco_cust_id: patch.epayco === undefined ? (cur.epayco?.custId ?? null) : patch.epayco.custId,
+          epayco_p_key_sealed: patch.epayco === undefined ? (cur.epayco?.sealedPKey ?? null) : patch.epayco.sealedPKey,
           now,
         });
         if (cur.disabledAt !== null && disabledAt === null) this.s.unparkMerchant.run(now, id);
@@ -344,7 +348,7 @@ export class SqliteStore implements Store {
         metadata: tx.metadata === null ? null : JSON.stringify(tx.metadata),
         now,
       });
-      this.insertConfirmation(stored, 1, merchant.disabled_at === null ? 'pending' : 'parked', now);
+      this.insertConfirmation(stored, 1, merchant.disabled_at === null ? 'pending' : 'parked', String(merchant.format) as Format, now);
       result = { ok: true, httpStatus: 201, transaction: stored };
     }
     if (idempotency !== undefined) {
@@ -374,11 +378,11 @@ export class SqliteStore implements Store {
     const open = this.s.hasOpenConfirmation.get(cur.id) !== undefined;
     const merchant = this.s.getMerchantState.get(cur.merchantId) as Row;
     const state: ConfirmationState = open ? 'waiting' : merchant.disabled_at === null ? 'pending' : 'parked';
-    this.insertConfirmation(updated, seq, state, now);
+    this.insertConfirmation(updated, seq, state, String(merchant.format) as Format, now);
     return { ok: true, httpStatus: 200, transaction: updated };
   }
 
-  private insertConfirmation(tx: Transaction, seq: number, state: ConfirmationState, now: number): void {
+  private insertConfirmation(tx: Transaction, seq: number, state: ConfirmationState, format: Format, now: number): void {
     const id = newId('msg');
     const type = confirmationType(tx.status);
     this.s.insertConfirmation.run({
@@ -388,7 +392,8 @@ export class SqliteStore implements Store {
       seq,
       type,
       state,
-      body: standardBody(id, seq, type, tx, now),
+      body: confirmationBody(format, id, seq, type, tx, now),
+      format,
       due_at: state === 'pending' ? now : null,
       now,
     });
@@ -400,6 +405,19 @@ export class SqliteStore implements Store {
     this.ready();
     const row = this.s.getTransaction.get(id) as Row | undefined;
     return row === undefined ? undefined : toTransaction(row);
+  }
+
+  async findTransactionsByReference(
+    merchantId: string | undefined,
+    reference: string,
+    limit: number,
+  ): Promise<Transaction[]> {
+    this.ready();
+    const rows =
+      merchantId === undefined
+        ? (this.s.findByReference.all(reference, limit) as Row[])
+        : (this.s.findByMerchantReference.all(merchantId, reference, limit) as Row[]);
+    return rows.map(toTransaction);
   }
 
   async listTransactionConfirmations(transactionId: string): Promise<Confirmation[]> {
@@ -497,6 +515,7 @@ export class SqliteStore implements Store {
       transactionId: String(r.transaction_id),
       seq: Number(r.seq),
       body: String(r.body),
+      format: String(r.format) as Format,
       tries: Number(r.tries),
       token,
     };
@@ -611,16 +630,19 @@ const CONFIRMATION_COLUMNS =
 function prepareStatements(db: Database.Database) {
   return {
     insertMerchant: db.prepare(
-      `INSERT INTO merchants (id, name, url, format, max_in_flight, timeout_ms, retry_schedule, created_at, updated_at)
-       VALUES (@id, @name, @url, @format, @max_in_flight, @timeout_ms, @retry_schedule, @now, @now)`,
+      `INSERT INTO merchants (id, name, url, format, max_in_flight, timeout_ms, retry_schedule, epayco_cust_id,
+         epayco_p_key_sealed, created_at, updated_at)
+       VALUES (@id, @name, @url, @format, @max_in_flight, @timeout_ms, @retry_schedule, @epayco_cust_id,
+         @epayco_p_key_sealed, @now, @now)`,
     ),
     getMerchant: db.prepare('SELECT * FROM merchants WHERE id = ?'),
-    getMerchantState: db.prepare('SELECT disabled_at FROM merchants WHERE id = ?'),
+    getMerchantState: db.prepare('SELECT disabled_at, format FROM merchants WHERE id = ?'),
     listMerchants: db.prepare('SELECT * FROM merchants WHERE id > ? ORDER BY id LIMIT ?'),
     updateMerchant: db.prepare(
       `UPDATE merchants SET name = @name, url = @url, format = @format, max_in_flight = @max_in_flight,
          timeout_ms = @timeout_ms, retry_schedule = @retry_schedule, disabled_at = @disabled_at,
-         disabled_reason = @disabled_reason, updated_at = @now WHERE id = @id`,
+         disabled_reason = @disabled_reason, epayco_cust_id = @epayco_cust_id,
+         epayco_p_key_sealed = @epayco_p_key_sealed, updated_at = @now WHERE id = @id`,
     ),
     disableMerchant: db.prepare(
       'UPDATE merchants SET disabled_at = COALESCE(disabled_at, ?), disabled_reason = ?, updated_at = ? WHERE id = ?',
@@ -662,6 +684,12 @@ function prepareStatements(db: Database.Database) {
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     getTransaction: db.prepare('SELECT * FROM transactions WHERE id = ?'),
+    findByReference: db.prepare(
+      'SELECT * FROM transactions WHERE reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+    ),
+    findByMerchantReference: db.prepare(
+      'SELECT * FROM transactions WHERE merchant_id = ? AND reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+    ),
     insertTransaction: db.prepare(
       `INSERT INTO transactions (id, merchant_id, reference, amount, currency, status, customer, metadata, last_seq, created_at, updated_at)
        VALUES (@id, @merchant_id, @reference, @amount, @currency, @status, @customer, @metadata, 1, @now, @now)`,
@@ -673,8 +701,8 @@ function prepareStatements(db: Database.Database) {
       `SELECT 1 FROM confirmations WHERE transaction_id = ? AND state IN ('waiting', 'pending', 'inflight', 'parked') LIMIT 1`,
     ),
     insertConfirmation: db.prepare(
-      `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, body, due_at, created_at)
-       VALUES (@id, @transaction_id, @merchant_id, @seq, @type, @state, @body, @due_at, @now)`,
+      `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, body, format, due_at, created_at)
+       VALUES (@id, @transaction_id, @merchant_id, @seq, @type, @state, @body, @format, @due_at, @now)`,
     ),
     getConfirmation: db.prepare(`SELECT ${CONFIRMATION_COLUMNS} FROM confirmations WHERE id = ?`),
     listTxConfirmations: db.prepare(
@@ -688,13 +716,13 @@ function prepareStatements(db: Database.Database) {
       `UPDATE confirmations SET state = 'pending', due_at = ?, tries = 0 WHERE merchant_id = ? AND state = 'dead'`,
     ),
     selectDue: db.prepare(
-      `SELECT id, merchant_id, transaction_id, seq, body, tries, lease_token FROM confirmations INDEXED BY confirmations_due
+      `SELECT id, merchant_id, transaction_id, seq, body, format, tries, lease_token FROM confirmations INDEXED BY confirmations_due
        WHERE state IN ('pending', 'inflight') AND due_at <= ?
          AND merchant_id NOT IN (SELECT value FROM json_each(?))
        ORDER BY due_at LIMIT ?`,
     ),
     selectDueFor: db.prepare(
-      `SELECT id, merchant_id, transaction_id, seq, body, tries, lease_token FROM confirmations INDEXED BY confirmations_merchant_due
+      `SELECT id, merchant_id, transaction_id, seq, body, format, tries, lease_token FROM confirmations INDEXED BY confirmations_merchant_due
        WHERE merchant_id = ? AND state IN ('pending', 'inflight') AND due_at <= ?
        ORDER BY due_at LIMIT ?`,
     ),
@@ -773,6 +801,10 @@ function toMerchant(r: Row): Merchant {
     maxInFlight: nullableNumber(r.max_in_flight),
     timeoutMs: nullableNumber(r.timeout_ms),
     retrySchedule: r.retry_schedule === null ? null : (JSON.parse(String(r.retry_schedule)) as number[]),
+    epayco:
+      r.epayco_cust_id === null || r.epayco_p_key_sealed === null
+        ? null
+        : { custId: String(r.epayco_cust_id), sealedPKey: String(r.epayco_p_key_sealed) },
     disabledAt: nullableNumber(r.disabled_at),
     disabledReason: nullableString(r.disabled_reason),
     createdAt: Number(r.created_at),
