@@ -6,6 +6,8 @@ import { Webhook } from 'standardwebhooks';
 import { HttpClient } from '../src/dispatch/http-client.js';
 import { checkUrlDestinationResolved, parseAllowList, type Resolver } from '../src/dispatch/ssrf.js';
 import { containsCardNumber, luhnValid } from '../src/domain/pan.js';
+import { Keyring, KeyringError } from '../src/signing/keyring.js';
+import { openSigningSecret, sealSigningSecret } from '../src/signing/sealed-secrets.js';
 import { createLogger } from '../src/observe/logger.js';
 import { MerchantServer } from './helpers/merchant-server.js';
 import { ADMIN_KEY, startEngine, txBody, waitFor, type Engine } from './helpers/engine.js';
@@ -256,6 +258,47 @@ describe('SSRF', () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe('signing secrets at rest', () => {
+  it('are sealed under CONFIRMA_MASTER_KEY and still sign', async () => {
+    const Database = (await import('better-sqlite3')).default;
+    const fleet = await new MerchantServer().listen();
+    const masterKey = 'ab'.repeat(32);
+    const engine = await startEngine({ CONFIRMA_MASTER_KEY: masterKey });
+    try {
+      const m = await engine.call('POST', '/v1/merchants', { name: 'Sealed', url: fleet.url('sealed') });
+      fleet.merchant('sealed', m.body.secret);
+      const rotated = await engine.call('POST', `/v1/merchants/${m.body.id}/secret/rotate`);
+      assert.equal(rotated.status, 200);
+      const db = new Database(engine.dbPath, { readonly: true });
+      const stored = db.prepare('SELECT secret FROM merchant_secrets WHERE merchant_id = ?').all(m.body.id) as Array<{ secret: string }>;
+      db.close();
+      assert.equal(stored.length, 2);
+      for (const row of stored) {
+        assert.match(row.secret, /^v1\.[0-9a-f]{16}\./, 'sealed, with the id of the key that sealed it');
+        assert.equal(row.secret.includes(m.body.secret.slice(6)), false);
+        assert.equal(row.secret.includes(rotated.body.secret.slice(6)), false);
+      }
+      await engine.call('POST', '/v1/transactions', txBody(m.body.id));
+      await waitFor('delivery signed with the opened secrets', () => fleet.received.length === 1);
+      assert.equal(fleet.received[0]!.verified, true);
+    } finally {
+      await engine.stop();
+      await fleet.close();
+    }
+  });
+});
+
+describe('sealed secret', () => {
+  it('opens only with the master key and only for its own merchant', () => {
+    const keyring = new Keyring(Buffer.alloc(32, 7));
+    const sealed = sealSigningSecret(keyring, 'mer_a', 'whsec_c2VjcmV0');
+    assert.equal(openSigningSecret(keyring, 'mer_a', sealed), 'whsec_c2VjcmV0');
+    assert.throws(() => openSigningSecret(keyring, 'mer_b', sealed), KeyringError);
+    assert.throws(() => openSigningSecret(undefined, 'mer_a', sealed), KeyringError);
+    assert.equal(sealSigningSecret(undefined, 'mer_a', 'whsec_x'), 'whsec_x');
   });
 });
 

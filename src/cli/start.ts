@@ -48,6 +48,9 @@ export function registerStart(program: Command): void {
       if (config.adminKey === undefined) {
         log.warn('CONFIRMA_ADMIN_KEY is not set: admin routes (creating merchants) answer 401 until it is');
       }
+      if (config.masterKey === undefined) {
+        log.warn('CONFIRMA_MASTER_KEY is not set: signing secrets are stored unencrypted and epayco merchants are refused');
+      }
       const app = await createApp(config, log);
       const url = await app.start();
       log.info({ url, store: app.store.dialect }, 'confirma listening');

@@ -6,7 +6,8 @@ import { GroupCommit } from '../ingest/group-commit.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { formatOf, FormatError, type OutgoingRequest } from '../formats/index.js';
-import { keyringOf, type Keyring } from '../signing/keyring.js';
+import { KeyringError, keyringOf, type Keyring } from '../signing/keyring.js';
+import { openSigningSecret } from '../signing/sealed-secrets.js';
 import type { OutcomeRecord, Store } from '../store/store.js';
 import { classify } from './backoff.js';
 import type { HttpClient } from './http-client.js';
@@ -68,6 +69,8 @@ export class Dispatcher extends EventEmitter {
   private dueTimerAt = Number.POSITIVE_INFINITY;
   /** Opens sealed merchant credentials (epayco p_key); undefined without CONFIRMA_MASTER_KEY. */
   private readonly keyring: Keyring | undefined;
+  /** Sealed signing secrets already opened: AES-GCM once per secret, not once per attempt. */
+  private readonly openedSecrets = new Map<string, string>();
 
   constructor(private readonly deps: DispatcherDeps) {
     super();
@@ -326,17 +329,30 @@ export class Dispatcher extends EventEmitter {
    */
   private buildRequest(claim: Claim, target: DeliveryTarget): OutgoingRequest | AttemptResult {
     try {
+      const secrets = target.secrets.map((stored) => this.openSecret(target.merchant.id, stored));
       return formatOf(claim.format).request({
         msgId: claim.id,
         body: claim.body,
         timestampSec: Math.floor(Date.now() / 1000),
-        target,
+        target: { ...target, secrets },
         keyring: this.keyring,
       });
     } catch (err) {
-      if (!(err instanceof FormatError)) throw err;
+      if (!(err instanceof FormatError) && !(err instanceof KeyringError)) throw err;
       return { ok: false, errorKind: 'signing', errorMessage: err.message, durationMs: 0, startedAt: Date.now() };
     }
+  }
+
+  /** A signing secret from its stored form (sealed under the master key or not), opened once and kept. */
+  private openSecret(merchantId: string, stored: string): string {
+    const key = `${merchantId}\0${stored}`; // a sealed value opens only for its own merchant
+    let plain = this.openedSecrets.get(key);
+    if (plain === undefined) {
+      plain = openSigningSecret(this.keyring, merchantId, stored);
+      if (this.openedSecrets.size >= 10_000) this.openedSecrets.clear();
+      this.openedSecrets.set(key, plain);
+    }
+    return plain;
   }
 
   private freeSlot(lane: Lane): void {

@@ -5,6 +5,7 @@ import type { EpaycoCredentials, MerchantPatch } from '../../domain/merchant.js'
 import { ConfirmaError } from '../../errors.js';
 import { pKeyOwner } from '../../formats/epayco.js';
 import { keyringOf } from '../../signing/keyring.js';
+import { sealSigningSecret } from '../../signing/sealed-secrets.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
 import { audit } from '../audit.js';
 import { authOf, generateApiKey, requireAdmin, requireMerchantVisible } from '../auth.js';
@@ -57,7 +58,7 @@ export function merchantRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const epayco = input.epayco === null ? null : seal(id, input.epayco);
     const secret = generateSecret();
     const apiKey = generateApiKey();
-    const merchant = await store.createMerchant({ ...input, id, epayco }, secret, {
+    const merchant = await store.createMerchant({ ...input, id, epayco }, sealSigningSecret(keyring, id, secret), {
       id: newId('key'),
       hash: apiKey.hash,
       prefix: apiKey.prefix,
@@ -128,7 +129,7 @@ export function merchantRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const secret = generateSecret();
     const now = Date.now();
     const previousSecretExpiresAt = now + ctx.config.secretOverlapMs;
-    if (!(await store.rotateSecret(id, secret, now, previousSecretExpiresAt))) {
+    if (!(await store.rotateSecret(id, sealSigningSecret(keyring, id, secret), now, previousSecretExpiresAt))) {
       throw new ConfirmaError('merchant_not_found', `merchant ${id} does not exist`);
     }
     await audit(store, request, 'merchant.secret_rotated', id, {
