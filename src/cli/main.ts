@@ -4,6 +4,7 @@ import { registerStart } from './start.js';
 import { registerMigrate } from './migrate.js';
 import { registerReceiver } from './receiver.js';
 import { registerFleet } from './fleet.js';
+import { registerLoad } from './load.js';
 
 /** The `confirma` command line: one file per command, each exporting `register<Name>(program)`. */
 export function buildProgram(): Command {
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerMigrate(program);
   registerReceiver(program);
   registerFleet(program);
+  registerLoad(program);
   return program;
 }
 
