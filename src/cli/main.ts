@@ -5,6 +5,7 @@ import { registerMigrate } from './migrate.js';
 import { registerReceiver } from './receiver.js';
 import { registerFleet } from './fleet.js';
 import { registerLoad } from './load.js';
+import { registerDemo } from './demo.js';
 
 /** The `confirma` command line: one file per command, each exporting `register<Name>(program)`. */
 export function buildProgram(): Command {
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerReceiver(program);
   registerFleet(program);
   registerLoad(program);
+  registerDemo(program);
   return program;
 }
 
