@@ -127,6 +127,7 @@ async function scenario(
   process.stderr.write(`\n[${name}] ${o.profile}, ${o.merchants} merchants, ${o.rate}/s offered for ${o.durationSec} s …\n`);
   const cpu0 = process.cpuUsage();
   const result = await runScenario({
+    metricsEveryMs: 10_000,
     ...o,
     dir: path.join(dir, name),
     onTick: (t) =>
@@ -159,13 +160,13 @@ async function main(): Promise<void> {
     if (want('b')) {
       rows.push(await scenario('b-instant', work, {
         profile: 'instant', merchants: q ? 5 : 50, rate: q ? 300 : 40_000, durationSec: duration,
-        drainTimeoutMs: q ? 5_000 : 60_000, pendingShare: 0,
+        drainTimeoutMs: q ? 5_000 : 60_000, pendingShare: 0, maxBacklog: q ? undefined : 20_000,
       }));
     }
     if (want('c')) {
       rows.push(await scenario('c-realistic', work, {
         profile: q ? 'instant' : 'realistic', merchants: q ? 5 : 200, rate: q ? 300 : 30_000, durationSec: duration,
-        drainTimeoutMs: q ? 5_000 : 60_000, pendingShare: 0,
+        drainTimeoutMs: q ? 5_000 : 60_000, pendingShare: 0, maxBacklog: q ? undefined : 40_000,
       }));
     }
     if (want('d')) {

@@ -130,6 +130,11 @@ export class Fleet {
     this.slot(i).secret = secret;
   }
 
+  /** Distinct webhook-ids accepted so far (cheaper than stats()). */
+  get acceptedCount(): number {
+    return this.ledger.size;
+  }
+
   /** The ledger entry of a webhook-id, if it was accepted. */
   entry(webhookId: string): LedgerEntry | undefined {
     return this.ledger.get(webhookId);

@@ -67,6 +67,13 @@ export interface LoadOptions {
   readonly maxOutstanding?: number;
   /** HTTP connections to the engine (default 16). */
   readonly connections?: number;
+  /**
+   * Closed loop for maximum-rate runs: sending pauses while `backlog()` (acknowledged, not yet
+   * confirmed) is above `maxBacklog`, so the rate measured is what the engine sustains end to end
+   * rather than how fast it can pile up a queue.
+   */
+  readonly maxBacklog?: number;
+  readonly backlog?: () => number;
 }
 
 export interface LoadProgress {
@@ -175,7 +182,8 @@ export class Load {
       const now = Date.now();
       const target = Math.floor((rate * Math.min(now - this.startedAt, durationSec * 1000)) / 1000);
       let due = target - this.sent;
-      while (due > 0 && this.outstanding < maxOutstanding) {
+      const held = this.opts.maxBacklog !== undefined && this.opts.backlog !== undefined && this.opts.backlog() > this.opts.maxBacklog;
+      while (due > 0 && this.outstanding < maxOutstanding && !held) {
         const n = Math.min(due, batchMax);
         this.sendBatch(n);
         due -= n;
@@ -191,7 +199,8 @@ export class Load {
         this.approvals.splice(0, this.approvalHead);
         this.approvalHead = 0;
       }
-      const sendingDone = now >= end && this.sent >= target;
+      // At the end of the duration sending stops, even if behind (the closed loop held it back).
+      const sendingDone = now >= end;
       if (sendingDone && this.outstanding === 0 && this.approvalHead >= this.approvals.length) break;
       await new Promise((r) => setTimeout(r, TICK_MS));
     }

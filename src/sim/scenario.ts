@@ -28,9 +28,16 @@ export interface ScenarioOptions {
   readonly drainTimeoutMs: number;
   readonly pendingShare?: number;
   readonly maxInFlightPerMerchant?: number;
+  /** Closed loop: pause sending while more than this many confirmations are unconfirmed. */
+  readonly maxBacklog?: number;
   /** Extra CONFIRMA_* settings for the node. */
   readonly engineEnv?: Record<string, string>;
   readonly nodeArgs?: readonly string[];
+  /**
+   * How often the node's /metrics is read (default 1000 ms). Its per-state counts are a scan of the
+   * confirmations table, which costs the node real CPU on a big table: benchmarks read it seldom.
+   */
+  readonly metricsEveryMs?: number;
   /** Called once a second with the latest sample. */
   readonly onTick?: (t: Tick) => void;
 }
@@ -85,10 +92,13 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
         CONFIRMA_ATTEMPT_TIMEOUT_MS: '5000',
         CONFIRMA_LEASE_MS: '30000',
         CONFIRMA_SHUTDOWN_GRACE_MS: '2000',
+        // Every simulated merchant shares the fleet's one origin, where real ones each have their
+        // own: give the origin as many sockets as all lanes together, as separate origins would.
+        CONFIRMA_CONNECTIONS_PER_ORIGIN: String(Math.max(256, opts.merchants * (opts.maxInFlightPerMerchant ?? 32))),
         ...opts.engineEnv,
       },
     });
-    const load = new Load({
+    const load: Load = new Load({
       url: engine.url,
       adminKey,
       rate: opts.rate,
@@ -97,15 +107,22 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       fleet: localFleet(fleet),
       pendingShare: opts.pendingShare,
       maxInFlight: opts.maxInFlightPerMerchant,
+      maxBacklog: opts.maxBacklog,
+      backlog: (): number => load.progress().sent - fleet.acceptedCount,
     });
     await load.setup();
     const ticks: Tick[] = [];
     let phase: Tick['phase'] = 'load';
     let lastAccepted = 0;
     const started = Date.now();
+    let m = new Map<string, number>();
+    let metricsAt = 0;
     const tick = async (): Promise<void> => {
       const e = engine as EngineProcess;
-      const m = await e.metrics().catch(() => new Map<string, number>());
+      if (Date.now() - metricsAt >= (opts.metricsEveryMs ?? 1_000)) {
+        metricsAt = Date.now();
+        m = await e.metrics().catch(() => m);
+      }
       const s = fleet.stats();
       const p = load.progress();
       const t: Tick = {
