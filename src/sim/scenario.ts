@@ -93,8 +93,8 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
         CONFIRMA_LEASE_MS: '30000',
         CONFIRMA_SHUTDOWN_GRACE_MS: '2000',
         // Every simulated merchant shares the fleet's one origin, where real ones each have their
-        // own: give the origin as many sockets as all lanes together, as separate origins would.
-        CONFIRMA_CONNECTIONS_PER_ORIGIN: String(Math.max(256, opts.merchants * (opts.maxInFlightPerMerchant ?? 32))),
+        // own: give the origin as many sockets as all lanes together, as separate origins would (up to 1,024: opening more at once overflows the loopback SYN backlog).
+        CONFIRMA_CONNECTIONS_PER_ORIGIN: String(Math.min(Math.max(256, opts.merchants * (opts.maxInFlightPerMerchant ?? 32)), 1024)),
         ...opts.engineEnv,
       },
     });
