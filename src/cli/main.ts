@@ -4,6 +4,9 @@ import { registerStart } from './start.js';
 import { registerMigrate } from './migrate.js';
 import { registerReceiver } from './receiver.js';
 import { registerKeys } from './keys.js';
+import { registerFleet } from './fleet.js';
+import { registerLoad } from './load.js';
+import { registerDemo } from './demo.js';
 
 /** The `confirma` command line: one file per command, each exporting `register<Name>(program)`. */
 export function buildProgram(): Command {
@@ -14,6 +17,9 @@ export function buildProgram(): Command {
   registerMigrate(program);
   registerReceiver(program);
   registerKeys(program);
+  registerFleet(program);
+  registerLoad(program);
+  registerDemo(program);
   return program;
 }
 

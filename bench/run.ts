@@ -1,0 +1,219 @@
+/**
+ * The throughput benchmark (`npm run bench`; `--quick` for a tiny run). One run measures, on this
+ * machine:
+ *   a. the raw ceiling: undici POSTs to a minimal node:http server, each in its own process;
+ *   b. Confirma's end-to-end rate with the `instant` fleet (batch ingest → fsync'd commit →
+ *      delivery → delivered committed), loss checked from the fleet's ledger;
+ *   c. the same with the `realistic` fleet;
+ *   d. at 2,000/s offered with `realistic`: commit→receipt percentiles for healthy merchants and
+ *      the backlog over time;
+ *   e. CPU and peak RSS of the engine process in each.
+ * Prints a table, writes bench/results/<timestamp>.json, states each rate as a ratio to (a).
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { standardBody } from '../src/domain/payload.js';
+import { fakeTransaction } from '../src/sim/fake.js';
+import { runScenario, type ScenarioOptions, type ScenarioResult } from '../src/sim/scenario.js';
+
+/**
+ * Maximum-rate runs push the node into overload on purpose. There, attempts that wait in the
+ * fleet's one shared socket pool past their deadline count as endpoint timeouts, which opens every
+ * merchant's circuit breaker and stalls delivery for 30 s and more (docs/benchmarks.md, findings).
+ * Until the node tells its own queueing apart from a slow merchant, these runs raise the threshold.
+ */
+const OVERLOAD_ENV = { CONFIRMA_BREAKER_THRESHOLD: '10000' };
+
+interface Args {
+  quick: boolean;
+  out: string;
+  duration: number;
+  only: Set<string> | undefined;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = {
+    quick: false,
+    out: fileURLToPath(new URL('../../bench/results/', import.meta.url)),
+    duration: 20,
+    only: undefined,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') args.quick = true;
+    else if (a === '--out') args.out = argv[++i] as string;
+    else if (a === '--duration') args.duration = Number(argv[++i]);
+    else if (a === '--only') args.only = new Set((argv[++i] as string).split(','));
+    else if (a === '--help') {
+      process.stdout.write('Usage: node dist/bench/run.js [--quick] [--duration <sec>] [--only a,b,c,d] [--out <dir>]\n');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  return args;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** A sample confirmation body, so the raw ceiling posts the same size Confirma sends. */
+function sampleBodyBytes(): number {
+  const t = fakeTransaction('mer_0123456789abcdefghijklmn', 'ord-mhx3k2-123456', 0);
+  const now = Date.now();
+  const body = standardBody('cnf_0123456789abcdefghijklmn', 1, 'transaction.approved', {
+    ...t,
+    id: 'tx_0123456789abcdefghijklmn',
+    createdAt: now,
+    updatedAt: now,
+  }, now);
+  return Buffer.byteLength(body);
+}
+
+async function rawCeiling(bytes: number, seconds: number, concurrency: number): Promise<{ perSec: number; requests: number; errors: number }> {
+  const server = spawn(process.execPath, [path.join(here, 'raw-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: server.stdout });
+  const first = await new Promise<string>((resolve) => lines.once('line', resolve));
+  const { port } = JSON.parse(first) as { port: number };
+  const client = spawn(
+    process.execPath,
+    [path.join(here, 'raw-client.js'), `http://127.0.0.1:${port}`, String(bytes), String(seconds), String(concurrency)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  let out = '';
+  client.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  await new Promise((resolve) => client.once('exit', resolve));
+  server.kill('SIGTERM');
+  await new Promise((resolve) => server.once('exit', resolve));
+  return JSON.parse(out.trim()) as { perSec: number; requests: number; errors: number };
+}
+
+interface Row {
+  readonly name: string;
+  readonly offered: number;
+  readonly result: ScenarioResult;
+  readonly loadGenCpuSec: number;
+}
+
+function summarise(r: Row) {
+  const v = r.result.verdict;
+  const lat = r.result.fleet.latency;
+  const backlog = r.result.ticks.map((t) => [Math.round(t.elapsedSec), t.backlog]);
+  return {
+    name: r.name,
+    profile: r.result.options.profile,
+    merchants: r.result.options.merchants,
+    offeredPerSec: r.offered,
+    durationSec: r.result.options.durationSec,
+    acknowledged: r.result.load.acknowledged,
+    confirmationsExpected: v.expected,
+    delivered: v.delivered,
+    retryingMerchantDown: v.retryingMerchantDown,
+    retryingHealthy: v.retryingHealthy,
+    dead: v.dead,
+    lost: v.lost,
+    duplicates: r.result.fleet.duplicates,
+    drained: r.result.drained,
+    wallSec: r.result.wallSec,
+    confirmedPerSec: r.result.confirmedPerSec,
+    latencyMs: { p50: lat.p50, p99: lat.p99, p999: lat.p999, max: lat.max },
+    engineCpuSec: r.result.engine?.cpuSec,
+    engineCpuPerSec: r.result.engine === undefined ? undefined : r.result.engine.cpuSec / r.result.wallSec,
+    enginePeakRssMB: r.result.engine === undefined ? undefined : r.result.engine.peakRssBytes / 1048576,
+    loadAndFleetCpuSec: r.loadGenCpuSec,
+    backlogOverTime: backlog,
+    errors: r.result.errorSamples,
+  };
+}
+
+async function scenario(
+  name: string,
+  dir: string,
+  o: Omit<ScenarioOptions, 'dir'>,
+): Promise<Row> {
+  process.stderr.write(`\n[${name}] ${o.profile}, ${o.merchants} merchants, ${o.rate}/s offered for ${o.durationSec} s …\n`);
+  const cpu0 = process.cpuUsage();
+  const result = await runScenario({
+    metricsEveryMs: 10_000,
+    ...o,
+    dir: path.join(dir, name),
+    onTick: (t) =>
+      process.stderr.write(
+        `  ${t.elapsedSec.toFixed(0).padStart(3)} s ${t.phase} acked ${t.load.acknowledged} confirmed ${t.fleet.accepted} (${t.confirmedPerSec}/s) backlog ${t.backlog} rss ${Math.round((t.engine?.rssBytes ?? 0) / 1048576)} MB\n`,
+      ),
+  });
+  const cpu = process.cpuUsage(cpu0);
+  return { name, offered: o.rate, result, loadGenCpuSec: (cpu.user + cpu.system) / 1e6 };
+}
+
+const fmt = (n: number | undefined, digits = 0): string =>
+  n === undefined || !Number.isFinite(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const want = (k: string): boolean => args.only === undefined || args.only.has(k);
+  const q = args.quick;
+  const duration = q ? 2 : args.duration;
+  const work = mkdtempSync(path.join(os.tmpdir(), 'confirma-bench-'));
+  const bytes = sampleBodyBytes();
+  const startedAt = new Date();
+  const rows: Row[] = [];
+  let raw: { perSec: number; requests: number; errors: number } | undefined;
+  try {
+    if (want('a')) {
+      process.stderr.write(`[a] raw ceiling: undici → node:http, ${bytes}-byte POSTs, ${q ? 1 : 10} s …\n`);
+      raw = await rawCeiling(bytes, q ? 1 : 10, q ? 16 : 128);
+    }
+    if (want('b')) {
+      rows.push(await scenario('b-instant', work, {
+        profile: 'instant', merchants: q ? 5 : 50, rate: q ? 300 : 40_000, durationSec: duration,
+        drainTimeoutMs: q ? 5_000 : 60_000, pendingShare: 0, maxBacklog: q ? undefined : 10_000, engineEnv: OVERLOAD_ENV,
+      }));
+    }
+    if (want('c')) {
+      rows.push(await scenario('c-realistic', work, {
+        profile: q ? 'instant' : 'realistic', merchants: q ? 5 : 200, rate: q ? 300 : 30_000, durationSec: duration,
+        drainTimeoutMs: q ? 5_000 : 60_000, pendingShare: 0, maxBacklog: q ? undefined : 20_000, engineEnv: OVERLOAD_ENV,
+      }));
+    }
+    if (want('d')) {
+      rows.push(await scenario('d-realistic-2000', work, {
+        profile: 'realistic', merchants: q ? 10 : 50, rate: q ? 200 : 2_000, durationSec: q ? 2 : Math.max(duration, 30),
+        drainTimeoutMs: q ? 3_000 : 30_000,
+      }));
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const loadavg = os.loadavg();
+  const report = {
+    startedAt: startedAt.toISOString(),
+    quick: q,
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGB: os.totalmem() / 2 ** 30, node: process.version, loadavgAtEnd: loadavg },
+    payloadBytes: bytes,
+    rawCeiling: raw,
+    scenarios: rows.map(summarise),
+  };
+  const ratio = (x: number): string => (raw === undefined ? '–' : `${fmt((x / raw.perSec) * 100, 1)}%`);
+  const lines = [
+    '',
+    `machine: ${report.machine.cpus} cpus, ${report.machine.model}, node ${process.version}, load ${loadavg.map((l) => l.toFixed(2)).join(' ')}`,
+    '| run | offered/s | delivered/s | vs raw | lost | dup | p50 ms | p99 ms | p99.9 ms | engine CPU/s | peak RSS MB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  if (raw !== undefined) lines.push(`| a raw undici → node:http | – | ${fmt(raw.perSec)} | 100% | – | – | – | – | – | – | – |`);
+  for (const s of report.scenarios) {
+    lines.push(
+      `| ${s.name} (${s.merchants} merchants) | ${fmt(s.offeredPerSec)} | ${fmt(s.confirmedPerSec)} | ${ratio(s.confirmedPerSec)} | ${s.lost} | ${s.duplicates} | ${fmt(s.latencyMs.p50)} | ${fmt(s.latencyMs.p99)} | ${fmt(s.latencyMs.p999)} | ${fmt(s.engineCpuPerSec, 2)} | ${fmt(s.enginePeakRssMB)} |`,
+    );
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  mkdirSync(args.out, { recursive: true });
+  const file = path.join(args.out, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(report, null, 2));
+  process.stdout.write(`\nwrote ${file}\n`);
+  process.exit(report.scenarios.every((s) => s.lost === 0) ? 0 : 1);
+}
+
+await main();

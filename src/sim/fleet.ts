@@ -1,0 +1,340 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { verifyWebhook } from '../signing/standard-webhooks.js';
+import { Histogram } from './histogram.js';
+import { answer, merchantMode, profile, type MerchantMode, type Profile, type ProfileName } from './profiles.js';
+
+/**
+ * The merchant fleet simulator: N merchants on one loopback `node:http` server, merchant i at path
+ * `/m/<i>` (a merchant whose mode is `refused` gets a URL on a closed port instead). Every request
+ * is verified with our `verifyWebhook` against the merchant's secret; every verified request
+ * answered 2xx goes into the ledger: webhook-id → first receive time, transaction id and seq (from
+ * the body). Repeats of an id are counted as duplicates, never stored twice.
+ *
+ * Memory is bounded apart from the ledger, which holds one small entry per id (it is what proves
+ * nothing was lost): latencies go into a fixed-size histogram, hung requests are held only until
+ * the engine gives up on them.
+ *
+ * A control API under `/_fleet/` lets a fleet in another process be used by `confirma load` and
+ * the benchmark: `GET /_fleet/merchants/:i` (its URL and mode), `PUT /_fleet/merchants/:i`
+ * `{secret}`, `GET /_fleet/stats`, `GET /_fleet/ledger` (NDJSON `[id, txId, seq, at]`).
+ */
+
+export interface FleetOptions {
+  readonly merchants: number;
+  readonly profile: ProfileName;
+  /** Port to listen on (0 = any free one). */
+  readonly port?: number;
+  /** Random source, for tests. */
+  readonly random?: () => number;
+}
+
+/** One accepted webhook-id. */
+export interface LedgerEntry {
+  /** Epoch ms the request arrived (body read). */
+  readonly at: number;
+  /** The transaction id and confirmation seq, from the body. */
+  readonly tx: string;
+  readonly seq: number;
+}
+
+export interface FleetStats {
+  readonly profile: ProfileName;
+  readonly merchants: number;
+  /** Requests whose body was read. */
+  readonly requests: number;
+  /** Distinct webhook-ids accepted (the ledger's size). */
+  readonly accepted: number;
+  /** Accepted again after the first time. */
+  readonly duplicates: number;
+  readonly badSignatures: number;
+  /** Requests for a merchant without a registered secret. */
+  readonly unknown: number;
+  /** Answers by kind (ok, error, hang, drip, reset, throttle, gone, down). */
+  readonly answers: Readonly<Record<string, number>>;
+  /** Requests being held open right now. */
+  readonly hanging: number;
+  /** Commit (the body's timestamp) → first receipt, ms, over accepted ids. */
+  readonly latency: { p50: number; p99: number; p999: number; max: number; count: number };
+}
+
+interface MerchantSlot {
+  readonly mode: MerchantMode;
+  secret: string | undefined;
+}
+
+const CONTROL = '/_fleet/';
+
+export class Fleet {
+  readonly profile: Profile;
+  readonly server: http.Server;
+  readonly latency = new Histogram();
+  private readonly ledger = new Map<string, LedgerEntry>();
+  private readonly slots: MerchantSlot[];
+  private readonly hung = new Set<http.ServerResponse>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly random: () => number;
+  private readonly answers: Record<string, number> = {};
+  private requests = 0;
+  private duplicates = 0;
+  private badSignatures = 0;
+  private unknown = 0;
+  port = 0;
+  /** A port nothing listens on: `refused` merchants point there. */
+  private closedPort = 0;
+
+  constructor(private readonly opts: FleetOptions) {
+    this.profile = profile(opts.profile);
+    this.random = opts.random ?? Math.random;
+    this.slots = Array.from({ length: opts.merchants }, (_, i) => ({
+      mode: merchantMode(this.profile, i, opts.merchants),
+      secret: undefined,
+    }));
+    this.server = http.createServer((req, res) => this.handle(req, res));
+    this.server.keepAliveTimeout = 65_000;
+    this.server.headersTimeout = 66_000;
+    this.server.requestTimeout = 0;
+  }
+
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(this.opts.port ?? 0, '127.0.0.1', 4096, resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    const probe = http.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    this.closedPort = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    return this;
+  }
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  /** Merchant i's confirmation URL. */
+  url(i: number): string {
+    const slot = this.slot(i);
+    const port = slot.mode === 'refused' ? this.closedPort : this.port;
+    return `http://127.0.0.1:${port}/m/${i}`;
+  }
+
+  mode(i: number): MerchantMode {
+    return this.slot(i).mode;
+  }
+
+  /** Registers merchant i's signing secret (from the engine's create answer). */
+  setSecret(i: number, secret: string): void {
+    this.slot(i).secret = secret;
+  }
+
+  /** Distinct webhook-ids accepted so far (cheaper than stats()). */
+  get acceptedCount(): number {
+    return this.ledger.size;
+  }
+
+  /** The ledger entry of a webhook-id, if it was accepted. */
+  entry(webhookId: string): LedgerEntry | undefined {
+    return this.ledger.get(webhookId);
+  }
+
+  /** Every accepted id with its entry. */
+  entries(): IterableIterator<[string, LedgerEntry]> {
+    return this.ledger.entries();
+  }
+
+  stats(): FleetStats {
+    const h = this.latency;
+    return {
+      profile: this.profile.name,
+      merchants: this.slots.length,
+      requests: this.requests,
+      accepted: this.ledger.size,
+      duplicates: this.duplicates,
+      badSignatures: this.badSignatures,
+      unknown: this.unknown,
+      answers: { ...this.answers },
+      hanging: this.hung.size,
+      latency: { p50: h.quantile(0.5), p99: h.quantile(0.99), p999: h.quantile(0.999), max: h.max, count: h.count },
+    };
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const res of this.hung) res.destroy();
+    this.hung.clear();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private slot(i: number): MerchantSlot {
+    const slot = this.slots[i];
+    if (slot === undefined) throw new RangeError(`no merchant ${i} in a fleet of ${this.slots.length}`);
+    return slot;
+  }
+
+  private count(kind: string): void {
+    this.answers[kind] = (this.answers[kind] ?? 0) + 1;
+  }
+
+  private later(ms: number, fn: () => void): void {
+    if (ms <= 0) {
+      fn();
+      return;
+    }
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private hold(res: http.ServerResponse): void {
+    this.hung.add(res);
+    res.on('close', () => this.hung.delete(res));
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = req.url ?? '';
+    if (url.startsWith(CONTROL)) {
+      this.control(req, res, url.slice(CONTROL.length));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const at = Date.now();
+      this.requests++;
+      const i = url.startsWith('/m/') ? Number(url.slice(3)) : Number.NaN;
+      const slot = Number.isInteger(i) ? this.slots[i] : undefined;
+      if (slot === undefined || slot.secret === undefined) {
+        this.unknown++;
+        res.writeHead(404).end();
+        return;
+      }
+      if (slot.mode === 'hang' || slot.mode === 'refused') {
+        this.count('down');
+        this.hold(res);
+        return;
+      }
+      if (slot.mode === 'gone') {
+        this.count('gone');
+        res.writeHead(410).end();
+        return;
+      }
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      const verified = verifyWebhook(slot.secret, req.headers, body);
+      if (!verified.ok) {
+        this.badSignatures++;
+        res.writeHead(401, { 'content-type': 'application/json' }).end(`{"error":"${verified.reason}"}`);
+        return;
+      }
+      const a = answer(this.profile, this.random);
+      this.count(a.kind);
+      switch (a.kind) {
+        case 'ok':
+          this.accept(verified.msgId, body, at);
+          this.later(a.delayMs, () => {
+            if (!res.destroyed) res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+          });
+          return;
+        case 'error':
+          this.later(a.delayMs, () => {
+            if (!res.destroyed) res.writeHead(a.status).end();
+          });
+          return;
+        case 'throttle':
+          this.later(a.delayMs, () => {
+            if (!res.destroyed) res.writeHead(429, { 'retry-after': String(a.retryAfterSec) }).end();
+          });
+          return;
+        case 'reset':
+          this.later(a.delayMs, () => req.socket.destroy());
+          return;
+        case 'hang':
+          this.hold(res);
+          return;
+        case 'drip':
+          this.accept(verified.msgId, body, at);
+          this.drip(res, a.durationMs);
+          return;
+      }
+    });
+  }
+
+  /** A 200 whose body comes a byte at a time over `durationMs`. */
+  private drip(res: http.ServerResponse, durationMs: number): void {
+    const text = '{"ok":true,"note":"slow"}';
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(text.length) });
+    this.hold(res);
+    let sent = 0;
+    const step = Math.max(durationMs / text.length, 1);
+    const next = (): void => {
+      if (res.destroyed) return;
+      res.write(text[sent++]);
+      if (sent < text.length) this.later(step, next);
+      else res.end();
+    };
+    this.later(step, next);
+  }
+
+  private accept(webhookId: string, body: Buffer, at: number): void {
+    if (this.ledger.has(webhookId)) {
+      this.duplicates++;
+      return;
+    }
+    let tx = '';
+    let seq = 0;
+    try {
+      const parsed = JSON.parse(body.toString('utf8')) as { timestamp?: string; data?: { id?: string; seq?: number } };
+      tx = parsed.data?.id ?? '';
+      seq = parsed.data?.seq ?? 0;
+      const committed = parsed.timestamp === undefined ? Number.NaN : Date.parse(parsed.timestamp);
+      if (Number.isFinite(committed)) this.latency.record(at - committed);
+    } catch {
+      // Not our JSON format: still an accepted id, without a transaction.
+    }
+    this.ledger.set(webhookId, { at, tx, seq });
+  }
+
+  private control(req: http.IncomingMessage, res: http.ServerResponse, route: string): void {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const json = (status: number, value: unknown): void => {
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+      };
+      try {
+        const m = /^merchants\/(\d+)$/.exec(route);
+        if (m !== null) {
+          const i = Number(m[1]);
+          if (i >= this.slots.length) return json(404, { error: `no merchant ${i}` });
+          if (req.method === 'PUT') {
+            const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { secret?: unknown };
+            if (typeof body.secret !== 'string') return json(400, { error: 'secret must be a string' });
+            this.setSecret(i, body.secret);
+          }
+          return json(200, { index: i, url: this.url(i), mode: this.mode(i) });
+        }
+        if (route === 'stats') return json(200, this.stats());
+        if (route === 'histogram') return json(200, this.latency.toJSON());
+        if (route === 'ledger') {
+          res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+          const lines: string[] = [];
+          for (const [id, e] of this.ledger) {
+            lines.push(JSON.stringify([id, e.tx, e.seq, e.at]));
+            if (lines.length === 5_000) res.write(lines.splice(0).join('\n') + '\n');
+          }
+          res.end(lines.length > 0 ? lines.join('\n') + '\n' : '');
+          return;
+        }
+        json(404, { error: 'unknown fleet route' });
+      } catch (err) {
+        json(400, { error: (err as Error).message });
+      }
+    });
+  }
+}

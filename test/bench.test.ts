@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { it } from 'node:test';
+import { promisify } from 'node:util';
+import { tempDir } from './helpers/engine.js';
+
+const bench = fileURLToPath(new URL('../bench/run.js', import.meta.url));
+
+// Not a timed test: it only checks that the benchmark runs on a tiny size and writes its JSON.
+it('bench --quick runs every part and writes its JSON', async () => {
+  const { dir, cleanup } = tempDir('confirma-bench-test-');
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, [bench, '--quick', '--out', dir], {
+      timeout: 90_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    assert.match(stdout, /\| a raw undici → node:http \|/);
+    const files = readdirSync(dir).filter((f) => f.endsWith('.json'));
+    assert.equal(files.length, 1);
+    const report = JSON.parse(readFileSync(path.join(dir, files[0]!), 'utf8'));
+    assert.ok(report.rawCeiling.perSec > 0);
+    assert.deepEqual(
+      report.scenarios.map((s: { name: string }) => s.name),
+      ['b-instant', 'c-realistic', 'd-realistic-2000'],
+    );
+    for (const s of report.scenarios) {
+      assert.equal(s.lost, 0, s.name);
+      assert.ok(s.enginePeakRssMB > 0, s.name);
+      assert.ok(s.delivered > 0, s.name);
+    }
+  } finally {
+    cleanup();
+  }
+});
