@@ -387,5 +387,6 @@ export class Dispatcher extends EventEmitter {
 function isEndpointFailure(r: AttemptResult): boolean {
   if (r.ok) return false;
   if (r.statusCode !== undefined) return r.statusCode >= 500 || r.statusCode === 429;
-  return r.errorKind !== 'blocked_destination';
+  // Attempts that never reached the merchant say nothing about it.
+  return r.errorKind !== 'blocked_destination' && r.errorKind !== 'not_sent';
 }

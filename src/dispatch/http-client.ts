@@ -289,6 +289,10 @@ class Attempt implements Dispatcher.DispatchHandler {
     if (this.done) return;
     if (this.status !== 0) {
       this.settle(this.answered(`response body not complete within ${this.deadlineMs} ms`));
+    } else if (this.abortFn === null) {
+      // Never written: it waited in our own pool (or for a connect slower than the deadline).
+      // Not the merchant's failure, so the circuit breaker must not count it.
+      this.settle(failure(this.startedAt, 'not_sent', `not sent: no connection came free within ${this.deadlineMs} ms`));
     } else {
       this.settle(failure(this.startedAt, 'timeout', `no response within ${this.deadlineMs} ms`));
     }
