@@ -119,7 +119,11 @@ export interface Store {
   listAttempts(confirmationId: string): Promise<Attempt[]>;
 
   // --- dead letters ---
-  /** Puts one confirmation back on the queue (due now). False if it is in flight right now. */
+  /**
+   * Puts one delivered or dead confirmation back on the queue (due now); `in_flight` while an
+   * attempt holds it. A manual action outside the order promise: if a later confirmation of the
+   * same transaction is open, the two may arrive in either order.
+   */
   redeliver(id: string, now: number): Promise<'queued' | 'in_flight' | 'not_found'>;
   /** Re-queues every dead confirmation of a merchant; returns how many. */
   replayDead(merchantId: string, now: number): Promise<number>;
