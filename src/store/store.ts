@@ -125,4 +125,20 @@ export interface Store {
   nextDueAt(): Promise<number | null>;
   /** Counts per state, for /metrics and the dashboard. */
   countByState(): Promise<Record<ConfirmationState, number>>;
+
+  // --- multi-node and retention ---
+  /**
+   * Calls `listener` when another node commits confirmations: with the merchant ids written for,
+   * or undefined meaning "scan the whole queue" (too many ids, or notifications may have been
+   * missed while reconnecting). Resolves with an unsubscribe. A single-process store (SQLite)
+   * never calls it: its own commits wake the dispatcher in-process.
+   */
+  subscribeDue(listener: (merchantIds: string[] | undefined) => void): Promise<() => Promise<void>>;
+  /**
+   * Retention: removes up to `limit` delivered confirmations created before `before` (epoch ms),
+   * with their attempts, in one short transaction; returns how many confirmations it removed.
+   * Rows in any other state (waiting, pending, inflight, parked, dead) are never removed.
+   * Call again until it returns less than `limit`.
+   */
+  purgeHistory(before: number, limit: number): Promise<number>;
 }
