@@ -43,7 +43,7 @@ export class PgListener {
       this.timer.unref();
       this.delayMs = Math.min(this.delayMs * 2, 5_000);
     };
-    client.on('error', fail);
+    client.on('error', fail); // stays attached: a dead client may report more than once
     client.on('end', () => fail(new Error('listener connection ended')));
     client.on('notification', (n) => {
       if (n.channel !== this.channel) return;

@@ -70,6 +70,9 @@ export class PostgresStore implements Store {
     this.pool = new pg.Pool({ ...this.clientConfig, max: opts.poolSize ?? 10, idleTimeoutMillis: 30_000 });
     // An idle connection dropped by the server (restart, failover) must not crash the process.
     this.pool.on('error', (err) => this.onError(err));
+    // A server shutdown (57P01) reaches a checked-out connection between two queries as an 'error'
+    // event, which would crash the process if nobody listened; the failing query reports it anyway.
+    this.pool.on('connect', (client) => client.on('error', (err) => this.onError(err)));
   }
 
   /** Runs `fn` in one transaction; runs it again after a deadlock or a concurrent-insert race. */
