@@ -195,6 +195,11 @@ describe('many nodes on one PostgreSQL', { skip }, () => {
         // The work was shared: every worker delivered some of it.
         const metrics = await Promise.all(nodes.slice(1).map((n) => fetch(`${n.url}/metrics`).then((r) => r.text())));
         for (const m of metrics) assert.match(m, /confirma_attempts_total\{outcome="delivered"\} [1-9]/);
+        // The API node only ingests: it never sent anything, and workers serve no /v1 routes.
+        const apiMetrics = await fetch(`${api.url}/metrics`).then((r) => r.text());
+        assert.doesNotMatch(apiMetrics, /confirma_attempts_total\{outcome="delivered"\} [1-9]/);
+        assert.equal((await call(nodes[1]!.url, 'GET', '/v1/merchants')).status, 404);
+        assert.equal((await fetch(`${nodes[1]!.url}/readyz`)).status, 200);
       } finally {
         await stopAll(nodes);
         await fleet.close();

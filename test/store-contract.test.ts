@@ -378,6 +378,18 @@ for (const adapter of adapters) {
       assert.ok((await store.purgeHistory(now + 60_000, 100)) >= 1);
     });
 
+    if (adapter.name === 'sqlite') {
+      test('sqlite: subscribeDue never calls back (one process: its own commits wake it)', async (store) => {
+        const m = await merchant(store);
+        let heard = 0;
+        const unsubscribe = await store.subscribeDue(() => heard++);
+        await store.ingest([create(m)], Date.now());
+        await new Promise((r) => setTimeout(r, 50));
+        await unsubscribe();
+        assert.equal(heard, 0);
+      });
+    }
+
     if (adapter.name === 'postgres') {
       test('postgres: two stores claiming at once never claim the same row', async (store) => {
         const m = await merchant(store);
