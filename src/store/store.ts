@@ -16,7 +16,7 @@ export interface IdempotencyClaim {
   readonly requestHash: string;
 }
 
-/** One write submitted to the group-commit batcher. Each op runs in its own savepoint. */
+/** One write submitted to the group-commit batcher. Each op succeeds or fails on its own (see `Store.ingest`). */
 export type IngestOp =
   | {
       readonly kind: 'create';
@@ -87,7 +87,12 @@ export interface Store {
   findApiKey(hash: string): Promise<{ id: string; merchantId: string | null } | undefined>;
 
   // --- ingest ---
-  /** Runs every op in ONE database transaction (one fsync); each op in its own savepoint. */
+  /**
+   * Runs every op in ONE database transaction (one fsync). Each op succeeds or fails on its own, as
+   * if in its own savepoint: a refused op leaves no trace and the others go ahead (SQLite uses a
+   * savepoint per op; PostgreSQL checks each op in memory against rows it locked, then writes the
+   * batch set-based). Ops see the effects of the ops before them in the same batch.
+   */
   ingest(ops: readonly IngestOp[], now: number): Promise<IngestResult[]>;
 
   // --- reads ---
