@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import pg from 'pg';
 import type { Claim } from '../src/domain/confirmation.js';
 import { newId } from '../src/domain/ids.js';
 import type { Status } from '../src/domain/status.js';
@@ -407,6 +408,49 @@ for (const adapter of adapters) {
         } finally {
           await other.close();
         }
+      });
+
+      test('postgres: retention drops a whole week holding only delivered rows, keeps a week with a dead one', async (store) => {
+        const m = await merchant(store);
+        const now = Date.now();
+        const schema = (store as PostgresStore).channel.replace('confirma_due_', '');
+        const weeks = async (): Promise<string[]> => {
+          const db = new pg.Client({ connectionString: PG_URL });
+          await db.connect();
+          try {
+            const { rows } = await db.query(
+              `SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = $1 AND c.relkind = 'r' AND relname LIKE 'confirmations\\_w%' ORDER BY 1`,
+              [schema],
+            );
+            return rows.map((r) => String(r.relname));
+          } finally {
+            await db.end();
+          }
+        };
+        const before = await weeks();
+        assert.equal(before.length, 3, `this week and two ahead: ${before.join(', ')}`);
+        await store.ingest([create(m, { id: 'w-1' }), create(m, { id: 'w-2' })], now);
+        const claims = await claimAll(store, now);
+        await record(store, claims[0]!, { kind: 'delivered' }, now);
+        await record(store, claims[1]!, { kind: 'dead', reason: 'gave up' }, now);
+        // A cut-off five weeks ahead makes this week old; it holds a dead row, so it stays.
+        const later = now + 5 * 7 * 86_400_000;
+        assert.equal(await store.purgeHistory(later, 100), 1, 'the delivered row goes by a batched delete');
+        assert.ok((await weeks()).includes(before[0]!));
+        assert.equal((await store.getConfirmation(claims[1]!.id))?.state, 'dead');
+        // Once the dead one is delivered too, the whole week is dropped.
+        await store.redeliver(claims[1]!.id, now);
+        const [again] = await claimAll(store, now);
+        await record(store, again!, { kind: 'delivered' }, now);
+        await store.purgeHistory(later, 100);
+        assert.ok(!(await weeks()).includes(before[0]!), 'the week was dropped');
+        assert.equal(await store.getConfirmation(claims[1]!.id), undefined);
+        assert.deepEqual(await store.listAttempts(claims[1]!.id), []);
+        assert.equal((await store.getTransaction('w-2'))?.id, 'w-2');
+        // New confirmations still find a partition.
+        await store.ingest([create(m)], Date.now());
+        assert.equal((await store.countByState()).pending, 1);
       });
 
       test('postgres: a committed ingest batch wakes listeners once, naming its merchants', async (store) => {

@@ -10,6 +10,7 @@ import type { ClaimOptions, ConfirmationQuery, IngestOp, IngestResult, OutcomeRe
 import { ingestBatch, IngestRace } from './pg-ingest.js';
 import { isConnectionError, isTransient, translate } from './pg-errors.js';
 import { PgListener, type DueListener } from './pg-listener.js';
+import { dropOldPartitions, ensurePartitions } from './pg-partitions.js';
 
 /** Options for the PostgreSQL store. */
 export interface PostgresStoreOptions {
@@ -21,6 +22,8 @@ export interface PostgresStoreOptions {
   readonly poolSize?: number;
   /** Told about connection errors the store recovers from by itself (for logs). */
   readonly onError?: (err: unknown) => void;
+  /** Weekly partitions created behind the current week if missing (they are made 2 weeks ahead); default 0. */
+  readonly partitionWeeksBehind?: number;
 }
 
 /** Most merchant ids named in one NOTIFY; beyond, the payload is empty and workers scan the queue. */
@@ -54,12 +57,14 @@ export class PostgresStore implements Store {
   private readonly schema: string;
   private readonly onError: (err: unknown) => void;
   private readonly listeners = new Set<PgListener>();
+  private readonly weeksBehind: number;
 
   constructor(opts: PostgresStoreOptions) {
     this.schema = opts.schema ?? 'public';
     if (!/^[a-z_][a-z0-9_]{0,40}$/.test(this.schema)) throw new Error(`invalid schema name ${this.schema}`);
     this.channel = this.schema === 'public' ? 'confirma_due' : `confirma_due_${this.schema}`;
     this.onError = opts.onError ?? (() => undefined);
+    this.weeksBehind = opts.partitionWeeksBehind ?? 0;
     this.clientConfig = {
       connectionString: opts.url,
       // Durable commits whatever the server default says; tables in our schema only.
@@ -125,6 +130,9 @@ export class PostgresStore implements Store {
         await c.query('INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)', [m.name, Date.now()]);
         done.push(m.name);
       }
+      return done;
+    }).then(async (done) => {
+      await this.tx((c) => ensurePartitions(c, this.schema, Date.now(), this.weeksBehind));
       return done;
     });
   }
@@ -522,7 +530,17 @@ export class PostgresStore implements Store {
   }
 
   async purgeHistory(before: number, limit: number): Promise<number> {
-    // A short transaction per batch through the (state, id) index; ids sort by creation time.
+    // Maintenance first: the weeks ahead must exist; whole old weeks holding only delivered rows go
+    // at once (their rows are not counted in the result: dropping a table does not count rows).
+    await this.tx((c) => ensurePartitions(c, this.schema, Date.now(), this.weeksBehind));
+    try {
+      await this.tx((c) => dropOldPartitions(c, this.schema, before));
+    } catch (err) {
+      // lock_timeout: the tables were busy; the next pass drops the week. Batched deletes go on.
+      if ((err as { code?: unknown }).code !== '55P03') throw err;
+      this.onError(err);
+    }
+    // Then a short transaction per batch through the (state, id) index; ids sort by creation time.
     // Rows locked by someone else right now (a redeliver) are skipped, not waited for.
     const { rowCount } = await this.q(
       `WITH doomed AS (

@@ -51,8 +51,13 @@ CREATE TABLE transactions (
 );
 CREATE INDEX transactions_merchant_reference ON transactions(merchant_id, reference);
 
+-- confirmations and attempts are range-partitioned by confirmation id, which starts with its
+-- creation time (see domain/ids.ts): one partition per week, created ahead by the store's
+-- maintenance (pg-partitions.ts), dropped by retention once it holds nothing but delivered rows.
+-- An attempt lives in the partition of its confirmation, so a week goes away in one piece.
+-- Ids use the "C" collation so that ranges, cursors and ORDER BY follow byte order, as in SQLite.
 CREATE TABLE confirmations (
-  id             TEXT PRIMARY KEY,  -- also the webhook-id; sorts by creation time
+  id             TEXT COLLATE "C" NOT NULL,  -- also the webhook-id; sorts by creation time
   transaction_id TEXT NOT NULL,
   merchant_id    TEXT NOT NULL,
   seq            INTEGER NOT NULL,
@@ -66,19 +71,22 @@ CREATE TABLE confirmations (
   last_error     TEXT,
   delivered_at   BIGINT,
   created_at     BIGINT NOT NULL,
-  UNIQUE (transaction_id, seq)
-);
+  PRIMARY KEY (id)
+) PARTITION BY RANGE (id);
+-- Rows outside every weekly partition land here (it stays empty while maintenance runs).
+CREATE TABLE confirmations_default PARTITION OF confirmations DEFAULT;
+-- (transaction_id, seq) is unique by construction (seq is assigned under the transaction's row
+-- lock); a unique index would have to include the partition key, so this one is plain.
+CREATE INDEX confirmations_transaction_seq ON confirmations(transaction_id, seq);
 -- The queue path: only rows that may be claimed are in these indexes, so they stay small.
 CREATE INDEX confirmations_due ON confirmations(due_at) WHERE state IN ('pending', 'inflight');
 CREATE INDEX confirmations_merchant_due ON confirmations(merchant_id, due_at) WHERE state IN ('pending', 'inflight');
 CREATE INDEX confirmations_merchant_state ON confirmations(merchant_id, state, id);
 CREATE INDEX confirmations_state_id ON confirmations(state, id);
--- Hot rows are updated 2-3 times each: leave room for HOT updates.
-ALTER TABLE confirmations SET (fillfactor = 80);
 
 CREATE TABLE attempts (
-  id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  confirmation_id  TEXT NOT NULL,
+  id               BIGINT GENERATED ALWAYS AS IDENTITY,
+  confirmation_id  TEXT COLLATE "C" NOT NULL,
   number           INTEGER NOT NULL,
   started_at       BIGINT NOT NULL,
   duration_ms      INTEGER NOT NULL,
@@ -87,7 +95,8 @@ CREATE TABLE attempts (
   error_message    TEXT,
   response_snippet TEXT,
   outcome          TEXT NOT NULL
-);
+) PARTITION BY RANGE (confirmation_id);
+CREATE TABLE attempts_default PARTITION OF attempts DEFAULT;
 CREATE INDEX attempts_confirmation ON attempts(confirmation_id, number);
 
 CREATE TABLE idempotency_keys (
