@@ -465,6 +465,13 @@ for (const adapter of adapters) {
           await new Promise((r) => setTimeout(r, 100));
           assert.equal(heard.length, 1);
           assert.deepEqual([...heard[0]!].sort(), [a, b].sort());
+          // Work put back on the queue by an API node wakes the workers too.
+          const [claim] = await claimAll(store);
+          await record(store, claim!, { kind: 'dead', reason: 'gave up' });
+          assert.equal(await store.replayDead(claim!.merchantId, Date.now()), 1);
+          const until = Date.now() + 5_000;
+          while (heard.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+          assert.deepEqual(heard[1], [claim!.merchantId]);
         } finally {
           await unsubscribe();
         }

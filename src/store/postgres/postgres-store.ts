@@ -206,6 +206,7 @@ export class PostgresStore implements Store {
       );
       if (cur.disabledAt !== null && disabledAt === null) {
         await c.query(`UPDATE confirmations SET state = 'pending', due_at = $1 WHERE merchant_id = $2 AND state = 'parked'`, [now, id]);
+        await this.notify(c, id); // unparked rows are due now: tell the workers
       }
       if (cur.disabledAt === null && disabledAt !== null) {
         await c.query(`UPDATE confirmations SET state = 'parked', due_at = NULL WHERE merchant_id = $1 AND state = 'pending'`, [id]);
@@ -312,23 +313,32 @@ export class PostgresStore implements Store {
 
   async redeliver(id: string, now: number): Promise<'queued' | 'in_flight' | 'not_found'> {
     return this.tx(async (c) => {
-      const { rows } = await c.query<Row>('SELECT state FROM confirmations WHERE id = $1 FOR UPDATE', [id]);
+      const { rows } = await c.query<Row>('SELECT state, merchant_id FROM confirmations WHERE id = $1 FOR UPDATE', [id]);
       const row = rows[0];
       if (row === undefined) return 'not_found';
       if (row.state === 'inflight') return 'in_flight';
       if (row.state === 'delivered' || row.state === 'dead') {
         await c.query(`UPDATE confirmations SET state = 'pending', due_at = $1, tries = 0, last_error = NULL WHERE id = $2`, [now, id]);
+        await this.notify(c, String(row.merchant_id));
       }
       return 'queued';
     });
   }
 
   async replayDead(merchantId: string, now: number): Promise<number> {
-    const { rowCount } = await this.q(
-      `UPDATE confirmations SET state = 'pending', due_at = $1, tries = 0 WHERE merchant_id = $2 AND state = 'dead'`,
-      [now, merchantId],
-    );
-    return rowCount ?? 0;
+    return this.tx(async (c) => {
+      const { rowCount } = await c.query(
+        `UPDATE confirmations SET state = 'pending', due_at = $1, tries = 0 WHERE merchant_id = $2 AND state = 'dead'`,
+        [now, merchantId],
+      );
+      if ((rowCount ?? 0) > 0) await this.notify(c, merchantId);
+      return rowCount ?? 0;
+    });
+  }
+
+  /** Wakes the workers for a merchant once this transaction commits (API nodes do not dispatch). */
+  private async notify(c: pg.PoolClient, merchantId: string): Promise<void> {
+    await c.query('SELECT pg_notify($1, $2)', [this.channel, merchantId]);
   }
 
   // --- dispatch ---
