@@ -79,22 +79,16 @@ export async function createApp(
       dispatcher.wake();
     },
     onQueued: () => dispatcher.wake(),
+    metricsText: async () => {
+      const counts = await store.countByState();
+      const states = Object.entries(counts)
+        .map(([state, n]) => `confirma_confirmations{state="${state}"} ${n}`)
+        .join('\n');
+      return `${metrics.render()}# HELP confirma_confirmations Confirmations by state.\n# TYPE confirma_confirmations gauge\n${states}\n`;
+    },
   });
   metrics.gauge('confirma_in_flight', 'Delivery requests in flight on this node.', () => dispatcher.inFlightCount);
   metrics.gauge('confirma_ingest_backlog', 'Writes waiting for a group commit.', () => ingest.backlog);
-  // Open to scrapers like /healthz: counts only, no merchant data.
-  server.get('/metrics', { config: { public: true } }, async (_req, reply) => {
-    const counts = await store.countByState();
-    const states = Object.entries(counts)
-      .map(([state, n]) => `confirma_confirmations{state="${state}"} ${n}`)
-      .join('\n');
-    return reply
-      .type('text/plain; version=0.0.4')
-      .send(
-        `${metrics.render()}# HELP confirma_confirmations Confirmations by state.\n# TYPE confirma_confirmations gauge\n${states}\n`,
-      );
-  });
-
   let stopped: Promise<void> | undefined;
   let unsubscribe: (() => Promise<void>) | undefined;
   let retentionTimer: NodeJS.Timeout | undefined;

@@ -1,4 +1,5 @@
 import { parseRetrySchedule, DEFAULT_RETRY_SCHEDULE_SEC } from './dispatch/backoff.js';
+import { parseMasterKey } from './signing/keyring.js';
 
 /**
  * One configuration schema: defaults ← CONFIRMA_* environment ← command-line overrides.
@@ -16,6 +17,17 @@ export interface Config {
   readonly dbPath: string;
   /** Admin API key (CONFIRMA_ADMIN_KEY); without it no admin route can be used. */
   readonly adminKey: string | undefined;
+  /**
+   * Master key that encrypts merchant credentials Confirma must read back, such as the ePayco
+   * `p_key` (CONFIRMA_MASTER_KEY): 32 random bytes as 64 hex digits or base64. Without it no
+   * `epayco` merchant can be created. Every node of a deployment needs the same key.
+   */
+  readonly masterKey: string | undefined;
+  /**
+   * Former master keys, comma-separated (CONFIRMA_MASTER_KEY_PREVIOUS): they only open values
+   * sealed before a rotation; everything new is sealed with `masterKey`. Needs `masterKey`.
+   */
+  readonly masterKeyPrevious: readonly string[];
   /** Delays in seconds before attempts 1..n (CONFIRMA_RETRY_SCHEDULE). */
   readonly retrySchedule: readonly number[];
   /** Longest `Retry-After` honoured, ms (CONFIRMA_RETRY_AFTER_CAP_MS). */
@@ -40,6 +52,10 @@ export interface Config {
   readonly commitMaxBatch: number;
   /** How long a write may wait for others to share its commit, ms (CONFIRMA_COMMIT_WAIT_MS). */
   readonly commitWaitMs: number;
+  /** Requests per second each API key may make on average; 0 disables (CONFIRMA_RATE_LIMIT). */
+  readonly rateLimitPerSec: number;
+  /** Requests a key may make in a burst above the average (CONFIRMA_RATE_LIMIT_BURST). */
+  readonly rateLimitBurst: number;
   /** Largest request body accepted, bytes (CONFIRMA_BODY_LIMIT). */
   readonly bodyLimitBytes: number;
   /** CIDRs or `loopback` that confirmations may be sent to despite being private (CONFIRMA_ALLOW_PRIVATE_DESTINATIONS). */
@@ -114,6 +130,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     databaseUrl: env.DATABASE_URL === '' ? undefined : env.DATABASE_URL,
     dbPath: env.CONFIRMA_DB_PATH ?? './data/confirma.db',
     adminKey,
+    masterKey: env.CONFIRMA_MASTER_KEY === '' ? undefined : env.CONFIRMA_MASTER_KEY,
+    masterKeyPrevious: (env.CONFIRMA_MASTER_KEY_PREVIOUS ?? '').split(',').map((k) => k.trim()).filter((k) => k !== ''),
     retrySchedule,
     retryAfterCapMs: int(env, 'CONFIRMA_RETRY_AFTER_CAP_MS', 3_600_000, 0, 86_400_000),
     attemptTimeoutMs: int(env, 'CONFIRMA_ATTEMPT_TIMEOUT_MS', 15_000, 100, 120_000),
@@ -126,6 +144,8 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     pollMs: int(env, 'CONFIRMA_POLL_MS', 1_000, 10, 60_000),
     commitMaxBatch: int(env, 'CONFIRMA_COMMIT_MAX_BATCH', 2_000, 1, 100_000),
     commitWaitMs: int(env, 'CONFIRMA_COMMIT_WAIT_MS', 0, 0, 1_000),
+    rateLimitPerSec: int(env, 'CONFIRMA_RATE_LIMIT', 500, 0, 1_000_000),
+    rateLimitBurst: int(env, 'CONFIRMA_RATE_LIMIT_BURST', 1_000, 1, 1_000_000),
     bodyLimitBytes: int(env, 'CONFIRMA_BODY_LIMIT', 1_048_576, 1_024, 64 * 1_048_576),
     allowPrivateDestinations: env.CONFIRMA_ALLOW_PRIVATE_DESTINATIONS ?? '',
     requireHttps: bool(env, 'CONFIRMA_REQUIRE_HTTPS', false),
@@ -142,6 +162,25 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   };
   if (cfg.adminKey !== undefined && cfg.adminKey.length < 24) {
     throw new ConfigError('CONFIRMA_ADMIN_KEY must be at least 24 characters (use a random value)');
+  }
+  if (cfg.masterKey !== undefined) {
+    try {
+      parseMasterKey(cfg.masterKey);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+  }
+  if (cfg.masterKeyPrevious.length > 0) {
+    if (cfg.masterKey === undefined) {
+      throw new ConfigError('CONFIRMA_MASTER_KEY_PREVIOUS needs CONFIRMA_MASTER_KEY: the current key seals, previous keys only open');
+    }
+    cfg.masterKeyPrevious.forEach((k, i) => {
+      try {
+        parseMasterKey(k, `CONFIRMA_MASTER_KEY_PREVIOUS (key #${i + 1})`);
+      } catch (err) {
+        throw new ConfigError((err as Error).message);
+      }
+    });
   }
   if (cfg.leaseMs <= cfg.attemptTimeoutMs + 1_000) {
     throw new ConfigError(

@@ -36,6 +36,12 @@ export const errorCatalog = {
     message: 'retrySchedule must be a list of 1 to 20 delays in seconds, each between 0 and 604800 (7 days).',
     retryable: false,
   },
+  card_number_refused: {
+    status: 400,
+    message: 'A free-text field holds what looks like a card number (13 to 19 digits passing Luhn); card numbers are never accepted.',
+    retryable: false,
+  },
+  invalid_encoding: { status: 400, message: 'The body is not valid UTF-8.', retryable: false },
   invalid_query: { status: 400, message: 'A query parameter is invalid.', retryable: false },
   invalid_cursor: { status: 400, message: 'The cursor is not one this server issued.', retryable: false },
   invalid_idempotency_key: {
@@ -44,6 +50,11 @@ export const errorCatalog = {
     retryable: false,
   },
   batch_too_large: { status: 400, message: 'A batch holds at most 1000 transactions.', retryable: false },
+  master_key_not_configured: {
+    status: 400,
+    message: 'CONFIRMA_MASTER_KEY is not set on this server, so credentials that must be encrypted (epayco pKey) cannot be stored.',
+    retryable: false,
+  },
   // 401/403/404
   unauthorized: { status: 401, message: 'A valid API key is required: Authorization: Bearer <key>.', retryable: false },
   forbidden: { status: 403, message: 'This key may not perform this action.', retryable: false },

@@ -126,6 +126,7 @@ describe('merchants', () => {
         maxInFlight: 8,
         timeoutMs: 5000,
         retrySchedule: [0, 10, 60],
+        epayco: null,
         enabled: true,
         disabledAt: null,
         disabledReason: null,
@@ -645,9 +646,14 @@ describe('openapi.json', () => {
     // Errors: documented per route with the Error schema.
     await checked('POST', '/v1/transactions', '/v1/transactions', { body: txBody(mid, { amount: 1 }) });
     await checked('GET', '/v1/transactions/missing', '/v1/transactions/{id}');
+    await checked('GET', '/v1/transactions?reference=order-1', '/v1/transactions');
+    await checked('GET', '/v1/transactions', '/v1/transactions');
+    await checked('POST', '/v1/merchants', '/v1/merchants', {
+      body: { name: 'E', url: 'https://e.example/c', format: 'epayco', epayco: { custId: '1', pKey: 'k' } },
+    });
     await checked('GET', '/v1/merchants', '/v1/merchants', { key: null });
     await checked('PATCH', `/v1/transactions/${tx.body.id}`, '/v1/transactions/{id}', { body: { status: 'pending' } });
-    assert.equal(seen.size, 19, [...seen].join('\n'));
+    assert.equal(seen.size, 22, [...seen].join('\n'));
   });
 
   it('documents the error schema with every catalog code', async () => {

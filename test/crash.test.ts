@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { it } from 'node:test';
 import { MerchantServer } from './helpers/merchant-server.js';
-import { ADMIN_KEY, tempDir, txBody, waitFor } from './helpers/engine.js';
+import { createWriteStream } from 'node:fs';
+import { ADMIN_KEY, tempDir, testLogFile, txBody, waitFor } from './helpers/engine.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
@@ -18,11 +19,12 @@ async function startChild(dbPath: string): Promise<{ child: ChildProcess; url: s
       CONFIRMA_ALLOW_PRIVATE_DESTINATIONS: 'loopback',
       CONFIRMA_ATTEMPT_TIMEOUT_MS: '1000',
       CONFIRMA_LEASE_MS: '3000',
-      CONFIRMA_LOG_LEVEL: 'info',
+      CONFIRMA_LOG_LEVEL: 'debug',
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
+  child.stdout!.pipe(createWriteStream(testLogFile('child')));
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();

@@ -22,7 +22,9 @@ describe('delivery end to end on SQLite', () => {
 
   before(async () => {
     fleet = await new MerchantServer().listen();
-    engine = await startEngine({ CONFIRMA_ATTEMPT_TIMEOUT_MS: '15000', CONFIRMA_LEASE_MS: '60000' });
+    // A generous deadline: on a starved 2-core machine the in-process fleet can take seconds to
+    // answer, and a timeout there would be a (correct) retry that the exactly-once count rejects.
+    engine = await startEngine({ CONFIRMA_ATTEMPT_TIMEOUT_MS: '60000', CONFIRMA_LEASE_MS: '120000' });
   });
   after(async () => {
     await engine.stop();
@@ -51,8 +53,21 @@ describe('delivery end to end on SQLite', () => {
     assert.ok(got.every((r) => r.verified), 'every signature verifies with standardwebhooks');
     const txIds = new Set(got.map((r) => JSON.parse(r.body).data.id as string));
     assert.deepEqual([...acknowledged].filter((id) => !txIds.has(id)), []);
-    const counts = await engine.app.store.countByState();
-    assert.equal(counts.pending + counts.inflight + counts.waiting, 0);
+    // The fleet counts a delivery when it answers; the outcome commits just after.
+    await waitFor('every outcome committed', async () => {
+      const counts = await engine.app.store.countByState();
+      return counts.pending + counts.inflight + counts.waiting === 0;
+    });
+  });
+
+  it('exposes Prometheus metrics without a key', async () => {
+    const res = await fetch(engine.url + '/metrics');
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    const delivered = /confirma_attempts_total\{outcome="delivered"\} (\d+)/.exec(text);
+    assert.ok(delivered !== null && Number(delivered[1]) >= 10_000, text.slice(0, 500));
+    assert.match(text, /confirma_confirmations\{state="delivered"\} \d+/);
+    assert.match(text, /confirma_attempt_duration_seconds_bucket\{le="0.1"\} \d+/);
   });
 
   it('retries 500, timeout and reset with the same id and body, and records each attempt', async () => {

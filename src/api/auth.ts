@@ -25,17 +25,18 @@ declare module 'fastify' {
   }
 }
 
-/** Readable prefix of every merchant key, so a leaked key is recognisable in logs and scanners. */
+/** Readable prefixes of merchant and admin keys, so a leaked key is recognisable in logs and scanners. */
 export const API_KEY_PREFIX = 'cfm_mk_';
+export const ADMIN_KEY_PREFIX = 'cfm_ak_';
 
 /** The stored form of a key: SHA-256 hex. Keys are 256-bit random, so no slow hash is needed. */
 export function hashKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }
 
-/** A new merchant key: `cfm_mk_` + base64url of 32 random bytes; shown once, stored as its hash. */
-export function generateApiKey(): { key: string; prefix: string; hash: string } {
-  const key = API_KEY_PREFIX + randomBytes(32).toString('base64url');
+/** A new key: `cfm_mk_` (merchant) or `cfm_ak_` (admin) + base64url of 32 random bytes; shown once, stored as its hash. */
+export function generateApiKey(kind: 'merchant' | 'admin' = 'merchant'): { key: string; prefix: string; hash: string } {
+  const key = (kind === 'admin' ? ADMIN_KEY_PREFIX : API_KEY_PREFIX) + randomBytes(32).toString('base64url');
   return { key, prefix: key.slice(0, 12), hash: hashKey(key) };
 }
 

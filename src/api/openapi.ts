@@ -1,4 +1,5 @@
 import type { Config } from '../config.js';
+import { AUDIT_ACTIONS } from '../domain/audit.js';
 import { CONFIRMATION_STATES } from '../domain/confirmation.js';
 import { FORMATS } from '../domain/merchant.js';
 import { STATUSES } from '../domain/status.js';
@@ -79,6 +80,7 @@ export function openapiDocument(config: Config): Record<string, unknown> {
     maxInFlight: nullable(int(1, LIMITS.maxInFlightMax)),
     timeoutMs: nullable(int(LIMITS.timeoutMsMin, timeoutMsMax)),
     retrySchedule: nullable(retrySchedule),
+    epayco: ref('EpaycoCredentials'),
   };
   const scalar = {
     oneOf: [str({ maxLength: LIMITS.metadataStringMax }), { type: 'number' }, { type: 'boolean' }, { type: 'null' }],
@@ -92,6 +94,7 @@ export function openapiDocument(config: Config): Record<string, unknown> {
     maxInFlight: nullable({ type: 'integer' }),
     timeoutMs: nullable({ type: 'integer' }),
     retrySchedule: nullable({ type: 'array', items: { type: 'integer' } }),
+    epayco: nullable(obj({ custId: str() })),
     enabled: { type: 'boolean' },
     disabledAt: nullable(time()),
     disabledReason: nullable(str()),
@@ -121,7 +124,29 @@ export function openapiDocument(config: Config): Record<string, unknown> {
     lastError: nullable(str()),
     createdAt: time(),
   };
+  const keyProps: Props = {
+    id: str(),
+    merchantId: nullable(str()),
+    prefix: str(),
+    name: nullable(str()),
+    createdAt: time(),
+    revokedAt: nullable(time()),
+  };
   const confirmationProps: Props = { ...summaryProps, transactionId: str(), merchantId: str() };
+
+  const newTransactionProps: Props = {
+    id: str({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', description: 'Your id; generated when absent.' }),
+    merchantId: str({ minLength: 1, maxLength: LIMITS.merchantIdMax }),
+    reference: str({ minLength: 1, maxLength: LIMITS.referenceMax }),
+    amount: str({
+      pattern: '^(0|[1-9][0-9]{0,17})(\\.[0-9]+)?$',
+      description: "Decimal string > 0 with no more decimals than the currency's minor unit.",
+    }),
+    currency: str({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, e.g. COP.' }),
+    status: { type: 'string', enum: [...STATUSES] },
+    customer: nullable(ref('Customer')),
+    metadata: nullable(ref('Metadata')),
+  };
 
   const schemas: Record<string, Schema> = {
     ErrorBody: obj(
@@ -139,13 +164,27 @@ export function openapiDocument(config: Config): Record<string, unknown> {
       ...input({ ...merchantSettings, enabled: { type: 'boolean' } }, []),
       minProperties: 1,
       description:
-        'A merchant key may change only url, timeoutMs, retrySchedule and enabled. null resets to the server default.',
+        'A merchant key may change only url, timeoutMs, retrySchedule, enabled and epayco. null resets to the server default.',
     },
     MerchantCreated: obj({
       ...merchantProps,
       secret: str({ pattern: '^whsec_', description: 'Signing secret; shown only here.' }),
       apiKey: str({ pattern: '^cfm_mk_', description: 'Merchant API key; shown only here.' }),
     }),
+    EpaycoCredentials: {
+      ...input(
+        {
+          custId: str({ minLength: 1, maxLength: LIMITS.epaycoCustIdMax, description: 'p_cust_id_cliente' }),
+          pKey: str({
+            minLength: 1,
+            maxLength: LIMITS.epaycoPKeyMax,
+            description: 'p_key: stored encrypted (needs CONFIRMA_MASTER_KEY), never returned.',
+          }),
+        },
+        ['custId', 'pKey'],
+      ),
+      description: 'Credentials of the epayco format; required when format is epayco. See docs/formats.md.',
+    },
     MerchantPage: obj({ data: { type: 'array', items: ref('Merchant') }, nextCursor: nullable(str()) }),
     Customer: input(
       {
@@ -162,18 +201,20 @@ export function openapiDocument(config: Config): Record<string, unknown> {
       description: `Flat object; at most ${LIMITS.metadataMaxBytes} bytes as JSON.`,
     },
     NewTransaction: input(
+      newTransactionProps,
+      ['merchantId', 'reference', 'amount', 'currency', 'status'],
+    ),
+    BatchItem: input(
       {
-        id: str({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', description: 'Your id; generated when absent.' }),
-        merchantId: str({ minLength: 1, maxLength: LIMITS.merchantIdMax }),
-        reference: str({ minLength: 1, maxLength: LIMITS.referenceMax }),
-        amount: str({
-          pattern: '^(0|[1-9][0-9]{0,17})(\\.[0-9]+)?$',
-          description: "Decimal string > 0 with no more decimals than the currency's minor unit.",
+        ...newTransactionProps,
+        idempotencyKey: str({
+          minLength: 1,
+          maxLength: LIMITS.idempotencyKeyMax,
+          pattern: '^[\\x20-\\x7e]+$',
+          description:
+            "This item's own idempotency key (same rules as the header); it wins over the request's Idempotency-Key. " +
+            'Same key and same item answer the first result again; a different item answers idempotency_conflict.',
         }),
-        currency: str({ pattern: '^[A-Z]{3}$', description: 'ISO 4217 code, e.g. COP.' }),
-        status: { type: 'string', enum: [...STATUSES] },
-        customer: nullable(ref('Customer')),
-        metadata: nullable(ref('Metadata')),
       },
       ['merchantId', 'reference', 'amount', 'currency', 'status'],
     ),
@@ -183,6 +224,9 @@ export function openapiDocument(config: Config): Record<string, unknown> {
     TransactionWithConfirmations: obj({
       ...transactionProps,
       confirmations: { type: 'array', items: ref('ConfirmationSummary') },
+    }),
+    ReferenceMatches: obj({
+      data: { type: 'array', maxItems: LIMITS.referenceMatchesMax, items: ref('TransactionWithConfirmations') },
     }),
     Confirmation: obj(confirmationProps),
     Attempt: obj({
@@ -198,7 +242,7 @@ export function openapiDocument(config: Config): Record<string, unknown> {
     ConfirmationWithAttempts: obj({ ...confirmationProps, attempts: { type: 'array', items: ref('Attempt') } }),
     ConfirmationPage: obj({ data: { type: 'array', items: ref('Confirmation') }, nextCursor: nullable(str()) }),
     BatchRequest: input(
-      { transactions: { type: 'array', minItems: 1, maxItems: LIMITS.batchMax, items: ref('NewTransaction') } },
+      { transactions: { type: 'array', minItems: 1, maxItems: LIMITS.batchMax, items: ref('BatchItem') } },
       ['transactions'],
     ),
     BatchResult: {
@@ -253,6 +297,14 @@ export function openapiDocument(config: Config): Record<string, unknown> {
         },
       },
     },
+    '/metrics': {
+      get: {
+        ...open,
+        operationId: 'metrics',
+        summary: 'Prometheus metrics: attempts by outcome, attempt durations, commit batches, in flight, confirmations by state',
+        responses: { '200': { description: 'Prometheus text exposition', content: { 'text/plain': { schema: str() } } } },
+      },
+    },
     '/openapi.json': {
       get: {
         ...open,
@@ -268,7 +320,15 @@ export function openapiDocument(config: Config): Record<string, unknown> {
         requestBody: { required: true, ...json(ref('NewMerchant')) },
         responses: {
           '201': { description: 'Created', ...json(ref('MerchantCreated')) },
-          ...errors(...AUTH, ...bodyErrors, 'invalid_url', 'destination_not_allowed', 'invalid_retry_schedule', 'forbidden'),
+          ...errors(
+            ...AUTH,
+            ...bodyErrors,
+            'invalid_url',
+            'destination_not_allowed',
+            'invalid_retry_schedule',
+            'master_key_not_configured',
+            'forbidden',
+          ),
         },
       },
       get: {
@@ -304,6 +364,7 @@ export function openapiDocument(config: Config): Record<string, unknown> {
             'invalid_url',
             'destination_not_allowed',
             'invalid_retry_schedule',
+            'master_key_not_configured',
             'forbidden',
             'merchant_not_found',
           ),
@@ -336,6 +397,22 @@ export function openapiDocument(config: Config): Record<string, unknown> {
       },
     },
     '/v1/transactions': {
+      get: {
+        operationId: 'findTransactionsByReference',
+        summary:
+          "Reconciliation: the transactions with the merchant's own reference, each with its confirmations, newest first",
+        description:
+          'A merchant key searches its own merchant (merchantId may be omitted; another merchant answers 404). ' +
+          `The admin key searches every merchant unless merchantId is given. At most ${LIMITS.referenceMatchesMax} matches.`,
+        parameters: [
+          { ...query('reference', str({ minLength: 1, maxLength: LIMITS.referenceMax }), 'The merchant reference.'), required: true },
+          query('merchantId', str(), 'Only this merchant.'),
+        ],
+        responses: {
+          '200': { description: 'Matches (possibly none)', ...json(ref('ReferenceMatches')) },
+          ...errors(...AUTH, 'invalid_query', 'merchant_not_found'),
+        },
+      },
       post: {
         operationId: 'createTransaction',
         summary: 'Create a transaction and its first confirmation; answered after the commit',
@@ -438,6 +515,71 @@ export function openapiDocument(config: Config): Record<string, unknown> {
             ...json(obj({ id: str(), state: { type: 'string', enum: [...CONFIRMATION_STATES] } })),
           },
           ...errors(...AUTH, 'confirmation_not_found', 'confirmation_in_flight', 'unknown_field', 'invalid_body'),
+        },
+      },
+    },
+    '/v1/keys': {
+      post: {
+        operationId: 'createKey',
+        summary: 'Create an API key (admin): for a merchant, or an admin key without merchantId; the key is shown once',
+        requestBody: {
+          required: false,
+          ...json(input({ merchantId: nullable(str()), name: str({ minLength: 1, maxLength: LIMITS.nameMax }) }, [])),
+        },
+        responses: {
+          '201': { description: 'Created', ...json(obj({ ...keyProps, key: str({ pattern: '^cfm_(mk|ak)_' }) })) },
+          ...errors(...AUTH, ...bodyErrors, 'forbidden', 'merchant_not_found'),
+        },
+      },
+      get: {
+        operationId: 'listKeys',
+        summary: 'List API keys (admin); never the keys themselves',
+        responses: {
+          '200': { description: 'Every key', ...json(obj({ data: { type: 'array', items: obj(keyProps) } })) },
+          ...errors(...AUTH, 'forbidden'),
+        },
+      },
+    },
+    '/v1/keys/{id}/revoke': {
+      post: {
+        operationId: 'revokeKey',
+        summary: 'Revoke an API key (admin): it answers 401 from the next request on',
+        parameters: [idParam('Key id')],
+        responses: {
+          '200': { description: 'The revoked key', ...json(obj(keyProps)) },
+          ...errors(...AUTH, 'forbidden', 'not_found', 'unknown_field', 'invalid_body'),
+        },
+      },
+    },
+    '/v1/audit': {
+      get: {
+        operationId: 'listAudit',
+        summary: 'The audit log (admin): key creation and revocation, merchant changes, rotations, replays',
+        parameters: [
+          query('after', str({ pattern: '^[0-9]+$' }), 'Cursor: the nextCursor of the previous page'),
+          query('limit', int(1, 500), 'Page size, default 100'),
+        ],
+        responses: {
+          '200': {
+            description: 'A page, oldest first',
+            ...json(
+              obj({
+                data: {
+                  type: 'array',
+                  items: obj({
+                    id: { type: 'integer' },
+                    at: time(),
+                    actor: str(),
+                    action: { type: 'string', enum: [...AUDIT_ACTIONS] },
+                    target: str(),
+                    details: nullable({ type: 'object' }),
+                  }),
+                },
+                nextCursor: nullable(str()),
+              }),
+            ),
+          },
+          ...errors(...AUTH, 'forbidden', 'invalid_query', 'invalid_cursor'),
         },
       },
     },

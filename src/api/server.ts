@@ -7,14 +7,16 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Config } from '../config.js';
-import { parseAllowList } from '../dispatch/ssrf.js';
+import { parseAllowList, type Resolver } from '../dispatch/ssrf.js';
 import { ConfirmaError, isConfirmaError, type ErrorCode } from '../errors.js';
 import type { GroupCommit } from '../ingest/group-commit.js';
 import type { Logger } from '../observe/logger.js';
 import type { IngestOp, IngestResult, Store } from '../store/store.js';
 import { authenticate } from './auth.js';
+import { RateLimiter } from './rate-limiter.js';
 import { confirmationRoutes } from './routes/confirmations.js';
 import { healthRoutes } from './routes/health.js';
+import { keyRoutes } from './routes/keys.js';
 import { merchantRoutes } from './routes/merchants.js';
 import { openapiRoutes } from './routes/openapi.js';
 import { transactionRoutes } from './routes/transactions.js';
@@ -33,6 +35,10 @@ export interface ApiDeps {
   readonly onMerchantChanged?: (merchantId: string) => void;
   /** After confirmations were put back on the queue (redeliver, replay). */
   readonly onQueued?: () => void;
+  /** Prometheus text for GET /metrics; without it the route answers an empty exposition. */
+  readonly metricsText?: () => Promise<string>;
+  /** DNS for the registration-time SSRF check; the system resolver by default (tests script their own). */
+  readonly resolve?: Resolver;
 }
 
 /** ApiDeps plus what is derived from them once, handed to each route file. */
@@ -106,8 +112,16 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   // reaches the route as "no body" instead of failing as invalid JSON.
   const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    let text: string;
+    try {
+      // Invalid UTF-8 is refused rather than silently replaced with U+FFFD and stored.
+      text = typeof body === 'string' ? body : utf8.decode(body);
+    } catch {
+      done(new ConfirmaError('invalid_encoding'), undefined);
+      return;
+    }
     if (text.length === 0) {
       done(null, undefined);
       return;
@@ -116,6 +130,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   });
 
   app.decorateRequest('auth', null);
+  const limiter = new RateLimiter(config.rateLimitPerSec, config.rateLimitBurst);
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('x-request-id', request.id);
@@ -125,6 +140,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       throw new ConfirmaError('shutting_down', undefined, { retryAfterSec: 1 });
     }
     request.auth = await authenticate(request.headers.authorization, config.adminKey, store);
+    const wait = limiter.take(request.auth.keyId, Date.now());
+    if (wait > 0) throw new ConfirmaError('rate_limited', undefined, { retryAfterSec: wait / 1000 });
   });
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -155,5 +172,6 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   void app.register(async (scoped) => merchantRoutes(scoped, ctx));
   void app.register(async (scoped) => transactionRoutes(scoped, ctx));
   void app.register(async (scoped) => confirmationRoutes(scoped, ctx));
+  void app.register(async (scoped) => keyRoutes(scoped, ctx));
   return app;
 }

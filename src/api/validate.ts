@@ -6,6 +6,7 @@ import { CONFIRMATION_STATES, type ConfirmationState } from '../domain/confirmat
 import { isValidClientId } from '../domain/ids.js';
 import { FORMATS, type Format, type MerchantPatch } from '../domain/merchant.js';
 import { parseAmount, parseCurrency } from '../domain/money.js';
+import { containsCardNumber } from '../domain/pan.js';
 import { parseStatus, type Status } from '../domain/status.js';
 import type { Customer } from '../domain/transaction.js';
 import { ConfirmaError, type ErrorCode } from '../errors.js';
@@ -41,6 +42,9 @@ export const LIMITS = {
   pageMax: 500,
   pageDefault: 100,
   cursorMax: 128,
+  epaycoCustIdMax: 64,
+  epaycoPKeyMax: 256,
+  referenceMatchesMax: 100,
 } as const;
 
 /** What the merchant rules need from the configuration. */
@@ -182,6 +186,28 @@ export function validateRetrySchedule(v: unknown, field: string): number[] | nul
   });
 }
 
+/** ePayco credentials as a client sends them; the route seals `pKey` before anything is stored. */
+export interface EpaycoInput {
+  /** `p_cust_id_cliente` */
+  readonly custId: string;
+  /** `p_key` */
+  readonly pKey: string;
+}
+
+/** `epayco: { custId, pKey }`: both required, printable ASCII without spaces or `^` (the signature's separator). */
+function validateEpayco(v: unknown, field: string): EpaycoInput {
+  const o = requireObject(v, field);
+  onlyFields(o, ['custId', 'pKey'], field);
+  const custId = boundedString(requireField(o, 'custId', field), `${field}.custId`, 1, LIMITS.epaycoCustIdMax);
+  const pKey = boundedString(requireField(o, 'pKey', field), `${field}.pKey`, 1, LIMITS.epaycoPKeyMax);
+  for (const [name, value] of [['custId', custId], ['pKey', pKey]] as const) {
+    if (!/^[\x21-\x5d\x5f-\x7e]+$/.test(value)) {
+      throw fail('invalid_field', `${field}.${name}`, 'may hold only printable ASCII characters other than space and ^');
+    }
+  }
+  return { custId, pKey };
+}
+
 export interface MerchantInput {
   readonly name: string;
   readonly url: string;
@@ -189,9 +215,10 @@ export interface MerchantInput {
   readonly maxInFlight: number | null;
   readonly timeoutMs: number | null;
   readonly retrySchedule: number[] | null;
+  readonly epayco: EpaycoInput | null;
 }
 
-const MERCHANT_FIELDS = ['name', 'url', 'format', 'maxInFlight', 'timeoutMs', 'retrySchedule'] as const;
+const MERCHANT_FIELDS = ['name', 'url', 'format', 'maxInFlight', 'timeoutMs', 'retrySchedule', 'epayco'] as const;
 
 /** `POST /v1/merchants`. */
 export function validateNewMerchant(body: unknown, rules: MerchantRules): MerchantInput {
@@ -199,10 +226,16 @@ export function validateNewMerchant(body: unknown, rules: MerchantRules): Mercha
   onlyFields(o, MERCHANT_FIELDS, '');
   const name = boundedString(requireField(o, 'name', ''), 'name', 1, LIMITS.nameMax);
   const url = validateUrl(requireField(o, 'url', ''), 'url', rules);
+  const format = has(o, 'format') ? validateFormat(o.format, 'format') : 'standard';
+  const epayco = has(o, 'epayco') ? validateEpayco(o.epayco, 'epayco') : null;
+  if (format === 'epayco' && epayco === null) {
+    throw fail('missing_field', 'epayco', 'is required when format is epayco: { custId, pKey }');
+  }
   return {
     name,
     url,
-    format: has(o, 'format') ? validateFormat(o.format, 'format') : 'standard',
+    format,
+    epayco,
     maxInFlight: has(o, 'maxInFlight') ? validateMaxInFlight(o.maxInFlight, 'maxInFlight') : null,
     timeoutMs: has(o, 'timeoutMs') ? validateTimeoutMs(o.timeoutMs, 'timeoutMs', rules) : null,
     retrySchedule: has(o, 'retrySchedule') ? validateRetrySchedule(o.retrySchedule, 'retrySchedule') : null,
@@ -210,18 +243,21 @@ export function validateNewMerchant(body: unknown, rules: MerchantRules): Mercha
 }
 
 const PATCH_FIELDS = [...MERCHANT_FIELDS, 'enabled'] as const;
-/** What a merchant key may change on its own merchant; the rest is the admin's. */
-export const MERCHANT_SELF_PATCH_FIELDS: readonly string[] = ['url', 'timeoutMs', 'retrySchedule', 'enabled'];
+/** What a merchant key may change on its own merchant (its ePayco keys included); the rest is the admin's. */
+export const MERCHANT_SELF_PATCH_FIELDS: readonly string[] = ['url', 'timeoutMs', 'retrySchedule', 'enabled', 'epayco'];
+
+/** A merchant patch as validated: `epayco` still in clear, sealed by the route. */
+export type MerchantPatchInput = Omit<MerchantPatch, 'epayco'> & { readonly epayco?: EpaycoInput };
 
 /** `PATCH /v1/merchants/:id`. `null` resets maxInFlight, timeoutMs or retrySchedule to the global default. */
-export function validateMerchantPatch(body: unknown, rules: MerchantRules): MerchantPatch {
+export function validateMerchantPatch(body: unknown, rules: MerchantRules): MerchantPatchInput {
   const o = requireObject(body, '');
   onlyFields(o, PATCH_FIELDS, '');
   const keys = Object.keys(o).filter((k) => o[k] !== undefined);
   if (keys.length === 0) {
     throw new ConfirmaError('invalid_body', `the body must name at least one of: ${PATCH_FIELDS.join(', ')}`);
   }
-  const patch: { -readonly [K in keyof MerchantPatch]: MerchantPatch[K] } = {};
+  const patch: { -readonly [K in keyof MerchantPatchInput]: MerchantPatchInput[K] } = {};
   if (has(o, 'name')) patch.name = boundedString(o.name, 'name', 1, LIMITS.nameMax);
   if (has(o, 'url')) patch.url = validateUrl(o.url, 'url', rules);
   if (has(o, 'format')) patch.format = validateFormat(o.format, 'format');
@@ -234,10 +270,21 @@ export function validateMerchantPatch(body: unknown, rules: MerchantRules): Merc
     }
     patch.enabled = o.enabled;
   }
+  if (has(o, 'epayco')) patch.epayco = validateEpayco(o.epayco, 'epayco');
   return patch;
 }
 
 /** Action routes take no body; `{}` is tolerated, anything else is refused rather than ignored. */
+/** `POST /v1/keys`: `{ merchantId?: string | null, name?: string }`; no merchantId = an admin key. */
+export function validateNewKey(body: unknown): { merchantId: string | null; name: string | null } {
+  const o = body === undefined ? {} : requireObject(body, '');
+  onlyFields(o, ['merchantId', 'name'], '');
+  const merchantId =
+    !has(o, 'merchantId') || o.merchantId === null ? null : boundedString(o.merchantId, 'merchantId', 1, LIMITS.merchantIdMax);
+  const name = has(o, 'name') ? boundedString(o.name, 'name', 1, LIMITS.nameMax) : null;
+  return { merchantId, name };
+}
+
 export function validateNoBody(body: unknown): void {
   if (body === undefined || body === null) return;
   if (isObject(body)) {
@@ -278,6 +325,10 @@ function validateCustomer(v: unknown, field: string): Customer | null {
     const phone = boundedString(o.phone, `${field}.phone`, 1, LIMITS.customerPhoneMax);
     if (!PHONE.test(phone)) {
       throw fail('invalid_field', `${field}.phone`, 'may hold only digits, spaces, +, - and parentheses');
+    }
+    // E.164 numbers have at most 15 digits; more could only be something else, such as a card number.
+    if (phone.replace(/\D/g, '').length > 15) {
+      throw fail('invalid_field', `${field}.phone`, 'may hold at most 15 digits (E.164)');
     }
     c.phone = phone;
   }
@@ -339,7 +390,30 @@ export function validateTransaction(body: unknown, prefix = ''): TransactionInpu
   const status = parseStatus(o.status, path(prefix, 'status'));
   const customer = has(o, 'customer') ? validateCustomer(o.customer, path(prefix, 'customer')) : null;
   const metadata = has(o, 'metadata') ? validateMetadata(o.metadata, path(prefix, 'metadata')) : null;
+  refuseCardNumbers(prefix, customer, metadata);
   return { id, merchantId, reference, amount, currency, status, customer, metadata };
+}
+
+/**
+ * No PAN may be stored or logged: every free-text field is checked. Not checked: `reference`, an
+ * identifier the merchant generates (a numeric order id of 13+ digits passes Luhn one time in ten,
+ * and refusing it would break honest integrations), and `phone` (limited to the 15 digits of
+ * E.164, so the common 16-digit PANs cannot fit; shorter numbers pass Luhn too often to refuse).
+ */
+function refuseCardNumbers(
+  prefix: string,
+  customer: Customer | null,
+  metadata: Record<string, string | number | boolean | null> | null,
+): void {
+  const rule = 'must not contain a card number (13 to 19 digits passing Luhn)';
+  if (customer?.name !== undefined && containsCardNumber(customer.name)) {
+    throw fail('card_number_refused', path(prefix, 'customer.name'), rule);
+  }
+  for (const [k, v] of Object.entries(metadata ?? {})) {
+    if (containsCardNumber(typeof v === 'string' ? v : String(v))) {
+      throw fail('card_number_refused', path(prefix, `metadata.${k}`), rule);
+    }
+  }
 }
 
 /** `PATCH /v1/transactions/:id`: `{ status }` and nothing else. */
@@ -368,6 +442,25 @@ export function validateBatchEnvelope(body: unknown): unknown[] {
     throw fail('batch_too_large', 'transactions', rule);
   }
   return items;
+}
+
+/**
+ * One batch item: a transaction plus an optional `idempotencyKey` of its own (same rules as the
+ * header). Sources that forward records one by one (the DynamoDB Streams adapter) key each item by
+ * its record, since a retried batch may hold different items than the first one.
+ */
+export function splitBatchItem(item: unknown, prefix: string): { item: unknown; idempotencyKey: string | undefined } {
+  if (!isObject(item) || !Object.hasOwn(item, 'idempotencyKey')) return { item, idempotencyKey: undefined };
+  const { idempotencyKey, ...rest } = item;
+  const field = path(prefix, 'idempotencyKey');
+  if (typeof idempotencyKey !== 'string' || !isIdempotencyKey(idempotencyKey)) {
+    throw fail('invalid_idempotency_key', field, `must be 1 to ${LIMITS.idempotencyKeyMax} printable ASCII characters`);
+  }
+  return { item: rest, idempotencyKey };
+}
+
+function isIdempotencyKey(v: string): boolean {
+  return v.length >= 1 && v.length <= LIMITS.idempotencyKeyMax && /^[\x20-\x7e]+$/.test(v);
 }
 
 // --- headers and queries ---
@@ -468,4 +561,28 @@ export function canonicalJson(v: unknown): string {
 /** SHA-256 (hex) of the canonical JSON of a validated request. */
 export function requestHash(v: unknown): string {
   return createHash('sha256').update(canonicalJson(v)).digest('hex');
+}
+
+// --- reconciliation ---
+
+export interface ReferenceQuery {
+  readonly reference: string;
+  readonly merchantId: string | undefined;
+}
+
+/** `?reference&merchantId` of `GET /v1/transactions`: reference required, merchantId optional. */
+export function parseReferenceQuery(query: unknown): ReferenceQuery {
+  const q = queryStrings(query, ['reference', 'merchantId']);
+  if (q.reference === undefined) {
+    throw new ConfirmaError('invalid_query', 'reference is required: GET /v1/transactions?reference=<your reference>', {
+      field: 'reference',
+    });
+  }
+  if (q.reference.length < 1 || q.reference.length > LIMITS.referenceMax) {
+    throw queryError('reference', `must be 1 to ${LIMITS.referenceMax} characters long`);
+  }
+  if (q.merchantId !== undefined && (q.merchantId.length < 1 || q.merchantId.length > LIMITS.merchantIdMax)) {
+    throw queryError('merchantId', `must be 1 to ${LIMITS.merchantIdMax} characters long`);
+  }
+  return { reference: q.reference, merchantId: q.merchantId };
 }

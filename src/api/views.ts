@@ -24,6 +24,8 @@ export function merchantView(m: Merchant) {
     maxInFlight: m.maxInFlight,
     timeoutMs: m.timeoutMs,
     retrySchedule: m.retrySchedule,
+    // The p_key is never returned, not even sealed.
+    epayco: m.epayco === null ? null : { custId: m.epayco.custId },
     enabled: m.disabledAt === null,
     disabledAt: isoOrNull(m.disabledAt),
     disabledReason: m.disabledReason,

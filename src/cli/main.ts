@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerStart } from './start.js';
 import { registerMigrate } from './migrate.js';
 import { registerReceiver } from './receiver.js';
+import { registerKeys } from './keys.js';
 
 /** The `confirma` command line: one file per command, each exporting `register<Name>(program)`. */
 export function buildProgram(): Command {
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
   registerStart(program);
   registerMigrate(program);
   registerReceiver(program);
+  registerKeys(program);
   return program;
 }
 

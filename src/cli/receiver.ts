@@ -16,6 +16,10 @@ const DESCRIPTION = [
     'variable: command lines show up in process lists). During a rotation give --secret twice, or ' +
     'several secrets separated by spaces or commas in the variable.',
   '',
+  'For a merchant on the epayco format, give its p_cust_id_cliente and p_key (--epayco-cust-id and ' +
+    'CONFIRMA_RECEIVER_EPAYCO_P_KEY): form bodies must then carry a valid x_signature, checked the way ' +
+    'merchant plugins do (sha256 of custId^pKey^x_ref_payco^x_transaction_id^x_amount^x_currency_code).',
+  '',
   'Stops cleanly on SIGINT or SIGTERM.',
 ].join('\n');
 
@@ -25,6 +29,8 @@ interface ReceiverCliOptions {
   path: string;
   secret?: string[];
   ledgerLimit: number;
+  epaycoCustId?: string;
+  epaycoPKey?: string;
 }
 
 /** Registers `confirma receiver`: the reference merchant endpoint, until SIGINT or SIGTERM. */
@@ -46,6 +52,10 @@ export function registerReceiver(program: Command): void {
         .default(100_000)
         .argParser(parsePositiveInt),
     )
+    .addOption(new Option('--epayco-cust-id <id>', "the merchant's ePayco p_cust_id_cliente").env('CONFIRMA_RECEIVER_EPAYCO_CUST_ID'))
+    .addOption(
+      new Option('--epayco-p-key <key>', "the merchant's ePayco p_key (prefer the variable)").env('CONFIRMA_RECEIVER_EPAYCO_P_KEY'),
+    )
     .action(async (opts: ReceiverCliOptions, cmd: Command) => {
       const secrets = opts.secret ?? [];
       if (secrets.length === 0) {
@@ -59,12 +69,18 @@ export function registerReceiver(program: Command): void {
           cmd.error(`error: secret #${i + 1} is malformed: expected whsec_ followed by padded base64`);
         }
       });
+      if ((opts.epaycoCustId === undefined) !== (opts.epaycoPKey === undefined)) {
+        cmd.error('error: give both --epayco-cust-id and --epayco-p-key (or CONFIRMA_RECEIVER_EPAYCO_P_KEY), or neither');
+      }
       const receiver = await startReceiver({
         port: opts.port,
         host: opts.host,
         path: opts.path,
         secret: secrets,
         ledgerLimit: opts.ledgerLimit,
+        ...(opts.epaycoCustId !== undefined && opts.epaycoPKey !== undefined
+          ? { epayco: { custId: opts.epaycoCustId, pKey: opts.epaycoPKey } }
+          : {}),
       });
       process.stdout.write(`confirma receiver listening on ${receiver.url}\n`);
       const stop = (): void => {

@@ -5,7 +5,8 @@ import type { DeliveryTarget } from '../domain/merchant.js';
 import { GroupCommit } from '../ingest/group-commit.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
-import { signedHeaders } from '../signing/standard-webhooks.js';
+import { formatOf, FormatError, type OutgoingRequest } from '../formats/index.js';
+import { keyringOf, type Keyring } from '../signing/keyring.js';
 import type { OutcomeRecord, Store } from '../store/store.js';
 import { classify } from './backoff.js';
 import type { HttpClient } from './http-client.js';
@@ -65,9 +66,12 @@ export class Dispatcher extends EventEmitter {
   private pollTimer: NodeJS.Timeout | undefined;
   private dueTimer: NodeJS.Timeout | undefined;
   private dueTimerAt = Number.POSITIVE_INFINITY;
+  /** Opens sealed merchant credentials (epayco p_key); undefined without CONFIRMA_MASTER_KEY. */
+  private readonly keyring: Keyring | undefined;
 
   constructor(private readonly deps: DispatcherDeps) {
     super();
+    this.keyring = keyringOf(deps.config);
     this.recorder = new GroupCommit<OutcomeRecord, void>(
       async (records) => {
         const { stale } = await deps.store.recordOutcomes(records, Date.now());
@@ -279,20 +283,21 @@ export class Dispatcher extends EventEmitter {
       return;
     }
     const merchant = target.merchant;
-    const timestamp = Math.floor(Date.now() / 1000);
-    const headers = {
-      'content-type': 'application/json',
-      'user-agent': 'Confirma/0.1',
-      ...signedHeaders(target.secrets, claim.id, timestamp, claim.body),
-    };
-    const result = await client.send({
-      url: merchant.url,
-      headers,
-      body: claim.body,
-      deadlineMs: merchant.timeoutMs ?? config.attemptTimeoutMs,
-    });
-    if (isEndpointFailure(result)) lane.breaker.onFailure(Date.now());
-    else lane.breaker.onSuccess();
+    // The body's format decides the bytes and headers: stored body in, exact request out.
+    const request = this.buildRequest(claim, target);
+    let result: AttemptResult;
+    if ('body' in request) {
+      result = await client.send({
+        url: merchant.url,
+        headers: { ...request.headers, 'user-agent': 'Confirma/0.1' },
+        body: request.body,
+        deadlineMs: merchant.timeoutMs ?? config.attemptTimeoutMs,
+      });
+      if (isEndpointFailure(result)) lane.breaker.onFailure(Date.now());
+      else lane.breaker.onSuccess();
+    } else {
+      result = request; // not sent; not the endpoint's fault, so the breaker is left alone
+    }
     this.freeSlot(lane);
     const outcome = classify(result, {
       attemptsMade: claim.tries + 1,
@@ -313,6 +318,25 @@ export class Dispatcher extends EventEmitter {
       this.deps.log.warn({ merchantId: claim.merchantId }, 'merchant answered 410 Gone: endpoint disabled');
     }
     this.emit('attempt', { claim, outcome, attempt: result } satisfies AttemptEvent);
+  }
+
+  /**
+   * The request of one attempt, from the stored body through its format module, or a failed
+   * attempt when it cannot be signed (then it is retried on the normal schedule).
+   */
+  private buildRequest(claim: Claim, target: DeliveryTarget): OutgoingRequest | AttemptResult {
+    try {
+      return formatOf(claim.format).request({
+        msgId: claim.id,
+        body: claim.body,
+        timestampSec: Math.floor(Date.now() / 1000),
+        target,
+        keyring: this.keyring,
+      });
+    } catch (err) {
+      if (!(err instanceof FormatError)) throw err;
+      return { ok: false, errorKind: 'signing', errorMessage: err.message, durationMs: 0, startedAt: Date.now() };
+    }
   }
 
   private freeSlot(lane: Lane): void {

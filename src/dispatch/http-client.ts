@@ -3,9 +3,12 @@
  * the SSRF guard, sending one POST under one absolute deadline and turning whatever happens into
  * an `AttemptResult` value. It never throws and never follows redirects.
  *
- * How the deadline is enforced: each attempt arms one timer for `deadlineMs` when `send` is
- * called. When it fires the attempt settles at once, whatever phase it is in: waiting for a free
- * connection in the pool, connecting (DNS, TCP, TLS), waiting for headers, or reading the body.
+ * How the deadline is enforced: each attempt arms a timer for `deadlineMs` when `send` is called,
+ * covering the wait for a free connection in our pool and connecting (DNS, TCP, TLS); when undici
+ * puts the request on a socket, the timer is armed again for `deadlineMs`, covering writing,
+ * waiting for headers and reading the body. So the merchant always gets the full deadline, and
+ * an attempt never lasts more than twice it. When a timer fires the attempt settles at once,
+ * whatever phase it is in.
  * If the request is already on a socket it is aborted (the socket is destroyed: it holds a
  * half-read response); if it is still queued or connecting it is dropped when undici gets to it,
  * before anything is written, and the socket goes to the next request. Either way a late phase
@@ -25,7 +28,7 @@ import { isIP } from 'node:net';
 import { Agent, buildConnector, type Dispatcher } from 'undici';
 import { parseRetryAfter } from './backoff.js';
 import type { AttemptResult, ErrorKind } from './outcome.js';
-import { blockedDestinationError, isRefused, makeGuardedLookup, type AllowList } from './ssrf.js';
+import { blockedDestinationError, isRefused, makeGuardedLookup, type AllowList, type Resolver } from './ssrf.js';
 
 /** Settings for the client; one client serves every merchant. */
 export interface HttpClientOptions {
@@ -39,6 +42,8 @@ export interface HttpClientOptions {
   readonly connectionsPerOrigin?: number;
   /** Upper bound on a parsed `Retry-After`, in ms. Default one day; `classify` applies its own cap too. */
   readonly retryAfterCapMs?: number;
+  /** The DNS resolver behind the guard; the system's by default (tests script their own). */
+  readonly resolve?: Resolver;
   /** How long an idle keep-alive connection is kept, in ms, unless the server says less. Default 30 000. */
   readonly keepAliveTimeoutMs?: number;
 }
@@ -85,7 +90,7 @@ export class HttpClient {
     };
     const keepAlive = opts.keepAliveTimeoutMs ?? 30_000;
     const allow = opts.allowPrivate;
-    const base = buildConnector({ timeout: connectTimeoutMs, lookup: makeGuardedLookup(allow) });
+    const base = buildConnector({ timeout: connectTimeoutMs, lookup: makeGuardedLookup(allow, opts.resolve) });
     // net.connect skips `lookup` for IP-literal hosts, so literals are checked here instead.
     const guarded: buildConnector.connector = (options, callback) => {
       const host = options.hostname;
@@ -209,7 +214,7 @@ class Attempt implements Dispatcher.DispatchHandler {
   private retryAfterMs: number | undefined = undefined;
   private bytes = 0;
   private snippet: Buffer | null = null;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout;
 
   constructor(
     private readonly shared: Shared,
@@ -227,6 +232,11 @@ class Attempt implements Dispatcher.DispatchHandler {
       throw new DeadlineError('deadline passed while queued or connecting');
     }
     this.abortFn = abort;
+    // The request is on a socket now: the merchant gets the whole deadline from here. Time spent
+    // queued in our own pool (bounded by the first timer) must not eat into it, or a CPU-starved
+    // node would time out answers already on their way and send duplicates.
+    clearTimeout(this.timer);
+    this.timer = setTimeout(onDeadline, this.deadlineMs, this);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], _resume: () => void, _statusText: string): boolean {

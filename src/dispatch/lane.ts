@@ -36,9 +36,11 @@ export class Lane {
     return this.inFlight === 0 ? 1 : 0;
   }
 
-  /** The cached target, reloaded when older than `maxAgeMs` or after `invalidate()`. */
+  /** The cached target, reloaded when older than `maxAgeMs`, when a secret's overlap ends, or after `invalidate()`. */
   async getTarget(load: () => Promise<DeliveryTarget | undefined>, now: number, maxAgeMs: number): Promise<DeliveryTarget | undefined> {
-    if (this.target !== undefined && now - this.loadedAt < maxAgeMs) return this.target;
+    const t = this.target;
+    // Fresh enough, and no secret in it has reached the end of its rotation overlap.
+    if (t !== undefined && now - this.loadedAt < maxAgeMs && (t.validUntil === null || now < t.validUntil)) return t;
     if (this.loading === undefined) {
       this.loading = load().then(
         (t) => {

@@ -13,6 +13,7 @@ export type ErrorKind =
   | 'tls' // TLS handshake or certificate failure
   | 'blocked_destination' // the SSRF guard refused the resolved address
   | 'circuit_open' // not sent: the merchant's circuit breaker is open
+  | 'signing' // not sent: the request could not be built (merchant credentials missing or unreadable)
   | 'other'; // anything else (a bug in our client, an unexpected error)
 
 /** What happened on the wire during one attempt. */

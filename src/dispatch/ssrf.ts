@@ -245,9 +245,9 @@ export function blockedDestinationError(address: string): NodeJS.ErrnoException 
  * that mixes a public and a private address is refused outright rather than depending on which one
  * the resolver or Happy Eyeballs picks. The checked addresses are what the socket dials.
  */
-export function makeGuardedLookup(allow: AllowList): LookupFunction {
+export function makeGuardedLookup(allow: AllowList, resolve: Resolver = systemResolver): LookupFunction {
   return (hostname, options, callback) => {
-    dnsLookup(hostname, { all: true, family: options.family, hints: options.hints }, (err, addresses) => {
+    resolve(hostname, { family: options.family, hints: options.hints }, (err, addresses) => {
       if (err) {
         callback(err, '', 0);
         return;
@@ -280,6 +280,46 @@ export type UrlCheck = { ok: true } | { ok: false; reason: string };
  * userinfo, IP literals in any spelling the WHATWG parser normalises, `localhost`); names that
  * resolve to private addresses are caught at connect time by the guarded lookup.
  */
+/**
+ * Resolves a host name to all its addresses. The system resolver by default; tests pass their own
+ * to script DNS answers (e.g. a rebinding attack: public first, loopback next).
+ */
+export type Resolver = (
+  hostname: string,
+  options: { family?: number | string | undefined; hints?: number | undefined },
+  callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
+/** dns.lookup with `all: true`: what the operating system (hosts file, DNS) answers. */
+export const systemResolver: Resolver = (hostname, options, callback) => {
+  const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : (options.family as number | undefined);
+  dnsLookup(hostname, { all: true, family: family ?? 0, hints: options.hints }, callback);
+};
+
+/**
+ * The registration-time check with DNS: `checkUrlDestination`, then, for a host name, every
+ * address it resolves to right now must be allowed. A name that does not resolve (yet) is accepted:
+ * the connect-time guard checks the address actually dialled on every attempt, so a name that
+ * later resolves somewhere private (DNS rebinding) is stopped there.
+ */
+export async function checkUrlDestinationResolved(
+  url: string,
+  allow: AllowList,
+  resolve: Resolver = systemResolver,
+): Promise<UrlCheck> {
+  const literal = checkUrlDestination(url, allow);
+  if (!literal.ok) return literal;
+  const host = new URL(url).hostname.replace(/^\[|\]$/g, '');
+  if (isIPv4(host) || isIPv6(host)) return literal;
+  const addresses = await new Promise<LookupAddress[]>((done) => {
+    resolve(host, {}, (err, found) => done(err === null ? found : []));
+  });
+  const refused = addresses.find((a) => isRefused(a.address, allow));
+  return refused === undefined
+    ? { ok: true }
+    : { ok: false, reason: `${host} resolves to ${refused.address}, a private, loopback or reserved address` };
+}
+
 export function checkUrlDestination(url: string, allow: AllowList): UrlCheck {
   let u: URL;
   try {

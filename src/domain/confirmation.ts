@@ -1,3 +1,5 @@
+import type { Format } from './merchant.js';
+
 /**
  * Confirmation states. Only `pending` and `inflight` rows are on the queue path (a partial index
  * covers exactly those), so delivered history never slows claims.
@@ -55,6 +57,8 @@ export interface Claim {
   readonly seq: number;
   /** Exact body bytes, stored once at ingest: identical on every retry. */
   readonly body: string;
+  /** The format the body was built in (the merchant's at ingest), which decides how it is sent. */
+  readonly format: Format;
   /** Failed attempts since it was last (re)queued; drives the retry schedule. */
   readonly tries: number;
   /** Fencing token: an outcome is recorded only if the row still carries this token. */

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { verifyEpaycoSignature } from '../formats/epayco.js';
 import { secretKeyBytes, verifyWebhook } from '../signing/standard-webhooks.js';
 
 /**
@@ -7,6 +8,10 @@ import { secretKeyBytes, verifyWebhook } from '../signing/standard-webhooks.js';
  * Standard Webhooks signature and timestamp, deduplicates on `webhook-id` (Confirma delivers at
  * least once, so a retry after a lost answer must be harmless), answers 200 fast, and logs one
  * line per request without customer data or the secret. Used by the CLI, the demo and the tests.
+ *
+ * With `epayco` credentials it also understands the `epayco` format: a form body must carry an
+ * `x_signature` that it recomputes from `p_cust_id_cliente` and `p_key`, the way merchant plugins
+ * written for the region's gateways do, or it answers 401 `invalid_x_signature`.
  */
 
 /** Largest body read; past it the answer is 413. */
@@ -33,6 +38,8 @@ export interface ReceiverOptions {
    * is right for tests; a long run at high rates should set one.
    */
   ledgerLimit?: number;
+  /** The merchant's ePayco credentials: form bodies must then carry a valid `x_signature`. */
+  epayco?: { custId: string; pKey: string };
 }
 
 /** One accepted confirmation in the dedup ledger. */
@@ -91,7 +98,14 @@ export async function startReceiver(opts: ReceiverOptions): Promise<Receiver> {
       return;
     }
     const text = body.toString('utf8');
-    const summary = summarize(text);
+    const form = isForm(req.headers['content-type']);
+    if (form && opts.epayco !== undefined && !verifyEpaycoSignature(opts.epayco.custId, opts.epayco.pKey, text)) {
+      receiver.rejected += 1;
+      log(`${new Date().toISOString()} rejected ${safe(verdict.msgId)} invalid_x_signature`);
+      reply(res, 401, { ok: false, reason: 'invalid_x_signature' });
+      return;
+    }
+    const summary = form ? summarizeForm(text) : summarize(text);
     if (receiver.received.has(verdict.msgId)) {
       receiver.duplicates += 1;
       log(`${new Date().toISOString()} duplicate ${safe(verdict.msgId)} ${summary}`);
@@ -221,6 +235,16 @@ function summarize(body: string): string {
     // Not JSON: still signed by the sender, so accepted; logged without type or id.
   }
   return `${safe(type)} tx=${safe(txId)}`;
+}
+
+function isForm(contentType: string | undefined): boolean {
+  return contentType?.split(';')[0]?.trim().toLowerCase() === 'application/x-www-form-urlencoded';
+}
+
+/** `<x_transaction_state> tx=<x_ref_payco>` from an epayco form body; nothing else is read. */
+function summarizeForm(body: string): string {
+  const form = new URLSearchParams(body);
+  return `${safe(form.get('x_transaction_state') ?? undefined)} tx=${safe(form.get('x_ref_payco') ?? undefined)}`;
 }
 
 /**

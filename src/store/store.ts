@@ -1,3 +1,5 @@
+import type { ApiKeyRecord, NewApiKey } from '../domain/api-key.js';
+import type { AuditEntry, NewAuditEntry } from '../domain/audit.js';
 import type { Attempt, Claim, Confirmation, ConfirmationState } from '../domain/confirmation.js';
 import type { DeliveryTarget, Merchant, MerchantPatch, NewMerchant } from '../domain/merchant.js';
 import type { Status } from '../domain/status.js';
@@ -86,6 +88,18 @@ export interface Store {
   /** The merchant id a live (not revoked) API key hash belongs to, or undefined. */
   findApiKey(hash: string): Promise<{ id: string; merchantId: string | null } | undefined>;
 
+  /** Stores a new API key (its hash only). */
+  createApiKey(key: NewApiKey, now: number): Promise<ApiKeyRecord>;
+  /** Keys in creation order, revoked ones included; `merchantId` filters (null = admin keys only). */
+  listApiKeys(merchantId?: string | null): Promise<ApiKeyRecord[]>;
+  /** Revokes a key at once; undefined if there is no such key. Revoking twice keeps the first time. */
+  revokeApiKey(id: string, now: number): Promise<ApiKeyRecord | undefined>;
+
+  // --- audit ---
+  appendAudit(entry: NewAuditEntry): Promise<void>;
+  /** Entries with id greater than `after`, oldest first. */
+  listAudit(after: number | undefined, limit: number): Promise<AuditEntry[]>;
+
   // --- ingest ---
   /**
    * Runs every op in ONE database transaction (one fsync). Each op succeeds or fails on its own, as
@@ -97,6 +111,12 @@ export interface Store {
 
   // --- reads ---
   getTransaction(id: string): Promise<Transaction | undefined>;
+  /**
+   * Transactions carrying the merchant's own `reference` (not unique: a merchant may reuse one),
+   * newest first, at most `limit`. `merchantId` undefined searches every merchant (admin only).
+   * Reconciliation for merchants whose endpoint was down (`GET /v1/transactions?reference=`).
+   */
+  findTransactionsByReference(merchantId: string | undefined, reference: string, limit: number): Promise<Transaction[]>;
   /** A transaction's confirmations in seq order. */
   listTransactionConfirmations(transactionId: string): Promise<Confirmation[]>;
   getConfirmation(id: string): Promise<Confirmation | undefined>;

@@ -6,7 +6,9 @@ import type { FastifyInstance, RouteOptions } from 'fastify';
 import { buildServer } from '../../src/api/server.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { GroupCommit } from '../../src/ingest/group-commit.js';
+import { destination } from 'pino';
 import { createLogger } from '../../src/observe/logger.js';
+import { testLogFile } from './engine.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import type { IngestOp, IngestResult } from '../../src/store/store.js';
 
@@ -64,7 +66,7 @@ export async function startApi(env: Record<string, string> = {}): Promise<ApiSer
     config,
     store,
     ingest,
-    log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
+    log: createLogger(process.env.TEST_LOG_LEVEL ?? 'debug', destination({ dest: testLogFile('api'), sync: true })),
     ready: () => server.ready,
     onMerchantChanged: (id) => events.push(`changed:${id}`),
     onQueued: () => events.push('queued'),

@@ -1,4 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { destination } from 'pino';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createApp, type App } from '../../src/app.js';
@@ -6,6 +8,19 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observe/logger.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+
+/**
+ * Every engine a test starts logs at debug level into this folder; the last test file
+ * (zz-log-scan) reads it all and fails if a planted customer name, phone, secret or key shows up.
+ */
+export const TEST_LOG_DIR = fileURLToPath(new URL('../../test-logs/', import.meta.url));
+let engines = 0;
+
+/** A log file in TEST_LOG_DIR for one engine or child process of this test process. */
+export function testLogFile(what: string): string {
+  mkdirSync(TEST_LOG_DIR, { recursive: true });
+  return path.join(TEST_LOG_DIR, `${what}-${process.pid}-${++engines}.log`);
+}
 
 /** A temp folder removed by the returned cleanup. */
 export function tempDir(prefix = 'confirma-test-'): { dir: string; cleanup: () => void } {
@@ -31,11 +46,11 @@ export async function startEngine(env: Record<string, string> = {}): Promise<Eng
     CONFIRMA_ALLOW_PRIVATE_DESTINATIONS: 'loopback',
     CONFIRMA_DB_PATH: dbPath,
     CONFIRMA_PORT: '0',
-    CONFIRMA_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    CONFIRMA_LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'debug',
     CONFIRMA_SHUTDOWN_GRACE_MS: '2000',
     ...env,
   });
-  const app = await createApp(config, createLogger(config.logLevel));
+  const app = await createApp(config, createLogger(config.logLevel, destination({ dest: testLogFile('engine'), sync: true })));
   const url = await app.start();
   return {
     app,

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
+import { verifyEpaycoSignature } from '../../src/formats/epayco.js';
 
 /** What a scripted merchant does with one request. */
 export type Script =
@@ -15,6 +16,12 @@ export interface Received {
   readonly body: string;
   readonly at: number;
   readonly verified: boolean;
+  /**
+   * For merchants registered with ePayco credentials: whether the form's `x_signature` matches the
+   * one recomputed from custId and pKey (as merchant plugins check it); undefined otherwise.
+   */
+  readonly xSignatureOk?: boolean;
+  readonly contentType: string;
 }
 
 /**
@@ -29,6 +36,7 @@ export class MerchantServer {
   readonly open = new Map<string, number>();
   readonly maxOpen = new Map<string, number>();
   private readonly secrets = new Map<string, Webhook>();
+  private readonly epayco = new Map<string, { custId: string; pKey: string }>();
   private readonly scripts = new Map<string, (n: number) => Script>();
   private readonly counts = new Map<string, number>();
   private readonly hung = new Set<http.ServerResponse>();
@@ -50,9 +58,10 @@ export class MerchantServer {
   }
 
   /** Registers the merchant's secret (for verification) and, optionally, its script by request number (0-based). */
-  merchant(name: string, secret: string, script?: (n: number) => Script): void {
+  merchant(name: string, secret: string, script?: (n: number) => Script, epayco?: { custId: string; pKey: string }): void {
     this.secrets.set(name, new Webhook(secret));
     if (script !== undefined) this.scripts.set(name, script);
+    if (epayco !== undefined) this.epayco.set(name, epayco);
   }
 
   deliveries(merchant: string): Received[] {
@@ -71,14 +80,33 @@ export class MerchantServer {
       const wh = this.secrets.get(name);
       let verified = false;
       try {
-        wh?.verify(body, req.headers as Record<string, string>);
-        verified = wh !== undefined;
+        if (wh !== undefined && isForm(req.headers['content-type'])) {
+          // verify() also JSON.parses the payload, which a form body is not: check the
+          // signature with the package's own sign() over the exact bytes instead.
+          const ts = Number(req.headers['webhook-timestamp']);
+          const expected = wh.sign(String(req.headers['webhook-id']), new Date(ts * 1000), body);
+          verified = Math.abs(Date.now() / 1000 - ts) < 300 && String(req.headers['webhook-signature']).split(' ').includes(expected);
+        } else {
+          wh?.verify(body, req.headers as Record<string, string>);
+          verified = wh !== undefined;
+        }
       } catch {
         verified = false;
       }
       const id = String(req.headers['webhook-id'] ?? '');
+      const creds = this.epayco.get(name);
+      const xSignatureOk = creds === undefined ? undefined : verifyEpaycoSignature(creds.custId, creds.pKey, body);
+      const contentType = String(req.headers['content-type'] ?? '');
       const record = (): void => {
-        this.received.push({ merchant: name, id, body, at: Date.now(), verified });
+        this.received.push({
+          merchant: name,
+          id,
+          body,
+          at: Date.now(),
+          verified,
+          contentType,
+          ...(xSignatureOk === undefined ? {} : { xSignatureOk }),
+        });
       };
       const opened = (this.open.get(name) ?? 0) + 1;
       this.open.set(name, opened);
@@ -113,4 +141,8 @@ export class MerchantServer {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+function isForm(contentType: string | undefined): boolean {
+  return contentType?.split(';')[0]?.trim() === 'application/x-www-form-urlencoded';
 }

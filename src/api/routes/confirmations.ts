@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Confirmation } from '../../domain/confirmation.js';
 import { ConfirmaError } from '../../errors.js';
 import { authOf, canSee, requireMerchantVisible, type Auth } from '../auth.js';
+import { audit } from '../audit.js';
 import type { RouteContext } from '../server.js';
 import { parseConfirmationQuery, validateNoBody } from '../validate.js';
 import { attemptView, confirmationView } from '../views.js';
@@ -58,6 +59,7 @@ export function confirmationRoutes(app: FastifyInstance, ctx: RouteContext): voi
     const c = await visibleConfirmation(authOf(request), request.params.id);
     validateNoBody(request.body);
     const outcome = await store.redeliver(c.id, Date.now());
+    if (outcome === 'queued') await audit(store, request, 'confirmation.redelivered', c.id, { merchantId: c.merchantId });
     if (outcome === 'not_found') throw new ConfirmaError('confirmation_not_found', `confirmation ${c.id} does not exist`);
     if (outcome === 'in_flight') {
       const retryAfterSec = Math.ceil(ctx.config.attemptTimeoutMs / 1000);

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from '../server.js';
 
 /**
- * Liveness and readiness, without auth. /healthz says the process answers; /readyz says it should
+ * Liveness, readiness and metrics, without auth. /healthz says the process answers; /readyz says it should
  * get traffic: not shutting down, and the database answers.
  */
 export function healthRoutes(app: FastifyInstance, ctx: RouteContext): void {
@@ -17,5 +17,11 @@ export function healthRoutes(app: FastifyInstance, ctx: RouteContext): void {
       return reply.code(503).send({ ok: false, reason: 'store_unavailable' });
     }
     return { ok: true };
+  });
+
+  // Open to scrapers like /healthz: counts and timings only, no merchant data.
+  app.get('/metrics', { config: { public: true } }, async (_request, reply) => {
+    const text = ctx.metricsText === undefined ? '' : await ctx.metricsText();
+    return reply.type('text/plain; version=0.0.4').send(text);
   });
 }

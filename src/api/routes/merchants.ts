@@ -1,7 +1,12 @@
 import type { FastifyInstance } from 'fastify';
+import { checkUrlDestinationResolved } from '../../dispatch/ssrf.js';
 import { newId } from '../../domain/ids.js';
+import type { EpaycoCredentials, MerchantPatch } from '../../domain/merchant.js';
 import { ConfirmaError } from '../../errors.js';
+import { pKeyOwner } from '../../formats/epayco.js';
+import { keyringOf } from '../../signing/keyring.js';
 import { generateSecret } from '../../signing/standard-webhooks.js';
+import { audit } from '../audit.js';
 import { authOf, generateApiKey, requireAdmin, requireMerchantVisible } from '../auth.js';
 import type { RouteContext } from '../server.js';
 import {
@@ -10,6 +15,7 @@ import {
   validateMerchantPatch,
   validateNewMerchant,
   validateNoBody,
+  type EpaycoInput,
 } from '../validate.js';
 import { merchantView } from '../views.js';
 
@@ -17,22 +23,46 @@ type IdParams = { Params: { id: string } };
 
 /**
  * Merchants. Creating and listing are the admin's; a merchant key may read its own merchant,
- * change its own url, timeout, retry schedule and enabled flag, rotate its secret and replay its
- * dead confirmations. The signing secret and the API key are shown once, in the 201 of the create.
+ * change its own url, timeout, retry schedule, enabled flag and ePayco credentials, rotate its
+ * secret and replay its dead confirmations. The signing secret and the API key are shown once, in
+ * the 201 of the create; the ePayco pKey is sealed before it is stored and never shown again.
  */
 export function merchantRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { store } = ctx;
+  const keyring = keyringOf(ctx.config);
+
+  /** Seals the p_key for this merchant; refuses when the server has no master key. */
+  function seal(merchantId: string, input: EpaycoInput): EpaycoCredentials {
+    if (keyring === undefined) {
+      throw new ConfirmaError(
+        'master_key_not_configured',
+        'epayco credentials need CONFIRMA_MASTER_KEY on the server (32 random bytes, hex or base64) to encrypt pKey; nothing was stored',
+        { field: 'epayco' },
+      );
+    }
+    return { custId: input.custId, sealedPKey: keyring.seal(input.pKey, pKeyOwner(merchantId)) };
+  }
+
+  /** The URL's host, if a name, must not resolve to a refused address now (the connect-time guard re-checks every attempt). */
+  async function requireResolvedDestination(url: string): Promise<void> {
+    const check = await checkUrlDestinationResolved(url, ctx.merchantRules.allowList, ctx.resolve);
+    if (!check.ok) throw new ConfirmaError('destination_not_allowed', `url ${check.reason}`, { field: 'url' });
+  }
 
   app.post('/v1/merchants', async (request, reply) => {
     requireAdmin(authOf(request));
     const input = validateNewMerchant(request.body, ctx.merchantRules);
+    await requireResolvedDestination(input.url);
+    const id = newId('mer');
+    const epayco = input.epayco === null ? null : seal(id, input.epayco);
     const secret = generateSecret();
     const apiKey = generateApiKey();
-    const merchant = await store.createMerchant({ id: newId('mer'), ...input }, secret, {
+    const merchant = await store.createMerchant({ ...input, id, epayco }, secret, {
       id: newId('key'),
       hash: apiKey.hash,
       prefix: apiKey.prefix,
     });
+    await audit(store, request, 'merchant.created', merchant.id, { name: merchant.name });
     reply.code(201);
     return { ...merchantView(merchant), secret, apiKey: apiKey.key };
   });
@@ -60,9 +90,10 @@ export function merchantRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const { id } = request.params;
     const auth = authOf(request);
     requireMerchantVisible(auth, id);
-    const patch = validateMerchantPatch(request.body, ctx.merchantRules);
+    const input = validateMerchantPatch(request.body, ctx.merchantRules);
+    if (input.url !== undefined) await requireResolvedDestination(input.url);
     if (auth.scope.kind === 'merchant') {
-      const denied = Object.keys(patch).find((k) => !MERCHANT_SELF_PATCH_FIELDS.includes(k));
+      const denied = Object.keys(input).find((k) => !MERCHANT_SELF_PATCH_FIELDS.includes(k));
       if (denied !== undefined) {
         throw new ConfirmaError(
           'forbidden',
@@ -71,8 +102,21 @@ export function merchantRoutes(app: FastifyInstance, ctx: RouteContext): void {
         );
       }
     }
+    const { epayco, ...rest } = input;
+    if (rest.format === 'epayco' && epayco === undefined) {
+      // Switching to epayco needs credentials, given now or stored before.
+      const current = await store.getMerchant(id);
+      if (current === undefined) throw new ConfirmaError('merchant_not_found', `merchant ${id} does not exist`);
+      if (current.epayco === null) {
+        throw new ConfirmaError('missing_field', 'epayco is required when format becomes epayco: { custId, pKey }', {
+          field: 'epayco',
+        });
+      }
+    }
+    const patch: MerchantPatch = epayco === undefined ? rest : { ...rest, epayco: seal(id, epayco) };
     const merchant = await store.updateMerchant(id, patch, Date.now());
     if (merchant === undefined) throw new ConfirmaError('merchant_not_found', `merchant ${id} does not exist`);
+    await audit(store, request, 'merchant.updated', id, { fields: Object.keys(patch) });
     ctx.onMerchantChanged?.(id);
     return merchantView(merchant);
   });
@@ -87,6 +131,9 @@ export function merchantRoutes(app: FastifyInstance, ctx: RouteContext): void {
     if (!(await store.rotateSecret(id, secret, now, previousSecretExpiresAt))) {
       throw new ConfirmaError('merchant_not_found', `merchant ${id} does not exist`);
     }
+    await audit(store, request, 'merchant.secret_rotated', id, {
+      previousSecretExpiresAt: new Date(previousSecretExpiresAt).toISOString(),
+    });
     ctx.onMerchantChanged?.(id);
     return { secret, previousSecretExpiresAt: new Date(previousSecretExpiresAt).toISOString() };
   });
@@ -99,6 +146,7 @@ export function merchantRoutes(app: FastifyInstance, ctx: RouteContext): void {
       throw new ConfirmaError('merchant_not_found', `merchant ${id} does not exist`);
     }
     const requeued = await store.replayDead(id, Date.now());
+    await audit(store, request, 'merchant.replayed', id, { requeued });
     if (requeued > 0) {
       ctx.onMerchantChanged?.(id);
       ctx.onQueued?.();

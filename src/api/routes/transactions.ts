@@ -5,8 +5,11 @@ import type { IngestOp, IngestResult } from '../../store/store.js';
 import { authOf, canSee, type Auth } from '../auth.js';
 import type { RouteContext } from '../server.js';
 import {
+  LIMITS,
   parseIdempotencyKey,
+  parseReferenceQuery,
   requestHash,
+  splitBatchItem,
   validateBatchEnvelope,
   validateStatusPatch,
   validateTransaction,
@@ -70,10 +73,17 @@ export function transactionRoutes(app: FastifyInstance, ctx: RouteContext): void
     const opIndex: number[] = [];
     items.forEach((item, index) => {
       try {
-        const input = validateTransaction(item, `transactions.${index}`);
-        // Each item gets its own claim under a batch-only scope, so retrying the same batch with
-        // the same key answers every item as the first time.
-        const idem = key === undefined ? undefined : { scope: `${auth.keyId}:batch`, key: `${key}#${index}` };
+        const split = splitBatchItem(item, `transactions.${index}`);
+        const input = validateTransaction(split.item, `transactions.${index}`);
+        // An item's own idempotencyKey wins: it names the item wherever it sits in the batch.
+        // Otherwise each item gets its own claim under a batch-only scope, so retrying the same
+        // batch with the same header key answers every item as the first time.
+        const idem =
+          split.idempotencyKey !== undefined
+            ? { scope: `${auth.keyId}:item`, key: split.idempotencyKey }
+            : key === undefined
+              ? undefined
+              : { scope: `${auth.keyId}:batch`, key: `${key}#${index}` };
         ops.push(createOp(auth, input, idem));
         opIndex.push(index);
       } catch (err) {
@@ -109,6 +119,30 @@ export function transactionRoutes(app: FastifyInstance, ctx: RouteContext): void
     const result = await submit({ kind: 'status', scope: auth.scope, transactionId: request.params.id, status });
     if (!result.ok) throw result.error;
     return transactionView(result.transaction);
+  });
+
+  /**
+   * Reconciliation: the transactions carrying a merchant's own reference, each with its
+   * confirmation history, newest first. A merchant key searches its own merchant (a merchantId
+   * naming another one answers 404); the admin searches every merchant unless merchantId is given.
+   */
+  app.get('/v1/transactions', async (request) => {
+    const auth = authOf(request);
+    const q = parseReferenceQuery(request.query);
+    let merchantId = q.merchantId;
+    if (auth.scope.kind === 'merchant') {
+      if (merchantId !== undefined && merchantId !== auth.scope.merchantId) {
+        throw new ConfirmaError('merchant_not_found', `merchant ${merchantId} does not exist`, { field: 'merchantId' });
+      }
+      merchantId = auth.scope.merchantId;
+    }
+    const found = await store.findTransactionsByReference(merchantId, q.reference, LIMITS.referenceMatchesMax);
+    const data = [];
+    for (const tx of found) {
+      const confirmations = await store.listTransactionConfirmations(tx.id);
+      data.push({ ...transactionView(tx), confirmations: confirmations.map(confirmationSummaryView) });
+    }
+    return { data };
   });
 
   app.get<IdParams>('/v1/transactions/:id', async (request) => {

@@ -1,10 +1,12 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import type { ApiKeyRecord, NewApiKey } from '../../domain/api-key.js';
+import type { AuditAction, AuditEntry, NewAuditEntry } from '../../domain/audit.js';
 import type { Attempt, Claim, Confirmation, ConfirmationState } from '../../domain/confirmation.js';
 import { CONFIRMATION_STATES } from '../../domain/confirmation.js';
 import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
-import { standardBody } from '../../domain/payload.js';
+import { confirmationBody } from '../../domain/payload.js';
 import { assertTransition, confirmationType, type Status } from '../../domain/status.js';
 import type { Customer, NewTransaction, Transaction } from '../../domain/transaction.js';
 import { idFloor, newId } from '../../domain/ids.js';
@@ -153,6 +155,8 @@ export class SqliteStore implements Store {
         max_in_flight: m.maxInFlight,
         timeout_ms: m.timeoutMs,
         retry_schedule: m.retrySchedule === null ? null : JSON.stringify(m.retrySchedule),
+        epayco_cust_id: m.epayco?.custId ?? null,
+        epayco_p_key_sealed: m.epayco?.sealedPKey ?? null,
         now,
       });
       this.s.insertSecret.run(m.id, secret, now);
@@ -200,6 +204,8 @@ export class SqliteStore implements Store {
           retry_schedule: schedule === null ? null : JSON.stringify(schedule),
           disabled_at: disabledAt,
           disabled_reason: disabledReason,
+          epayco_cust_id: patch.epayco === undefined ? (cur.epayco?.custId ?? null) : patch.epayco.custId,
+          epayco_p_key_sealed: patch.epayco === undefined ? (cur.epayco?.sealedPKey ?? null) : patch.epayco.sealedPKey,
           now,
         });
         if (cur.disabledAt !== null && disabledAt === null) this.s.unparkMerchant.run(now, id);
@@ -225,8 +231,13 @@ export class SqliteStore implements Store {
     this.ready();
     const row = this.s.getMerchant.get(merchantId) as Row | undefined;
     if (row === undefined) return undefined;
-    const secrets = (this.s.liveSecrets.all(merchantId, now) as Row[]).map((r) => String(r.secret));
-    return { merchant: toMerchant(row), secrets };
+    const rows = this.s.liveSecrets.all(merchantId, now) as Row[];
+    const expiries = rows.filter((r) => r.expires_at !== null).map((r) => Number(r.expires_at));
+    return {
+      merchant: toMerchant(row),
+      secrets: rows.map((r) => String(r.secret)),
+      validUntil: expiries.length === 0 ? null : Math.min(...expiries),
+    };
   }
 
   async findApiKey(hash: string): Promise<{ id: string; merchantId: string | null } | undefined> {
@@ -234,6 +245,53 @@ export class SqliteStore implements Store {
     const row = this.s.findApiKey.get(hash) as Row | undefined;
     if (row === undefined) return undefined;
     return { id: String(row.id), merchantId: row.merchant_id === null ? null : String(row.merchant_id) };
+  }
+
+  async createApiKey(key: NewApiKey, now: number): Promise<ApiKeyRecord> {
+    this.ready();
+    this.s.insertNamedApiKey.run(key.id, key.merchantId, key.prefix, key.hash, key.name, now);
+    return toApiKey(this.s.getApiKey.get(key.id) as Row);
+  }
+
+  async listApiKeys(merchantId?: string | null): Promise<ApiKeyRecord[]> {
+    this.ready();
+    const rows =
+      merchantId === undefined
+        ? this.s.listApiKeys.all()
+        : merchantId === null
+          ? this.s.listAdminKeys.all()
+          : this.s.listMerchantKeys.all(merchantId);
+    return (rows as Row[]).map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, now: number): Promise<ApiKeyRecord | undefined> {
+    this.ready();
+    this.s.revokeApiKey.run(now, id);
+    const row = this.s.getApiKey.get(id) as Row | undefined;
+    return row === undefined ? undefined : toApiKey(row);
+  }
+
+  async appendAudit(entry: NewAuditEntry): Promise<void> {
+    this.ready();
+    this.s.insertAudit.run(
+      entry.at,
+      entry.actor,
+      entry.action,
+      entry.target,
+      entry.details === null ? null : JSON.stringify(entry.details),
+    );
+  }
+
+  async listAudit(after: number | undefined, limit: number): Promise<AuditEntry[]> {
+    this.ready();
+    return (this.s.listAudit.all(after ?? 0, limit) as Row[]).map((r) => ({
+      id: Number(r.id),
+      at: Number(r.at),
+      actor: String(r.actor),
+      action: String(r.action) as AuditAction,
+      target: String(r.target),
+      details: r.details === null ? null : (JSON.parse(String(r.details)) as Record<string, unknown>),
+    }));
   }
 
   // --- ingest ---
@@ -290,7 +348,7 @@ export class SqliteStore implements Store {
         metadata: tx.metadata === null ? null : JSON.stringify(tx.metadata),
         now,
       });
-      this.insertConfirmation(stored, 1, merchant.disabled_at === null ? 'pending' : 'parked', now);
+      this.insertConfirmation(stored, 1, merchant.disabled_at === null ? 'pending' : 'parked', String(merchant.format) as Format, now);
       result = { ok: true, httpStatus: 201, transaction: stored };
     }
     if (idempotency !== undefined) {
@@ -320,11 +378,11 @@ export class SqliteStore implements Store {
     const open = this.s.hasOpenConfirmation.get(cur.id) !== undefined;
     const merchant = this.s.getMerchantState.get(cur.merchantId) as Row;
     const state: ConfirmationState = open ? 'waiting' : merchant.disabled_at === null ? 'pending' : 'parked';
-    this.insertConfirmation(updated, seq, state, now);
+    this.insertConfirmation(updated, seq, state, String(merchant.format) as Format, now);
     return { ok: true, httpStatus: 200, transaction: updated };
   }
 
-  private insertConfirmation(tx: Transaction, seq: number, state: ConfirmationState, now: number): void {
+  private insertConfirmation(tx: Transaction, seq: number, state: ConfirmationState, format: Format, now: number): void {
     const id = newId('msg');
     const type = confirmationType(tx.status);
     this.s.insertConfirmation.run({
@@ -334,7 +392,8 @@ export class SqliteStore implements Store {
       seq,
       type,
       state,
-      body: standardBody(id, seq, type, tx, now),
+      body: confirmationBody(format, id, seq, type, tx, now),
+      format,
       due_at: state === 'pending' ? now : null,
       now,
     });
@@ -346,6 +405,19 @@ export class SqliteStore implements Store {
     this.ready();
     const row = this.s.getTransaction.get(id) as Row | undefined;
     return row === undefined ? undefined : toTransaction(row);
+  }
+
+  async findTransactionsByReference(
+    merchantId: string | undefined,
+    reference: string,
+    limit: number,
+  ): Promise<Transaction[]> {
+    this.ready();
+    const rows =
+      merchantId === undefined
+        ? (this.s.findByReference.all(reference, limit) as Row[])
+        : (this.s.findByMerchantReference.all(merchantId, reference, limit) as Row[]);
+    return rows.map(toTransaction);
   }
 
   async listTransactionConfirmations(transactionId: string): Promise<Confirmation[]> {
@@ -443,6 +515,7 @@ export class SqliteStore implements Store {
       transactionId: String(r.transaction_id),
       seq: Number(r.seq),
       body: String(r.body),
+      format: String(r.format) as Format,
       tries: Number(r.tries),
       token,
     };
@@ -574,16 +647,19 @@ const CONFIRMATION_COLUMNS =
 function prepareStatements(db: Database.Database) {
   return {
     insertMerchant: db.prepare(
-      `INSERT INTO merchants (id, name, url, format, max_in_flight, timeout_ms, retry_schedule, created_at, updated_at)
-       VALUES (@id, @name, @url, @format, @max_in_flight, @timeout_ms, @retry_schedule, @now, @now)`,
+      `INSERT INTO merchants (id, name, url, format, max_in_flight, timeout_ms, retry_schedule, epayco_cust_id,
+         epayco_p_key_sealed, created_at, updated_at)
+       VALUES (@id, @name, @url, @format, @max_in_flight, @timeout_ms, @retry_schedule, @epayco_cust_id,
+         @epayco_p_key_sealed, @now, @now)`,
     ),
     getMerchant: db.prepare('SELECT * FROM merchants WHERE id = ?'),
-    getMerchantState: db.prepare('SELECT disabled_at FROM merchants WHERE id = ?'),
+    getMerchantState: db.prepare('SELECT disabled_at, format FROM merchants WHERE id = ?'),
     listMerchants: db.prepare('SELECT * FROM merchants WHERE id > ? ORDER BY id LIMIT ?'),
     updateMerchant: db.prepare(
       `UPDATE merchants SET name = @name, url = @url, format = @format, max_in_flight = @max_in_flight,
          timeout_ms = @timeout_ms, retry_schedule = @retry_schedule, disabled_at = @disabled_at,
-         disabled_reason = @disabled_reason, updated_at = @now WHERE id = @id`,
+         disabled_reason = @disabled_reason, epayco_cust_id = @epayco_cust_id,
+         epayco_p_key_sealed = @epayco_p_key_sealed, updated_at = @now WHERE id = @id`,
     ),
     disableMerchant: db.prepare(
       'UPDATE merchants SET disabled_at = COALESCE(disabled_at, ?), disabled_reason = ?, updated_at = ? WHERE id = ?',
@@ -599,11 +675,25 @@ function prepareStatements(db: Database.Database) {
       'UPDATE merchant_secrets SET expires_at = ? WHERE merchant_id = ? AND expires_at IS NULL',
     ),
     liveSecrets: db.prepare(
-      'SELECT secret FROM merchant_secrets WHERE merchant_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC',
+      'SELECT secret, expires_at FROM merchant_secrets WHERE merchant_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC',
     ),
     insertApiKey: db.prepare(
       'INSERT INTO api_keys (id, merchant_id, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?)',
     ),
+    insertNamedApiKey: db.prepare(
+      'INSERT INTO api_keys (id, merchant_id, prefix, hash, name, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    getApiKey: db.prepare('SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys WHERE id = ?'),
+    listApiKeys: db.prepare('SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys ORDER BY created_at, id'),
+    listAdminKeys: db.prepare(
+      'SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys WHERE merchant_id IS NULL ORDER BY created_at, id',
+    ),
+    listMerchantKeys: db.prepare(
+      'SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys WHERE merchant_id = ? ORDER BY created_at, id',
+    ),
+    revokeApiKey: db.prepare('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?'),
+    insertAudit: db.prepare('INSERT INTO audit_log (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)'),
+    listAudit: db.prepare('SELECT * FROM audit_log WHERE id > ? ORDER BY id LIMIT ?'),
     findApiKey: db.prepare('SELECT id, merchant_id FROM api_keys WHERE hash = ? AND revoked_at IS NULL'),
     getIdempotency: db.prepare('SELECT * FROM idempotency_keys WHERE scope = ? AND key = ?'),
     insertIdempotency: db.prepare(
@@ -611,6 +701,12 @@ function prepareStatements(db: Database.Database) {
        VALUES (?, ?, ?, ?, ?, ?, ?)`,
     ),
     getTransaction: db.prepare('SELECT * FROM transactions WHERE id = ?'),
+    findByReference: db.prepare(
+      'SELECT * FROM transactions WHERE reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+    ),
+    findByMerchantReference: db.prepare(
+      'SELECT * FROM transactions WHERE merchant_id = ? AND reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+    ),
     insertTransaction: db.prepare(
       `INSERT INTO transactions (id, merchant_id, reference, amount, currency, status, customer, metadata, last_seq, created_at, updated_at)
        VALUES (@id, @merchant_id, @reference, @amount, @currency, @status, @customer, @metadata, 1, @now, @now)`,
@@ -622,8 +718,8 @@ function prepareStatements(db: Database.Database) {
       `SELECT 1 FROM confirmations WHERE transaction_id = ? AND state IN ('waiting', 'pending', 'inflight', 'parked') LIMIT 1`,
     ),
     insertConfirmation: db.prepare(
-      `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, body, due_at, created_at)
-       VALUES (@id, @transaction_id, @merchant_id, @seq, @type, @state, @body, @due_at, @now)`,
+      `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, body, format, due_at, created_at)
+       VALUES (@id, @transaction_id, @merchant_id, @seq, @type, @state, @body, @format, @due_at, @now)`,
     ),
     getConfirmation: db.prepare(`SELECT ${CONFIRMATION_COLUMNS} FROM confirmations WHERE id = ?`),
     listTxConfirmations: db.prepare(
@@ -637,13 +733,13 @@ function prepareStatements(db: Database.Database) {
       `UPDATE confirmations SET state = 'pending', due_at = ?, tries = 0 WHERE merchant_id = ? AND state = 'dead'`,
     ),
     selectDue: db.prepare(
-      `SELECT id, merchant_id, transaction_id, seq, body, tries, lease_token FROM confirmations INDEXED BY confirmations_due
+      `SELECT id, merchant_id, transaction_id, seq, body, format, tries, lease_token FROM confirmations INDEXED BY confirmations_due
        WHERE state IN ('pending', 'inflight') AND due_at <= ?
          AND merchant_id NOT IN (SELECT value FROM json_each(?))
        ORDER BY due_at LIMIT ?`,
     ),
     selectDueFor: db.prepare(
-      `SELECT id, merchant_id, transaction_id, seq, body, tries, lease_token FROM confirmations INDEXED BY confirmations_merchant_due
+      `SELECT id, merchant_id, transaction_id, seq, body, format, tries, lease_token FROM confirmations INDEXED BY confirmations_merchant_due
        WHERE merchant_id = ? AND state IN ('pending', 'inflight') AND due_at <= ?
        ORDER BY due_at LIMIT ?`,
     ),
@@ -730,10 +826,25 @@ export function toMerchant(r: Row): Merchant {
     maxInFlight: nullableNumber(r.max_in_flight),
     timeoutMs: nullableNumber(r.timeout_ms),
     retrySchedule: r.retry_schedule === null ? null : (JSON.parse(String(r.retry_schedule)) as number[]),
+    epayco:
+      r.epayco_cust_id === null || r.epayco_p_key_sealed === null
+        ? null
+        : { custId: String(r.epayco_cust_id), sealedPKey: String(r.epayco_p_key_sealed) },
     disabledAt: nullableNumber(r.disabled_at),
     disabledReason: nullableString(r.disabled_reason),
     createdAt: Number(r.created_at),
     updatedAt: Number(r.updated_at),
+  };
+}
+
+export function toApiKey(r: Row): ApiKeyRecord {
+  return {
+    id: String(r.id),
+    merchantId: nullableString(r.merchant_id),
+    prefix: String(r.prefix),
+    name: nullableString(r.name),
+    createdAt: Number(r.created_at),
+    revokedAt: nullableNumber(r.revoked_at),
   };
 }
 
