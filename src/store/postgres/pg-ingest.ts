@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { ConfirmationState } from '../../domain/confirmation.js';
 import { newId } from '../../domain/ids.js';
-import { standardBody } from '../../domain/payload.js';
+import type { Format } from '../../domain/merchant.js';
+import { confirmationBody } from '../../domain/payload.js';
 import { assertTransition, confirmationType } from '../../domain/status.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { ConfirmaError } from '../../errors.js';
@@ -66,12 +67,17 @@ export async function ingestBatch(c: pg.PoolClient, ops: readonly IngestOp[], no
     }
   }
   const disabled = new Map<string, boolean>();
+  // The merchant's format now: each confirmation's body is built once, in it, and stored with it.
+  const formats = new Map<string, Format>();
   if (merchantIds.size > 0) {
     const { rows } = await c.query<Row>(
-      'SELECT id, disabled_at FROM merchants WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE',
+      'SELECT id, disabled_at, format FROM merchants WHERE id = ANY($1::text[]) ORDER BY id FOR SHARE',
       [[...merchantIds]],
     );
-    for (const r of rows) disabled.set(String(r.id), r.disabled_at !== null);
+    for (const r of rows) {
+      disabled.set(String(r.id), r.disabled_at !== null);
+      formats.set(String(r.id), String(r.format) as Format);
+    }
   }
   const idem = new Map<string, Row>();
   if (idemKeys.length > 0) {
@@ -98,6 +104,7 @@ export async function ingestBatch(c: pg.PoolClient, ops: readonly IngestOp[], no
   const addConfirmation = (tx: Transaction, seq: number, state: ConfirmationState): void => {
     const id = newId('msg');
     const type = confirmationType(tx.status);
+    const format = formats.get(tx.merchantId) ?? 'standard';
     confs.push({
       id,
       transaction_id: tx.id,
@@ -105,7 +112,8 @@ export async function ingestBatch(c: pg.PoolClient, ops: readonly IngestOp[], no
       seq,
       type,
       state,
-      body: standardBody(id, seq, type, tx, now),
+      body: confirmationBody(format, id, seq, type, tx, now),
+      format,
       due_at: state === 'pending' ? now : null,
     });
     if (state !== 'waiting') open.add(tx.id);
@@ -225,9 +233,10 @@ export async function ingestBatch(c: pg.PoolClient, ops: readonly IngestOp[], no
   if (confs.length > 0) {
     const col = (k: string): unknown[] => confs.map((r) => r[k]);
     await c.query(
-      `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, body, due_at, created_at)
-       SELECT u.*, $9::bigint FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::bigint[]) AS u`,
-      [col('id'), col('transaction_id'), col('merchant_id'), col('seq'), col('type'), col('state'), col('body'), col('due_at'), now],
+      `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, body, format, due_at, created_at)
+       SELECT u.*, $10::bigint
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[]) AS u`,
+      [col('id'), col('transaction_id'), col('merchant_id'), col('seq'), col('type'), col('state'), col('body'), col('format'), col('due_at'), now],
     );
   }
   if (newIdem.length > 0) {
