@@ -1,11 +1,13 @@
 import pg from 'pg';
+import type { ApiKeyRecord, NewApiKey } from '../../domain/api-key.js';
+import type { AuditAction, AuditEntry, NewAuditEntry } from '../../domain/audit.js';
 import type { Attempt, Claim, Confirmation, ConfirmationState } from '../../domain/confirmation.js';
 import { CONFIRMATION_STATES } from '../../domain/confirmation.js';
-import type { DeliveryTarget, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
+import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { idFloor } from '../../domain/ids.js';
 import { loadMigrations } from '../migrations.js';
-import { toAttempt, toConfirmation, toMerchant, toTransaction, type Row } from '../sqlite/sqlite-store.js';
+import { toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, type Row } from '../sqlite/sqlite-store.js';
 import type { ClaimOptions, ConfirmationQuery, IngestOp, IngestResult, OutcomeRecord, Store } from '../store.js';
 import { ingestBatch, IngestRace } from './pg-ingest.js';
 import { isConnectionError, isTransient, translate } from './pg-errors.js';
@@ -32,7 +34,8 @@ const NOTIFY_MAX_BYTES = 7_000;
 const RUN_AGAIN = 4;
 const CONFIRMATION_COLUMNS =
   'id, transaction_id, merchant_id, seq, type, state, due_at, attempts, delivered_at, last_error, created_at';
-const CLAIM_COLUMNS = 'id, merchant_id, transaction_id, seq, body, tries, lease_token';
+const CLAIM_COLUMNS = 'id, merchant_id, transaction_id, seq, body, format, tries, lease_token';
+const API_KEY_COLUMNS = 'id, merchant_id, prefix, name, created_at, revoked_at';
 
 /**
  * The shared store for many nodes. Same tables, states and rules as the SQLite store (see
@@ -153,9 +156,21 @@ export class PostgresStore implements Store {
     const now = Date.now();
     return this.tx(async (c) => {
       const { rows } = await c.query<Row>(
-        `INSERT INTO merchants (id, name, url, format, max_in_flight, timeout_ms, retry_schedule, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING *`,
-        [m.id, m.name, m.url, m.format, m.maxInFlight, m.timeoutMs, m.retrySchedule === null ? null : JSON.stringify(m.retrySchedule), now],
+        `INSERT INTO merchants (id, name, url, format, max_in_flight, timeout_ms, retry_schedule, epayco_cust_id,
+           epayco_p_key_sealed, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING *`,
+        [
+          m.id,
+          m.name,
+          m.url,
+          m.format,
+          m.maxInFlight,
+          m.timeoutMs,
+          m.retrySchedule === null ? null : JSON.stringify(m.retrySchedule),
+          m.epayco?.custId ?? null,
+          m.epayco?.sealedPKey ?? null,
+          now,
+        ],
       );
       await c.query('INSERT INTO merchant_secrets (merchant_id, secret, created_at) VALUES ($1, $2, $3)', [m.id, secret, now]);
       await c.query('INSERT INTO api_keys (id, merchant_id, prefix, hash, created_at) VALUES ($1, $2, $3, $4, $5)', [
@@ -190,7 +205,8 @@ export class PostgresStore implements Store {
       const schedule = patch.retrySchedule === undefined ? cur.retrySchedule : patch.retrySchedule;
       const updated = await c.query<Row>(
         `UPDATE merchants SET name = $2, url = $3, format = $4, max_in_flight = $5, timeout_ms = $6, retry_schedule = $7,
-           disabled_at = $8, disabled_reason = $9, updated_at = $10 WHERE id = $1 RETURNING *`,
+           disabled_at = $8, disabled_reason = $9, updated_at = $10, epayco_cust_id = $11, epayco_p_key_sealed = $12
+         WHERE id = $1 RETURNING *`,
         [
           id,
           patch.name ?? cur.name,
@@ -202,6 +218,8 @@ export class PostgresStore implements Store {
           disabledAt,
           disabledReason,
           now,
+          patch.epayco === undefined ? (cur.epayco?.custId ?? null) : patch.epayco.custId,
+          patch.epayco === undefined ? (cur.epayco?.sealedPKey ?? null) : patch.epayco.sealedPKey,
         ],
       );
       if (cur.disabledAt !== null && disabledAt === null) {
@@ -227,14 +245,23 @@ export class PostgresStore implements Store {
 
   async getDeliveryTarget(merchantId: string, now: number): Promise<DeliveryTarget | undefined> {
     const { rows } = await this.q(
-      `SELECT m.*, (SELECT coalesce(array_agg(s.secret ORDER BY s.id DESC), '{}') FROM merchant_secrets s
-                    WHERE s.merchant_id = m.id AND (s.expires_at IS NULL OR s.expires_at > $2)) AS live_secrets
-       FROM merchants m WHERE m.id = $1`,
+      `SELECT m.*, l.live_secrets, l.valid_until
+       FROM merchants m
+       CROSS JOIN LATERAL (SELECT coalesce(array_agg(s.secret ORDER BY s.id DESC), '{}') AS live_secrets,
+                                  min(s.expires_at) AS valid_until
+                           FROM merchant_secrets s
+                           WHERE s.merchant_id = m.id AND (s.expires_at IS NULL OR s.expires_at > $2)) l
+       WHERE m.id = $1`,
       [merchantId, now],
     );
     const row = rows[0];
     if (row === undefined) return undefined;
-    return { merchant: toMerchant(row), secrets: (row.live_secrets as string[]).map(String) };
+    return {
+      merchant: toMerchant(row),
+      secrets: (row.live_secrets as string[]).map(String),
+      // Earliest expiry among the secrets returned (min ignores the current one's NULL).
+      validUntil: row.valid_until === null ? null : Number(row.valid_until),
+    };
   }
 
   async findApiKey(hash: string): Promise<{ id: string; merchantId: string | null } | undefined> {
@@ -242,6 +269,58 @@ export class PostgresStore implements Store {
     const row = rows[0];
     if (row === undefined) return undefined;
     return { id: String(row.id), merchantId: row.merchant_id === null ? null : String(row.merchant_id) };
+  }
+
+  async createApiKey(key: NewApiKey, now: number): Promise<ApiKeyRecord> {
+    const { rows } = await this.q(
+      `INSERT INTO api_keys (id, merchant_id, prefix, hash, name, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+       RETURNING ${API_KEY_COLUMNS}`,
+      [key.id, key.merchantId, key.prefix, key.hash, key.name, now],
+    );
+    return toApiKey(rows[0]!);
+  }
+
+  async listApiKeys(merchantId?: string | null): Promise<ApiKeyRecord[]> {
+    const { rows } =
+      merchantId === undefined
+        ? await this.q(`SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id COLLATE "C"`)
+        : merchantId === null
+          ? await this.q(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE merchant_id IS NULL ORDER BY created_at, id COLLATE "C"`)
+          : await this.q(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE merchant_id = $1 ORDER BY created_at, id COLLATE "C"`, [merchantId]);
+    return rows.map(toApiKey);
+  }
+
+  async revokeApiKey(id: string, now: number): Promise<ApiKeyRecord | undefined> {
+    // Revoking twice keeps the first time.
+    const { rows } = await this.q(
+      `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2 RETURNING ${API_KEY_COLUMNS}`,
+      [now, id],
+    );
+    return rows[0] === undefined ? undefined : toApiKey(rows[0]);
+  }
+
+  // --- audit ---
+
+  async appendAudit(entry: NewAuditEntry): Promise<void> {
+    await this.q('INSERT INTO audit_log (at, actor, action, target, details) VALUES ($1, $2, $3, $4, $5)', [
+      entry.at,
+      entry.actor,
+      entry.action,
+      entry.target,
+      entry.details === null ? null : JSON.stringify(entry.details),
+    ]);
+  }
+
+  async listAudit(after: number | undefined, limit: number): Promise<AuditEntry[]> {
+    const { rows } = await this.q('SELECT * FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2', [after ?? 0, limit]);
+    return rows.map((r) => ({
+      id: Number(r.id),
+      at: Number(r.at),
+      actor: String(r.actor),
+      action: String(r.action) as AuditAction,
+      target: String(r.target),
+      details: r.details === null ? null : (JSON.parse(String(r.details)) as Record<string, unknown>),
+    }));
   }
 
   // --- ingest ---
@@ -271,6 +350,17 @@ export class PostgresStore implements Store {
   async getTransaction(id: string): Promise<Transaction | undefined> {
     const { rows } = await this.q('SELECT * FROM transactions WHERE id = $1', [id]);
     return rows[0] === undefined ? undefined : toTransaction(rows[0]);
+  }
+
+  async findTransactionsByReference(merchantId: string | undefined, reference: string, limit: number): Promise<Transaction[]> {
+    const { rows } =
+      merchantId === undefined
+        ? await this.q('SELECT * FROM transactions WHERE reference = $1 ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT $2', [reference, limit])
+        : await this.q(
+            'SELECT * FROM transactions WHERE merchant_id = $1 AND reference = $2 ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT $3',
+            [merchantId, reference, limit],
+          );
+    return rows.map(toTransaction);
   }
 
   async listTransactionConfirmations(transactionId: string): Promise<Confirmation[]> {
@@ -570,6 +660,7 @@ function toClaim(r: Row): Claim {
     transactionId: String(r.transaction_id),
     seq: Number(r.seq),
     body: String(r.body),
+    format: String(r.format) as Format,
     tries: Number(r.tries),
     token: Number(r.lease_token),
   };
