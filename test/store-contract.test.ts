@@ -62,7 +62,16 @@ const adapters: Adapter[] = [
 async function merchant(store: Store, secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'): Promise<string> {
   const id = newId('mer');
   await store.createMerchant(
-    { id, name: 'shop', url: 'https://shop.example/confirm', format: 'standard', maxInFlight: null, timeoutMs: null, retrySchedule: null },
+    {
+      id,
+      name: 'shop',
+      url: 'https://shop.example/confirm',
+      format: 'standard',
+      maxInFlight: null,
+      timeoutMs: null,
+      retrySchedule: null,
+      epayco: null,
+    },
     secret,
     { id: newId('key'), hash: `hash-${id}`, prefix: 'ck_test' },
   );
@@ -137,6 +146,167 @@ for (const adapter of adapters) {
       assert.deepEqual((await store.getDeliveryTarget(id, now))?.secrets, ['whsec_second', 'whsec_first']);
       assert.deepEqual((await store.getDeliveryTarget(id, now + 120_000))?.secrets, ['whsec_second']);
       assert.equal(await store.getDeliveryTarget('mer_nope', now), undefined);
+    });
+
+    test('delivery target: validUntil is the earliest expiry among the live secrets, null with one', async (store) => {
+      const id = await merchant(store, 'whsec_one');
+      const now = Date.now();
+      assert.equal((await store.getDeliveryTarget(id, now))?.validUntil, null, 'only the current secret: no expiry');
+      await store.rotateSecret(id, 'whsec_two', now, now + 60_000);
+      await store.rotateSecret(id, 'whsec_three', now + 1, now + 30_000);
+      // whsec_one expired at now+60s was not touched by the second rotation (already expiring).
+      const during = await store.getDeliveryTarget(id, now + 1);
+      assert.deepEqual(during?.secrets, ['whsec_three', 'whsec_two', 'whsec_one']);
+      assert.equal(during?.validUntil, now + 30_000);
+      const later = await store.getDeliveryTarget(id, now + 45_000);
+      assert.deepEqual(later?.secrets, ['whsec_three', 'whsec_one']);
+      assert.equal(later?.validUntil, now + 60_000, 'expired secrets do not count');
+      const after = await store.getDeliveryTarget(id, now + 120_000);
+      assert.deepEqual(after?.secrets, ['whsec_three']);
+      assert.equal(after?.validUntil, null);
+    });
+
+    test('merchants: epayco credentials round trip, patch, and are kept by other patches', async (store) => {
+      const plain = await merchant(store);
+      assert.equal((await store.getMerchant(plain))?.epayco, null);
+      const id = newId('mer');
+      const created = await store.createMerchant(
+        {
+          id,
+          name: 'tienda',
+          url: 'https://tienda.example/confirm',
+          format: 'epayco',
+          maxInFlight: null,
+          timeoutMs: null,
+          retrySchedule: null,
+          epayco: { custId: '12345', sealedPKey: 'v1.k1.iv.ct' },
+        },
+        'whsec_x',
+        { id: newId('key'), hash: `hash-${id}`, prefix: 'ck_test' },
+      );
+      assert.equal(created.format, 'epayco');
+      assert.deepEqual(created.epayco, { custId: '12345', sealedPKey: 'v1.k1.iv.ct' });
+      assert.deepEqual((await store.getMerchant(id))?.epayco, { custId: '12345', sealedPKey: 'v1.k1.iv.ct' });
+      const renamed = await store.updateMerchant(id, { name: 'tienda 2' }, Date.now());
+      assert.deepEqual(renamed?.epayco, { custId: '12345', sealedPKey: 'v1.k1.iv.ct' }, 'a patch without epayco keeps them');
+      const replaced = await store.updateMerchant(id, { epayco: { custId: '999', sealedPKey: 'v1.k1.iv2.ct2' } }, Date.now());
+      assert.deepEqual(replaced?.epayco, { custId: '999', sealedPKey: 'v1.k1.iv2.ct2' });
+      const given = await store.updateMerchant(plain, { format: 'epayco', epayco: { custId: '7', sealedPKey: 's' } }, Date.now());
+      assert.equal(given?.format, 'epayco');
+      assert.deepEqual(given?.epayco, { custId: '7', sealedPKey: 's' });
+      assert.deepEqual((await store.getDeliveryTarget(plain, Date.now()))?.merchant.epayco, { custId: '7', sealedPKey: 's' });
+    });
+
+    test('api keys: create, list by owner in creation order, revoke once', async (store) => {
+      const m = await merchant(store);
+      const t = Date.now();
+      const admin = await store.createApiKey({ id: 'key_a1', merchantId: null, prefix: 'cfm_ak_A', hash: 'h-a1', name: 'ops' }, t);
+      assert.deepEqual(admin, { id: 'key_a1', merchantId: null, prefix: 'cfm_ak_A', name: 'ops', createdAt: t, revokedAt: null });
+      const named = await store.createApiKey({ id: 'key_m1', merchantId: m, prefix: 'cfm_mk_B', hash: 'h-m1', name: 'backend' }, t + 1);
+      const unnamed = await store.createApiKey({ id: 'key_m2', merchantId: m, prefix: 'cfm_mk_C', hash: 'h-m2', name: null }, t + 2);
+      assert.equal(unnamed.name, null);
+      assert.deepEqual((await store.findApiKey('h-m1'))?.merchantId, m);
+      assert.deepEqual(await store.findApiKey('h-a1'), { id: 'key_a1', merchantId: null });
+      // The merchant's first key (createMerchant) is listed too, with no name.
+      const mine = await store.listApiKeys(m);
+      assert.equal(mine.length, 3);
+      assert.deepEqual(mine.slice(1), [named, unnamed]);
+      assert.equal(mine[0]!.name, null);
+      assert.deepEqual(await store.listApiKeys(null), [admin]);
+      assert.equal((await store.listApiKeys()).length, 4);
+      assert.deepEqual(await store.listApiKeys('mer_nope'), []);
+      const revoked = await store.revokeApiKey('key_m1', t + 10);
+      assert.equal(revoked?.revokedAt, t + 10);
+      assert.equal(await store.findApiKey('h-m1'), undefined, 'a revoked key no longer authenticates');
+      assert.equal((await store.revokeApiKey('key_m1', t + 20))?.revokedAt, t + 10, 'revoking twice keeps the first time');
+      assert.equal(await store.revokeApiKey('key_nope', t), undefined);
+      assert.equal((await store.listApiKeys(m)).find((k) => k.id === 'key_m1')?.revokedAt, t + 10, 'revoked keys stay listed');
+      assert.ok((await store.findApiKey('h-m2')) !== undefined);
+    });
+
+    test('audit: append, list oldest first with a cursor', async (store) => {
+      assert.deepEqual(await store.listAudit(undefined, 10), []);
+      const t = Date.now();
+      await store.appendAudit({ at: t, actor: 'admin', action: 'merchant.created', target: 'mer_1', details: { name: 'shop' } });
+      await store.appendAudit({ at: t + 1, actor: 'key_1', action: 'key.revoked', target: 'key_2', details: null });
+      await store.appendAudit({ at: t + 2, actor: 'cli', action: 'merchant.replayed', target: 'mer_1', details: { count: 3 } });
+      const all = await store.listAudit(undefined, 10);
+      assert.deepEqual(
+        all.map((e) => [e.at, e.actor, e.action, e.target, e.details]),
+        [
+          [t, 'admin', 'merchant.created', 'mer_1', { name: 'shop' }],
+          [t + 1, 'key_1', 'key.revoked', 'key_2', null],
+          [t + 2, 'cli', 'merchant.replayed', 'mer_1', { count: 3 }],
+        ],
+      );
+      assert.ok(all[0]!.id < all[1]!.id && all[1]!.id < all[2]!.id, 'ids increase');
+      const page1 = await store.listAudit(undefined, 2);
+      assert.deepEqual(page1.map((e) => e.id), [all[0]!.id, all[1]!.id]);
+      const page2 = await store.listAudit(page1[1]!.id, 2);
+      assert.deepEqual(page2.map((e) => e.id), [all[2]!.id]);
+      assert.deepEqual(await store.listAudit(all[2]!.id, 2), []);
+    });
+
+    test('formats: each confirmation is built and claimed in the merchant format of its ingest', async (store) => {
+      const m = await merchant(store);
+      const now = Date.now();
+      await store.ingest([create(m, { id: 'fmt-1', reference: 'INV-1' })], now);
+      await store.updateMerchant(m, { format: 'epayco', epayco: { custId: '12345', sealedPKey: 'sealed' } }, now);
+      // A status change after the switch is built in the new format; the first keeps its own.
+      await store.ingest([status('fmt-1', 'approved'), create(m, { id: 'fmt-2', reference: 'INV-2' })], now);
+      const claims = await claimAll(store, now);
+      const byTx = new Map(claims.map((c) => [c.transactionId, c]));
+      const first = byTx.get('fmt-1')!;
+      assert.equal(first.format, 'standard');
+      assert.equal(first.seq, 1);
+      const standard = JSON.parse(first.body) as { id: string; type: string; data: { id: string } };
+      assert.equal(standard.id, first.id);
+      assert.equal(standard.type, 'transaction.pending');
+      assert.equal(standard.data.id, 'fmt-1');
+      const second = byTx.get('fmt-2')!;
+      assert.equal(second.format, 'epayco');
+      const form = new URLSearchParams(second.body);
+      assert.equal(form.get('x_ref_payco'), 'fmt-2');
+      assert.equal(form.get('x_transaction_id'), second.id);
+      assert.equal(form.get('x_id_invoice'), 'INV-2');
+      assert.equal(form.get('x_amount'), '125000.50');
+      assert.equal(form.get('x_currency_code'), 'COP');
+      assert.equal(form.get('x_customer_name'), 'Ana');
+      // The waiting approval of fmt-1 was built in epayco when it was ingested.
+      await record(store, first, { kind: 'delivered' }, now);
+      const [next] = await store.claimForMerchants([{ merchantId: m, limit: 10 }], now, 10_000);
+      assert.equal(next?.transactionId, 'fmt-1');
+      assert.equal(next?.seq, 2);
+      assert.equal(next?.format, 'epayco');
+      assert.equal(new URLSearchParams(next!.body).get('x_transaction_id'), next!.id);
+      // Switching back does not rewrite stored bodies.
+      await store.updateMerchant(m, { format: 'standard' }, now);
+      await store.releaseClaims([next!, second], now);
+      const again = await claimAll(store, now);
+      assert.deepEqual(again.map((c) => [c.id, c.format, c.body]).sort(), [[next!.id, 'epayco', next!.body], [second.id, 'epayco', second.body]].sort());
+    });
+
+    test('reads: transactions by reference, newest first, filtered by merchant', async (store) => {
+      const a = await merchant(store);
+      const b = await merchant(store);
+      const t = Date.now();
+      await store.ingest([create(a, { id: 'ref-a1', reference: 'R-1' })], t);
+      await store.ingest([create(b, { id: 'ref-b1', reference: 'R-1' })], t + 1);
+      // Same millisecond: the greater id comes first.
+      await store.ingest([create(a, { id: 'ref-a2', reference: 'R-1' }), create(a, { id: 'ref-a3', reference: 'R-1' })], t + 2);
+      await store.ingest([create(a, { id: 'ref-a4', reference: 'R-2' })], t + 3);
+      const ids = (txs: Array<{ id: string }>): string[] => txs.map((x) => x.id);
+      assert.deepEqual(ids(await store.findTransactionsByReference(a, 'R-1', 10)), ['ref-a3', 'ref-a2', 'ref-a1']);
+      assert.deepEqual(ids(await store.findTransactionsByReference(b, 'R-1', 10)), ['ref-b1']);
+      assert.deepEqual(ids(await store.findTransactionsByReference(undefined, 'R-1', 10)), ['ref-a3', 'ref-a2', 'ref-b1', 'ref-a1']);
+      assert.deepEqual(ids(await store.findTransactionsByReference(undefined, 'R-1', 2)), ['ref-a3', 'ref-a2']);
+      assert.deepEqual(ids(await store.findTransactionsByReference(a, 'R-2', 10)), ['ref-a4']);
+      assert.deepEqual(await store.findTransactionsByReference(b, 'R-2', 10), []);
+      assert.deepEqual(await store.findTransactionsByReference(undefined, 'nope', 10), []);
+      const [found] = await store.findTransactionsByReference(b, 'R-1', 1);
+      assert.equal(found?.merchantId, b);
+      assert.equal(found?.createdAt, t + 1);
+      assert.deepEqual(found?.customer, { name: 'Ana' });
     });
 
     test('ingest: per-op results in one batch; a refused op leaves no trace', async (store) => {
@@ -396,7 +566,7 @@ for (const adapter of adapters) {
         const m = await merchant(store);
         const now = Date.now();
         await store.ingest(Array.from({ length: 300 }, () => create(m)), now);
-        const other = new PostgresStore({ url: PG_URL, schema: (store as PostgresStore).channel.replace('confirma_due_', ''), poolSize: 4 });
+        const other = new PostgresStore({ url: PG_URL, schema: (store as unknown as PostgresStore).channel.replace('confirma_due_', ''), poolSize: 4 });
         try {
           const opts = { now, limit: 40, leaseMs: 10_000, exclude: [], capacity: () => 1_000 };
           const rounds = await Promise.all(
@@ -413,7 +583,7 @@ for (const adapter of adapters) {
       test('postgres: retention drops a whole week holding only delivered rows, keeps a week with a dead one', async (store) => {
         const m = await merchant(store);
         const now = Date.now();
-        const schema = (store as PostgresStore).channel.replace('confirma_due_', '');
+        const schema = (store as unknown as PostgresStore).channel.replace('confirma_due_', '');
         const weeks = async (): Promise<string[]> => {
           const db = new pg.Client({ connectionString: PG_URL });
           await db.connect();
