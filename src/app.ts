@@ -68,7 +68,15 @@ export async function createApp(
   );
   let accepting = true;
   const dispatches = config.role !== 'api';
-  const server = config.role === 'worker' ? workerServer(store, () => accepting) : buildServer({
+  // Prometheus text, served at /metrics by the API server and by a worker's own small server alike.
+  const metricsText = async (): Promise<string> => {
+    const counts = await store.countByState();
+    const states = Object.entries(counts)
+      .map(([state, n]) => `confirma_confirmations{state="${state}"} ${n}`)
+      .join('\n');
+    return `${metrics.render()}# HELP confirma_confirmations Confirmations by state.\n# TYPE confirma_confirmations gauge\n${states}\n`;
+  };
+  const server = config.role === 'worker' ? workerServer(store, () => accepting, metricsText) : buildServer({
     config,
     store,
     ingest,
@@ -79,13 +87,7 @@ export async function createApp(
       dispatcher.wake();
     },
     onQueued: () => dispatcher.wake(),
-    metricsText: async () => {
-      const counts = await store.countByState();
-      const states = Object.entries(counts)
-        .map(([state, n]) => `confirma_confirmations{state="${state}"} ${n}`)
-        .join('\n');
-      return `${metrics.render()}# HELP confirma_confirmations Confirmations by state.\n# TYPE confirma_confirmations gauge\n${states}\n`;
-    },
+    metricsText,
   });
   metrics.gauge('confirma_in_flight', 'Delivery requests in flight on this node.', () => dispatcher.inFlightCount);
   metrics.gauge('confirma_ingest_backlog', 'Writes waiting for a group commit.', () => ingest.backlog);
@@ -149,7 +151,7 @@ export async function createApp(
 }
 
 /** A worker's only HTTP surface: liveness, readiness (the database answers) and metrics. */
-function workerServer(store: Store, ready: () => boolean): FastifyInstance {
+function workerServer(store: Store, ready: () => boolean, metricsText: () => Promise<string>): FastifyInstance {
   const server = Fastify({ logger: false });
   server.get('/healthz', async () => ({ ok: true, role: 'worker' }));
   server.get('/readyz', async (_req, reply) => {
@@ -161,5 +163,7 @@ function workerServer(store: Store, ready: () => boolean): FastifyInstance {
     }
     return { ok: true };
   });
+  // Open to scrapers like /healthz: counts and timings only, no merchant data.
+  server.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(await metricsText()));
   return server;
 }
