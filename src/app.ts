@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { buildServer } from './api/server.js';
 import type { Config } from './config.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
@@ -24,8 +24,23 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** Wires a node together from its configuration. Applies migrations before anything else. */
-export async function createApp(config: Config, log: Logger, store: Store = openStore(config)): Promise<App> {
+/** How often the node removes history past CONFIRMA_RETENTION_DAYS, and how much per transaction. */
+const RETENTION_EVERY_MS = 10 * 60_000;
+const RETENTION_BATCH = 5_000;
+
+/**
+ * Wires a node together from its configuration. Applies migrations before anything else.
+ *
+ * Roles (config.role): `all` runs the API and the dispatcher; `api` serves the API and ingests
+ * (its commits wake workers through the store's notifications) but never dispatches; `worker`
+ * dispatches, listens for other nodes' commits and runs retention, and serves only /healthz,
+ * /readyz and /metrics.
+ */
+export async function createApp(
+  config: Config,
+  log: Logger,
+  store: Store = openStore(config, (err) => log.warn({ err }, 'database connection lost; reconnecting')),
+): Promise<App> {
   const applied = await store.migrate();
   if (applied.length > 0) log.info({ applied }, 'applied migrations');
   const metrics = new Metrics();
@@ -52,9 +67,22 @@ export async function createApp(config: Config, log: Logger, store: Store = open
     { maxBatch: config.commitMaxBatch, maxWaitMs: config.commitWaitMs },
   );
   let accepting = true;
+  const dispatches = config.role !== 'api';
+  // Prometheus text, served at /metrics by the API server and by a worker's own small server alike.
+  // Counting by state scans the table: at most once per 5 s, however often it is scraped.
   let counts: Record<string, number> = {};
   let countsAt = 0;
-  const server = buildServer({
+  const metricsText = async (): Promise<string> => {
+    if (Date.now() - countsAt > 5_000) {
+      counts = await store.countByState();
+      countsAt = Date.now();
+    }
+    const states = Object.entries(counts)
+      .map(([state, n]) => `confirma_confirmations{state="${state}"} ${n}`)
+      .join('\n');
+    return `${metrics.render()}# HELP confirma_confirmations Confirmations by state.\n# TYPE confirma_confirmations gauge\n${states}\n`;
+  };
+  const server = config.role === 'worker' ? workerServer(store, () => accepting, metricsText) : buildServer({
     config,
     store,
     ingest,
@@ -65,21 +93,34 @@ export async function createApp(config: Config, log: Logger, store: Store = open
       dispatcher.wake();
     },
     onQueued: () => dispatcher.wake(),
-    metricsText: async () => {
-      // Counting by state scans the table: at most once per 5 s, however often it is scraped.
-      if (Date.now() - countsAt > 5_000) {
-        counts = await store.countByState();
-        countsAt = Date.now();
-      }
-      const states = Object.entries(counts)
-        .map(([state, n]) => `confirma_confirmations{state="${state}"} ${n}`)
-        .join('\n');
-      return `${metrics.render()}# HELP confirma_confirmations Confirmations by state.\n# TYPE confirma_confirmations gauge\n${states}\n`;
-    },
+    metricsText,
   });
   metrics.gauge('confirma_in_flight', 'Delivery requests in flight on this node.', () => dispatcher.inFlightCount);
   metrics.gauge('confirma_ingest_backlog', 'Writes waiting for a group commit.', () => ingest.backlog);
   let stopped: Promise<void> | undefined;
+  let unsubscribe: (() => Promise<void>) | undefined;
+  let retentionTimer: NodeJS.Timeout | undefined;
+  let purging = false;
+  /** Removes delivered history past the retention age in short batches, yielding between them. */
+  const purge = async (): Promise<void> => {
+    if (purging || stopped !== undefined) return;
+    purging = true;
+    try {
+      const before = Date.now() - config.retentionDays * 86_400_000;
+      let removed = 0;
+      for (;;) {
+        const n = await store.purgeHistory(before, RETENTION_BATCH);
+        removed += n;
+        if (n < RETENTION_BATCH || stopped !== undefined) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (removed > 0) log.info({ removed, retentionDays: config.retentionDays }, 'removed delivered history');
+    } catch (err) {
+      log.warn({ err }, 'retention pass failed; trying again later');
+    } finally {
+      purging = false;
+    }
+  };
   return {
     config,
     store,
@@ -89,12 +130,21 @@ export async function createApp(config: Config, log: Logger, store: Store = open
     metrics,
     async start() {
       const address = await server.listen({ port: config.port, host: config.host });
-      dispatcher.start();
+      if (dispatches) {
+        // Other nodes' commits: wake the lanes they name (or scan, after a reconnect).
+        unsubscribe = await store.subscribeDue((merchantIds) => dispatcher.wake(merchantIds));
+        dispatcher.start();
+        retentionTimer = setInterval(() => void purge(), RETENTION_EVERY_MS);
+        retentionTimer.unref();
+        setTimeout(() => void purge(), 5_000).unref();
+      }
       return address;
     },
     stop() {
       stopped ??= (async () => {
         accepting = false;
+        if (retentionTimer !== undefined) clearInterval(retentionTimer);
+        await unsubscribe?.();
         await server.close(); // stops intake; requests already inside finish first
         await ingest.drain();
         await dispatcher.stop(config.shutdownGraceMs);
@@ -104,4 +154,22 @@ export async function createApp(config: Config, log: Logger, store: Store = open
       return stopped;
     },
   };
+}
+
+/** A worker's only HTTP surface: liveness, readiness (the database answers) and metrics. */
+function workerServer(store: Store, ready: () => boolean, metricsText: () => Promise<string>): FastifyInstance {
+  const server = Fastify({ logger: false });
+  server.get('/healthz', async () => ({ ok: true, role: 'worker' }));
+  server.get('/readyz', async (_req, reply) => {
+    if (!ready()) return reply.code(503).send({ ok: false, reason: 'shutting_down' });
+    try {
+      await store.ping();
+    } catch {
+      return reply.code(503).send({ ok: false, reason: 'store_unavailable' });
+    }
+    return { ok: true };
+  });
+  // Open to scrapers like /healthz: counts and timings only, no merchant data.
+  server.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(await metricsText()));
+  return server;
 }

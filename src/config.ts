@@ -72,7 +72,19 @@ export interface Config {
   readonly shutdownGraceMs: number;
   /** pino level (CONFIRMA_LOG_LEVEL). */
   readonly logLevel: string;
+  /** What this node does (CONFIRMA_ROLE): `all`, `api` (ingest and reads, no dispatcher) or `worker` (dispatch only). */
+  readonly role: Role;
+  /** Most PostgreSQL connections this node's pool opens; the listener adds one (CONFIRMA_PG_POOL_SIZE). */
+  readonly pgPoolSize: number;
+  /** PostgreSQL schema holding Confirma's tables (CONFIRMA_PG_SCHEMA); lets nodes of several installs share a database. */
+  readonly pgSchema: string;
+  /** Delivered confirmations and their attempts older than this many days are removed (CONFIRMA_RETENTION_DAYS). */
+  readonly retentionDays: number;
 }
+
+/** Node roles: one process may do both jobs, or N API nodes and M workers share one PostgreSQL. */
+export const ROLES = ['all', 'api', 'worker'] as const;
+export type Role = (typeof ROLES)[number];
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -142,6 +154,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     secretOverlapMs: int(env, 'CONFIRMA_SECRET_OVERLAP_MS', 86_400_000, 0, 30 * 86_400_000),
     shutdownGraceMs: int(env, 'CONFIRMA_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
     logLevel: env.CONFIRMA_LOG_LEVEL ?? 'info',
+    role: (env.CONFIRMA_ROLE === undefined || env.CONFIRMA_ROLE === '' ? 'all' : env.CONFIRMA_ROLE) as Role,
+    pgPoolSize: int(env, 'CONFIRMA_PG_POOL_SIZE', 10, 1, 1_000),
+    pgSchema: env.CONFIRMA_PG_SCHEMA === undefined || env.CONFIRMA_PG_SCHEMA === '' ? 'public' : env.CONFIRMA_PG_SCHEMA,
+    retentionDays: int(env, 'CONFIRMA_RETENTION_DAYS', 7, 1, 3_650),
     ...overrides,
   };
   if (cfg.adminKey !== undefined && cfg.adminKey.length < 24) {
@@ -174,6 +190,18 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   }
   if (cfg.maxInFlightPerMerchant > cfg.maxInFlight) {
     throw new ConfigError('CONFIRMA_MAX_IN_FLIGHT_PER_MERCHANT cannot exceed CONFIRMA_MAX_IN_FLIGHT');
+  }
+  if (!(ROLES as readonly string[]).includes(cfg.role)) {
+    throw new ConfigError(`CONFIRMA_ROLE (--role) must be one of ${ROLES.join(', ')}, got "${cfg.role}"`);
+  }
+  const onPostgres = cfg.databaseUrl !== undefined && /^postgres(ql)?:\/\//.test(cfg.databaseUrl);
+  if (cfg.role !== 'all' && !onPostgres) {
+    throw new ConfigError(
+      `role "${cfg.role}" needs a shared PostgreSQL (DATABASE_URL=postgres://…); the SQLite store belongs to one process, which must run role "all"`,
+    );
+  }
+  if (!/^[a-z_][a-z0-9_]{0,40}$/.test(cfg.pgSchema)) {
+    throw new ConfigError('CONFIRMA_PG_SCHEMA must be a lower-case identifier: a-z, 0-9 and _, starting with a letter or _');
   }
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(cfg.logLevel)) {
     throw new ConfigError(`CONFIRMA_LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent`);

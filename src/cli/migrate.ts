@@ -6,7 +6,10 @@ import { configFromFlags } from './start.js';
 export function registerMigrate(program: Command): void {
   program
     .command('migrate')
-    .description('Apply the numbered schema migrations not yet applied to the store, then exit.')
+    .description(
+      'Apply the numbered schema migrations not yet applied to the store, then exit.\n' +
+        'DATABASE_URL=postgres://… (and CONFIRMA_PG_SCHEMA) selects PostgreSQL; safe while other nodes start.',
+    )
     .option('--db <file>', 'SQLite file (env CONFIRMA_DB_PATH, default ./data/confirma.db)')
     .action(async (opts: { db?: string }) => {
       const config = configFromFlags(opts.db === undefined ? {} : { dbPath: opts.db });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createApp } from '../app.js';
-import { ConfigError, loadConfig, type Config } from '../config.js';
+import { ConfigError, loadConfig, ROLES, type Config, type Role } from '../config.js';
 import { createLogger } from '../observe/logger.js';
 
 /** Flags shared by commands that open the store. */
@@ -32,14 +32,18 @@ export function registerStart(program: Command): void {
     .command('start')
     .description(
       'Run a Confirma node: the HTTP API and the dispatcher on one store.\n' +
-        'SQLite file under ./data/ by default; DATABASE_URL selects another store.\n' +
+        'SQLite file under ./data/ by default; DATABASE_URL=postgres://… selects PostgreSQL.\n' +
+        'Roles (PostgreSQL only, besides all): api = API and ingest, no dispatcher; worker = dispatcher,\n' +
+        'retention and /healthz, /readyz, /metrics only; all = both (the default).\n' +
         'SIGTERM/SIGINT: stop intake, let in-flight attempts finish (CONFIRMA_SHUTDOWN_GRACE_MS), release leases, close the database.',
     )
     .option('-p, --port <port>', 'HTTP port (env CONFIRMA_PORT, default 8080)', portFlag)
     .option('--host <host>', 'address to listen on (env CONFIRMA_HOST, default 127.0.0.1)')
     .option('--db <file>', 'SQLite file (env CONFIRMA_DB_PATH, default ./data/confirma.db)')
-    .action(async (opts: { port?: number; host?: string; db?: string }) => {
+    .option('--role <role>', `what this node does: ${ROLES.join(' | ')} (env CONFIRMA_ROLE, default all)`)
+    .action(async (opts: { port?: number; host?: string; db?: string; role?: string }) => {
       const config = configFromFlags({
+        ...(opts.role === undefined ? {} : { role: opts.role as Role }),
         ...(opts.port === undefined ? {} : { port: opts.port }),
         ...(opts.host === undefined ? {} : { host: opts.host }),
         ...(opts.db === undefined ? {} : { dbPath: opts.db }),
@@ -53,7 +57,7 @@ export function registerStart(program: Command): void {
       }
       const app = await createApp(config, log);
       const url = await app.start();
-      log.info({ url, store: app.store.dialect }, 'confirma listening');
+      log.info({ url, store: app.store.dialect, role: config.role }, 'confirma listening');
       let signals = 0;
       const shutdown = (signal: string): void => {
         signals++;

@@ -96,3 +96,17 @@ function take(n: number): number {
   poolPos += n;
   return at;
 }
+
+/**
+ * The lowest possible id made at `ms` or later: every id with this prefix made before `ms` sorts
+ * below it, so `id < idFloor(prefix, t)` selects by creation time through an index on id.
+ */
+export function idFloor(prefix: IdPrefix, ms: number): string {
+  let rest = Math.max(0, Math.min(Math.floor(ms), MAX_TIME));
+  let encoded = '';
+  for (let i = 0; i < TIME_CHARS; i++) {
+    encoded = ENCODING[rest % 32]! + encoded;
+    rest = Math.floor(rest / 32);
+  }
+  return `${prefix}_${encoded}`;
+}

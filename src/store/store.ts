@@ -18,7 +18,7 @@ export interface IdempotencyClaim {
   readonly requestHash: string;
 }
 
-/** One write submitted to the group-commit batcher. Each op runs in its own savepoint. */
+/** One write submitted to the group-commit batcher. Each op succeeds or fails on its own (see `Store.ingest`). */
 export type IngestOp =
   | {
       readonly kind: 'create';
@@ -101,7 +101,12 @@ export interface Store {
   listAudit(after: number | undefined, limit: number): Promise<AuditEntry[]>;
 
   // --- ingest ---
-  /** Runs every op in ONE database transaction (one fsync); each op in its own savepoint. */
+  /**
+   * Runs every op in ONE database transaction (one fsync). Each op succeeds or fails on its own, as
+   * if in its own savepoint: a refused op leaves no trace and the others go ahead (SQLite uses a
+   * savepoint per op; PostgreSQL checks each op in memory against rows it locked, then writes the
+   * batch set-based). Ops see the effects of the ops before them in the same batch.
+   */
   ingest(ops: readonly IngestOp[], now: number): Promise<IngestResult[]>;
 
   // --- reads ---
@@ -149,4 +154,20 @@ export interface Store {
   nextDueAt(): Promise<number | null>;
   /** Counts per state, for /metrics and the dashboard. */
   countByState(): Promise<Record<ConfirmationState, number>>;
+
+  // --- multi-node and retention ---
+  /**
+   * Calls `listener` when another node commits confirmations: with the merchant ids written for,
+   * or undefined meaning "scan the whole queue" (too many ids, or notifications may have been
+   * missed while reconnecting). Resolves with an unsubscribe. A single-process store (SQLite)
+   * never calls it: its own commits wake the dispatcher in-process.
+   */
+  subscribeDue(listener: (merchantIds: string[] | undefined) => void): Promise<() => Promise<void>>;
+  /**
+   * Retention: removes up to `limit` delivered confirmations created before `before` (epoch ms),
+   * with their attempts, in one short transaction; returns how many confirmations it removed.
+   * Rows in any other state (waiting, pending, inflight, parked, dead) are never removed.
+   * Call again until it returns less than `limit`.
+   */
+  purgeHistory(before: number, limit: number): Promise<number>;
 }

@@ -9,7 +9,7 @@ import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } fro
 import { confirmationBody } from '../../domain/payload.js';
 import { assertTransition, confirmationType, type Status } from '../../domain/status.js';
 import type { Customer, NewTransaction, Transaction } from '../../domain/transaction.js';
-import { newId } from '../../domain/ids.js';
+import { idFloor, newId } from '../../domain/ids.js';
 import { ConfirmaError } from '../../errors.js';
 import { loadMigrations } from '../migrations.js';
 import type {
@@ -22,7 +22,7 @@ import type {
   Store,
 } from '../store.js';
 
-type Row = Record<string, unknown>;
+export type Row = Record<string, unknown>;
 
 /** Options for the embedded store. */
 export interface SqliteStoreOptions {
@@ -622,6 +622,23 @@ export class SqliteStore implements Store {
     for (const r of this.s.countByState.all() as Row[]) counts[r.state as ConfirmationState] = Number(r.n);
     return counts;
   }
+
+  async subscribeDue(): Promise<() => Promise<void>> {
+    // One process owns the file: its own commits wake its dispatcher, so there is nobody to hear.
+    return async () => undefined;
+  }
+
+  async purgeHistory(before: number, limit: number): Promise<number> {
+    this.ready();
+    const floor = idFloor('msg', before);
+    // Both deletes pick the same rows: nothing else writes between them (one writer, one transaction).
+    return this.db
+      .transaction((): number => {
+        this.s.purgeAttempts.run(floor, limit);
+        return this.s.purgeConfirmations.run(floor, limit).changes;
+      })
+      .immediate();
+  }
 }
 
 const CONFIRMATION_COLUMNS =
@@ -765,14 +782,22 @@ function prepareStatements(db: Database.Database) {
       `SELECT due_at FROM confirmations INDEXED BY confirmations_due WHERE state IN ('pending', 'inflight') AND due_at IS NOT NULL ORDER BY due_at LIMIT 1`,
     ),
     countByState: db.prepare('SELECT state, count(*) AS n FROM confirmations GROUP BY state'),
+    purgeAttempts: db.prepare(
+      `DELETE FROM attempts WHERE confirmation_id IN
+         (SELECT id FROM confirmations INDEXED BY confirmations_state_id WHERE state = 'delivered' AND id < ? ORDER BY id LIMIT ?)`,
+    ),
+    purgeConfirmations: db.prepare(
+      `DELETE FROM confirmations WHERE id IN
+         (SELECT id FROM confirmations INDEXED BY confirmations_state_id WHERE state = 'delivered' AND id < ? ORDER BY id LIMIT ?)`,
+    ),
   };
 }
 
-function visible(scope: Scope, merchantId: string): boolean {
+export function visible(scope: Scope, merchantId: string): boolean {
   return scope.kind === 'admin' || scope.merchantId === merchantId;
 }
 
-function sameContent(a: Transaction, b: NewTransaction): boolean {
+export function sameContent(a: Transaction, b: NewTransaction): boolean {
   return (
     a.merchantId === b.merchantId &&
     a.reference === b.reference &&
@@ -784,15 +809,15 @@ function sameContent(a: Transaction, b: NewTransaction): boolean {
   );
 }
 
-function nullableNumber(v: unknown): number | null {
+export function nullableNumber(v: unknown): number | null {
   return v === null || v === undefined ? null : Number(v);
 }
 
-function nullableString(v: unknown): string | null {
+export function nullableString(v: unknown): string | null {
   return v === null || v === undefined ? null : String(v);
 }
 
-function toMerchant(r: Row): Merchant {
+export function toMerchant(r: Row): Merchant {
   return {
     id: String(r.id),
     name: String(r.name),
@@ -812,7 +837,7 @@ function toMerchant(r: Row): Merchant {
   };
 }
 
-function toApiKey(r: Row): ApiKeyRecord {
+export function toApiKey(r: Row): ApiKeyRecord {
   return {
     id: String(r.id),
     merchantId: nullableString(r.merchant_id),
@@ -823,7 +848,7 @@ function toApiKey(r: Row): ApiKeyRecord {
   };
 }
 
-function toTransaction(r: Row): Transaction {
+export function toTransaction(r: Row): Transaction {
   return {
     id: String(r.id),
     merchantId: String(r.merchant_id),
@@ -838,7 +863,7 @@ function toTransaction(r: Row): Transaction {
   };
 }
 
-function toConfirmation(r: Row): Confirmation {
+export function toConfirmation(r: Row): Confirmation {
   return {
     id: String(r.id),
     transactionId: String(r.transaction_id),
@@ -854,7 +879,7 @@ function toConfirmation(r: Row): Confirmation {
   };
 }
 
-function toAttempt(r: Row): Attempt {
+export function toAttempt(r: Row): Attempt {
   return {
     confirmationId: String(r.confirmation_id),
     number: Number(r.number),

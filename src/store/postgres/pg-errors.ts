@@ -1,0 +1,30 @@
+import { ConfirmaError } from '../../errors.js';
+
+/** Socket-level errors from node and the pg driver's own words for a lost connection. */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
+/** SQLSTATEs meaning "the server is going away or not taking connections", not "your SQL is wrong". */
+const SERVER_GONE = new Set(['57P01', '57P02', '57P03', '53300', '58030']);
+const LOST = /Connection terminated|connection error|timeout exceeded when trying to connect|Client was closed|not queryable/i;
+
+/** Whether `err` says the database cannot be reached right now (retry later), rather than a bug. */
+export function isConnectionError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (SOCKET_CODES.has(code) || SERVER_GONE.has(code) || code.startsWith('08'))) return true;
+  return LOST.test(String((err as { message?: unknown }).message ?? ''));
+}
+
+/** Deadlocks and serialization failures: the transaction can simply run again. */
+export function isTransient(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === '40P01' || code === '40001';
+}
+
+/** The one vocabulary the rest of Confirma sees: a lost database is `store_unavailable` (503). */
+export function translate(err: unknown): unknown {
+  if (err instanceof ConfirmaError) return err;
+  if (isConnectionError(err)) {
+    return new ConfirmaError('store_unavailable', 'The database is unavailable; nothing was stored.', { cause: err });
+  }
+  return err;
+}

@@ -1,0 +1,665 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import pg from 'pg';
+import type { Claim } from '../src/domain/confirmation.js';
+import { newId } from '../src/domain/ids.js';
+import type { Status } from '../src/domain/status.js';
+import type { AttemptResult, Outcome } from '../src/dispatch/outcome.js';
+import { ConfirmaError } from '../src/errors.js';
+import { PostgresStore } from '../src/store/postgres/postgres-store.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import type { IngestOp, IngestResult, Scope, Store } from '../src/store/store.js';
+import { tempDir } from './helpers/engine.js';
+import { PG_URL, pgSkip, withSchema } from './helpers/pg.js';
+
+/**
+ * One contract for the Store interface, run against every adapter: SQLite on a temp file and
+ * PostgreSQL in a schema of its own per test (kept when the test fails).
+ */
+interface Adapter {
+  readonly name: string;
+  readonly skip: Promise<string | false>;
+  /** Runs `fn` with a fresh, migrated store and disposes of it. */
+  with(label: string, fn: (store: Store) => Promise<void>): Promise<void>;
+}
+
+const ADMIN: Scope = { kind: 'admin' };
+
+const adapters: Adapter[] = [
+  {
+    name: 'sqlite',
+    skip: Promise.resolve(false),
+    async with(_label, fn) {
+      const { dir, cleanup } = tempDir();
+      const store = new SqliteStore({ file: path.join(dir, 'c.db') });
+      try {
+        await store.migrate();
+        await fn(store);
+      } finally {
+        await store.close();
+        cleanup();
+      }
+    },
+  },
+  {
+    name: 'postgres',
+    skip: pgSkip(),
+    async with(label, fn) {
+      await withSchema(label, async (schema) => {
+        const store = new PostgresStore({ url: PG_URL, schema, poolSize: 4 });
+        try {
+          await store.migrate();
+          await fn(store);
+        } finally {
+          await store.close();
+        }
+      });
+    },
+  },
+];
+
+async function merchant(store: Store, secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'): Promise<string> {
+  const id = newId('mer');
+  await store.createMerchant(
+    {
+      id,
+      name: 'shop',
+      url: 'https://shop.example/confirm',
+      format: 'standard',
+      maxInFlight: null,
+      timeoutMs: null,
+      retrySchedule: null,
+      epayco: null,
+    },
+    secret,
+    { id: newId('key'), hash: `hash-${id}`, prefix: 'ck_test' },
+  );
+  return id;
+}
+
+function create(merchantId: string, over: { id?: string; status?: Status; scope?: Scope; reference?: string } = {}): IngestOp {
+  return {
+    kind: 'create',
+    scope: over.scope ?? ADMIN,
+    tx: {
+      id: over.id ?? newId('tx'),
+      merchantId,
+      reference: over.reference ?? 'order-1',
+      amount: '125000.50',
+      currency: 'COP',
+      status: over.status ?? 'pending',
+      customer: { name: 'Ana' },
+      metadata: { cart: 7 },
+    },
+  };
+}
+
+function status(transactionId: string, s: Status): IngestOp {
+  return { kind: 'status', scope: ADMIN, transactionId, status: s };
+}
+
+function ok(r: IngestResult | undefined): Extract<IngestResult, { ok: true }> {
+  assert.ok(r !== undefined && r.ok, `expected ok, got ${JSON.stringify(r)}`);
+  return r;
+}
+
+function failed(r: IngestResult | undefined, code: string): void {
+  assert.ok(r !== undefined && !r.ok, `expected ${code}, got ${JSON.stringify(r)}`);
+  assert.equal(r.error.code, code);
+}
+
+const attempt = (now: number): AttemptResult => ({ ok: true, statusCode: 200, durationMs: 12.4, startedAt: now });
+
+async function record(store: Store, claim: Claim, outcome: Outcome, now = Date.now()) {
+  return store.recordOutcomes([{ claim, outcome, attempt: attempt(now) }], now);
+}
+
+async function claimAll(store: Store, now = Date.now(), leaseMs = 30_000): Promise<Claim[]> {
+  return store.claimDue({ now, limit: 100, leaseMs, exclude: [], capacity: () => 100 });
+}
+
+for (const adapter of adapters) {
+  describe(`Store contract: ${adapter.name}`, async () => {
+    const skip = await adapter.skip;
+    const test = (name: string, fn: (store: Store) => Promise<void>): void => {
+      it(name, { skip }, () => adapter.with(name, fn));
+    };
+
+    test('merchants: create, get, list, patch, keys, secret rotation', async (store) => {
+      const id = await merchant(store, 'whsec_first');
+      const m = await store.getMerchant(id);
+      assert.equal(m?.name, 'shop');
+      assert.equal(m?.disabledAt, null);
+      assert.deepEqual((await store.listMerchants(undefined, 10)).map((x) => x.id), [id]);
+      assert.deepEqual(await store.listMerchants(id, 10), []);
+      const patched = await store.updateMerchant(id, { name: 'shop 2', maxInFlight: 3, retrySchedule: [1, 2] }, Date.now());
+      assert.equal(patched?.name, 'shop 2');
+      assert.equal(patched?.maxInFlight, 3);
+      assert.deepEqual(patched?.retrySchedule, [1, 2]);
+      assert.equal(await store.updateMerchant('mer_nope', { name: 'x' }, Date.now()), undefined);
+      assert.equal((await store.findApiKey(`hash-${id}`))?.merchantId, id);
+      assert.equal(await store.findApiKey('unknown'), undefined);
+      const now = Date.now();
+      assert.equal(await store.rotateSecret(id, 'whsec_second', now, now + 60_000), true);
+      assert.equal(await store.rotateSecret('mer_nope', 'whsec_x', now, now), false);
+      assert.deepEqual((await store.getDeliveryTarget(id, now))?.secrets, ['whsec_second', 'whsec_first']);
+      assert.deepEqual((await store.getDeliveryTarget(id, now + 120_000))?.secrets, ['whsec_second']);
+      assert.equal(await store.getDeliveryTarget('mer_nope', now), undefined);
+    });
+
+    test('delivery target: validUntil is the earliest expiry among the live secrets, null with one', async (store) => {
+      const id = await merchant(store, 'whsec_one');
+      const now = Date.now();
+      assert.equal((await store.getDeliveryTarget(id, now))?.validUntil, null, 'only the current secret: no expiry');
+      await store.rotateSecret(id, 'whsec_two', now, now + 60_000);
+      await store.rotateSecret(id, 'whsec_three', now + 1, now + 30_000);
+      // whsec_one expired at now+60s was not touched by the second rotation (already expiring).
+      const during = await store.getDeliveryTarget(id, now + 1);
+      assert.deepEqual(during?.secrets, ['whsec_three', 'whsec_two', 'whsec_one']);
+      assert.equal(during?.validUntil, now + 30_000);
+      const later = await store.getDeliveryTarget(id, now + 45_000);
+      assert.deepEqual(later?.secrets, ['whsec_three', 'whsec_one']);
+      assert.equal(later?.validUntil, now + 60_000, 'expired secrets do not count');
+      const after = await store.getDeliveryTarget(id, now + 120_000);
+      assert.deepEqual(after?.secrets, ['whsec_three']);
+      assert.equal(after?.validUntil, null);
+    });
+
+    test('merchants: epayco credentials round trip, patch, and are kept by other patches', async (store) => {
+      const plain = await merchant(store);
+      assert.equal((await store.getMerchant(plain))?.epayco, null);
+      const id = newId('mer');
+      const created = await store.createMerchant(
+        {
+          id,
+          name: 'tienda',
+          url: 'https://tienda.example/confirm',
+          format: 'epayco',
+          maxInFlight: null,
+          timeoutMs: null,
+          retrySchedule: null,
+          epayco: { custId: '12345', sealedPKey: 'v1.k1.iv.ct' },
+        },
+        'whsec_x',
+        { id: newId('key'), hash: `hash-${id}`, prefix: 'ck_test' },
+      );
+      assert.equal(created.format, 'epayco');
+      assert.deepEqual(created.epayco, { custId: '12345', sealedPKey: 'v1.k1.iv.ct' });
+      assert.deepEqual((await store.getMerchant(id))?.epayco, { custId: '12345', sealedPKey: 'v1.k1.iv.ct' });
+      const renamed = await store.updateMerchant(id, { name: 'tienda 2' }, Date.now());
+      assert.deepEqual(renamed?.epayco, { custId: '12345', sealedPKey: 'v1.k1.iv.ct' }, 'a patch without epayco keeps them');
+      const replaced = await store.updateMerchant(id, { epayco: { custId: '999', sealedPKey: 'v1.k1.iv2.ct2' } }, Date.now());
+      assert.deepEqual(replaced?.epayco, { custId: '999', sealedPKey: 'v1.k1.iv2.ct2' });
+      const given = await store.updateMerchant(plain, { format: 'epayco', epayco: { custId: '7', sealedPKey: 's' } }, Date.now());
+      assert.equal(given?.format, 'epayco');
+      assert.deepEqual(given?.epayco, { custId: '7', sealedPKey: 's' });
+      assert.deepEqual((await store.getDeliveryTarget(plain, Date.now()))?.merchant.epayco, { custId: '7', sealedPKey: 's' });
+    });
+
+    test('api keys: create, list by owner in creation order, revoke once', async (store) => {
+      const m = await merchant(store);
+      const t = Date.now();
+      const admin = await store.createApiKey({ id: 'key_a1', merchantId: null, prefix: 'cfm_ak_A', hash: 'h-a1', name: 'ops' }, t);
+      assert.deepEqual(admin, { id: 'key_a1', merchantId: null, prefix: 'cfm_ak_A', name: 'ops', createdAt: t, revokedAt: null });
+      const named = await store.createApiKey({ id: 'key_m1', merchantId: m, prefix: 'cfm_mk_B', hash: 'h-m1', name: 'backend' }, t + 1);
+      const unnamed = await store.createApiKey({ id: 'key_m2', merchantId: m, prefix: 'cfm_mk_C', hash: 'h-m2', name: null }, t + 2);
+      assert.equal(unnamed.name, null);
+      assert.deepEqual((await store.findApiKey('h-m1'))?.merchantId, m);
+      assert.deepEqual(await store.findApiKey('h-a1'), { id: 'key_a1', merchantId: null });
+      // The merchant's first key (createMerchant) is listed too, with no name.
+      const mine = await store.listApiKeys(m);
+      assert.equal(mine.length, 3);
+      assert.deepEqual(mine.slice(1), [named, unnamed]);
+      assert.equal(mine[0]!.name, null);
+      assert.deepEqual(await store.listApiKeys(null), [admin]);
+      assert.equal((await store.listApiKeys()).length, 4);
+      assert.deepEqual(await store.listApiKeys('mer_nope'), []);
+      const revoked = await store.revokeApiKey('key_m1', t + 10);
+      assert.equal(revoked?.revokedAt, t + 10);
+      assert.equal(await store.findApiKey('h-m1'), undefined, 'a revoked key no longer authenticates');
+      assert.equal((await store.revokeApiKey('key_m1', t + 20))?.revokedAt, t + 10, 'revoking twice keeps the first time');
+      assert.equal(await store.revokeApiKey('key_nope', t), undefined);
+      assert.equal((await store.listApiKeys(m)).find((k) => k.id === 'key_m1')?.revokedAt, t + 10, 'revoked keys stay listed');
+      assert.ok((await store.findApiKey('h-m2')) !== undefined);
+    });
+
+    test('audit: append, list oldest first with a cursor', async (store) => {
+      assert.deepEqual(await store.listAudit(undefined, 10), []);
+      const t = Date.now();
+      await store.appendAudit({ at: t, actor: 'admin', action: 'merchant.created', target: 'mer_1', details: { name: 'shop' } });
+      await store.appendAudit({ at: t + 1, actor: 'key_1', action: 'key.revoked', target: 'key_2', details: null });
+      await store.appendAudit({ at: t + 2, actor: 'cli', action: 'merchant.replayed', target: 'mer_1', details: { count: 3 } });
+      const all = await store.listAudit(undefined, 10);
+      assert.deepEqual(
+        all.map((e) => [e.at, e.actor, e.action, e.target, e.details]),
+        [
+          [t, 'admin', 'merchant.created', 'mer_1', { name: 'shop' }],
+          [t + 1, 'key_1', 'key.revoked', 'key_2', null],
+          [t + 2, 'cli', 'merchant.replayed', 'mer_1', { count: 3 }],
+        ],
+      );
+      assert.ok(all[0]!.id < all[1]!.id && all[1]!.id < all[2]!.id, 'ids increase');
+      const page1 = await store.listAudit(undefined, 2);
+      assert.deepEqual(page1.map((e) => e.id), [all[0]!.id, all[1]!.id]);
+      const page2 = await store.listAudit(page1[1]!.id, 2);
+      assert.deepEqual(page2.map((e) => e.id), [all[2]!.id]);
+      assert.deepEqual(await store.listAudit(all[2]!.id, 2), []);
+    });
+
+    test('formats: each confirmation is built and claimed in the merchant format of its ingest', async (store) => {
+      const m = await merchant(store);
+      const now = Date.now();
+      await store.ingest([create(m, { id: 'fmt-1', reference: 'INV-1' })], now);
+      await store.updateMerchant(m, { format: 'epayco', epayco: { custId: '12345', sealedPKey: 'sealed' } }, now);
+      // A status change after the switch is built in the new format; the first keeps its own.
+      await store.ingest([status('fmt-1', 'approved'), create(m, { id: 'fmt-2', reference: 'INV-2' })], now);
+      const claims = await claimAll(store, now);
+      const byTx = new Map(claims.map((c) => [c.transactionId, c]));
+      const first = byTx.get('fmt-1')!;
+      assert.equal(first.format, 'standard');
+      assert.equal(first.seq, 1);
+      const standard = JSON.parse(first.body) as { id: string; type: string; data: { id: string } };
+      assert.equal(standard.id, first.id);
+      assert.equal(standard.type, 'transaction.pending');
+      assert.equal(standard.data.id, 'fmt-1');
+      const second = byTx.get('fmt-2')!;
+      assert.equal(second.format, 'epayco');
+      const form = new URLSearchParams(second.body);
+      assert.equal(form.get('x_ref_payco'), 'fmt-2');
+      assert.equal(form.get('x_transaction_id'), second.id);
+      assert.equal(form.get('x_id_invoice'), 'INV-2');
+      assert.equal(form.get('x_amount'), '125000.50');
+      assert.equal(form.get('x_currency_code'), 'COP');
+      assert.equal(form.get('x_customer_name'), 'Ana');
+      // The waiting approval of fmt-1 was built in epayco when it was ingested.
+      await record(store, first, { kind: 'delivered' }, now);
+      const [next] = await store.claimForMerchants([{ merchantId: m, limit: 10 }], now, 10_000);
+      assert.equal(next?.transactionId, 'fmt-1');
+      assert.equal(next?.seq, 2);
+      assert.equal(next?.format, 'epayco');
+      assert.equal(new URLSearchParams(next!.body).get('x_transaction_id'), next!.id);
+      // Switching back does not rewrite stored bodies.
+      await store.updateMerchant(m, { format: 'standard' }, now);
+      await store.releaseClaims([next!, second], now);
+      const again = await claimAll(store, now);
+      assert.deepEqual(again.map((c) => [c.id, c.format, c.body]).sort(), [[next!.id, 'epayco', next!.body], [second.id, 'epayco', second.body]].sort());
+    });
+
+    test('reads: transactions by reference, newest first, filtered by merchant', async (store) => {
+      const a = await merchant(store);
+      const b = await merchant(store);
+      const t = Date.now();
+      await store.ingest([create(a, { id: 'ref-a1', reference: 'R-1' })], t);
+      await store.ingest([create(b, { id: 'ref-b1', reference: 'R-1' })], t + 1);
+      // Same millisecond: the greater id comes first.
+      await store.ingest([create(a, { id: 'ref-a2', reference: 'R-1' }), create(a, { id: 'ref-a3', reference: 'R-1' })], t + 2);
+      await store.ingest([create(a, { id: 'ref-a4', reference: 'R-2' })], t + 3);
+      const ids = (txs: Array<{ id: string }>): string[] => txs.map((x) => x.id);
+      assert.deepEqual(ids(await store.findTransactionsByReference(a, 'R-1', 10)), ['ref-a3', 'ref-a2', 'ref-a1']);
+      assert.deepEqual(ids(await store.findTransactionsByReference(b, 'R-1', 10)), ['ref-b1']);
+      assert.deepEqual(ids(await store.findTransactionsByReference(undefined, 'R-1', 10)), ['ref-a3', 'ref-a2', 'ref-b1', 'ref-a1']);
+      assert.deepEqual(ids(await store.findTransactionsByReference(undefined, 'R-1', 2)), ['ref-a3', 'ref-a2']);
+      assert.deepEqual(ids(await store.findTransactionsByReference(a, 'R-2', 10)), ['ref-a4']);
+      assert.deepEqual(await store.findTransactionsByReference(b, 'R-2', 10), []);
+      assert.deepEqual(await store.findTransactionsByReference(undefined, 'nope', 10), []);
+      const [found] = await store.findTransactionsByReference(b, 'R-1', 1);
+      assert.equal(found?.merchantId, b);
+      assert.equal(found?.createdAt, t + 1);
+      assert.deepEqual(found?.customer, { name: 'Ana' });
+    });
+
+    test('ingest: per-op results in one batch; a refused op leaves no trace', async (store) => {
+      const m = await merchant(store);
+      const other = await merchant(store);
+      const first = create(m, { id: 'tx-a' });
+      const [a, dup, clash, nobody, hidden, bad, missing] = await store.ingest(
+        [
+          first,
+          first,
+          create(m, { id: 'tx-a', reference: 'another' }),
+          create('mer_nope'),
+          create(other, { scope: { kind: 'merchant', merchantId: m } }),
+          status('tx-a', 'pending'),
+          status('tx-none', 'approved'),
+        ],
+        Date.now(),
+      );
+      assert.equal(ok(a).httpStatus, 201);
+      assert.equal(ok(dup).httpStatus, 200);
+      failed(clash, 'transaction_exists');
+      failed(nobody, 'merchant_not_found');
+      failed(hidden, 'merchant_not_found');
+      failed(bad, 'invalid_transition');
+      failed(missing, 'transaction_not_found');
+      const tx = await store.getTransaction('tx-a');
+      assert.equal(tx?.reference, 'order-1');
+      assert.deepEqual(tx?.customer, { name: 'Ana' });
+      assert.deepEqual(tx?.metadata, { cart: 7 });
+      assert.equal((await store.listTransactionConfirmations('tx-a')).length, 1);
+      assert.equal((await store.countByState()).pending, 1);
+    });
+
+    test('ingest: idempotency keys replay the first answer and refuse a different request', async (store) => {
+      const m = await merchant(store);
+      const idempotency = { scope: 'key_1', key: 'k-1', requestHash: 'h1' };
+      const op = { ...create(m), idempotency } as IngestOp;
+      const [first] = await store.ingest([op], Date.now());
+      const [again] = await store.ingest([{ ...create(m), idempotency } as IngestOp], Date.now());
+      assert.equal(ok(first).httpStatus, 201);
+      assert.equal(ok(again).httpStatus, 201);
+      assert.equal(ok(again).transaction.id, ok(first).transaction.id);
+      const [conflict] = await store.ingest([{ ...create(m), idempotency: { ...idempotency, requestHash: 'h2' } } as IngestOp], Date.now());
+      failed(conflict, 'idempotency_conflict');
+      // Same key in another scope is another claim.
+      const [elsewhere] = await store.ingest([{ ...create(m), idempotency: { ...idempotency, scope: 'key_2' } } as IngestOp], Date.now());
+      assert.notEqual(ok(elsewhere).transaction.id, ok(first).transaction.id);
+      assert.equal((await store.countByState()).pending, 2);
+    });
+
+    test('order: the next confirmation waits until the one before is delivered or dead', async (store) => {
+      const m = await merchant(store);
+      const now = Date.now();
+      await store.ingest([create(m, { id: 'tx-1' }), status('tx-1', 'approved'), status('tx-1', 'reversed')], now);
+      const confs = await store.listTransactionConfirmations('tx-1');
+      assert.deepEqual(confs.map((c) => [c.seq, c.type, c.state]), [
+        [1, 'transaction.pending', 'pending'],
+        [2, 'transaction.approved', 'waiting'],
+        [3, 'transaction.reversed', 'waiting'],
+      ]);
+      let claims = await claimAll(store, now);
+      assert.deepEqual(claims.map((c) => c.seq), [1]);
+      assert.equal(claims[0]!.token, 1);
+      assert.match(claims[0]!.body, /transaction\.pending/);
+      assert.deepEqual(await record(store, claims[0]!, { kind: 'delivered' }, now), { recorded: 1, stale: 0 });
+      claims = await claimAll(store, now);
+      assert.deepEqual(claims.map((c) => c.seq), [2]);
+      assert.deepEqual(await record(store, claims[0]!, { kind: 'dead', reason: 'gave up' }, now), { recorded: 1, stale: 0 });
+      claims = await claimAll(store, now);
+      assert.deepEqual(claims.map((c) => c.seq), [3]);
+      const after = await store.listTransactionConfirmations('tx-1');
+      assert.deepEqual(after.map((c) => c.state), ['delivered', 'dead', 'inflight']);
+      assert.ok(after[0]!.deliveredAt !== null);
+      assert.equal(after[1]!.lastError, 'gave up');
+      // A status change while one is open waits; once none is open it is due at once.
+      await record(store, claims[0]!, { kind: 'delivered' }, now);
+      await store.ingest([create(m, { id: 'tx-2' })], now);
+      const [c2] = await claimAll(store, now);
+      await record(store, c2!, { kind: 'delivered' }, now);
+      await store.ingest([status('tx-2', 'approved')], now);
+      assert.deepEqual((await store.listTransactionConfirmations('tx-2')).map((c) => c.state), ['delivered', 'pending']);
+    });
+
+    test('fencing: after the lease lapses and another claim, the stale token records nothing', async (store) => {
+      const m = await merchant(store);
+      const t0 = Date.now();
+      await store.ingest([create(m, { id: 'tx-f' })], t0);
+      const [old] = await claimAll(store, t0, 1_000);
+      assert.ok(old);
+      assert.deepEqual(await claimAll(store, t0 + 500), [], 'a live lease is not claimed again');
+      const [fresh] = await claimAll(store, t0 + 2_000);
+      assert.ok(fresh);
+      assert.equal(fresh.id, old.id);
+      assert.equal(fresh.token, old.token + 1);
+      assert.deepEqual(await record(store, old, { kind: 'delivered' }), { recorded: 0, stale: 1 });
+      assert.deepEqual(await store.listAttempts(old.id), []);
+      assert.equal((await store.getConfirmation(old.id))?.state, 'inflight');
+      await store.releaseClaims([old], Date.now()); // stale: no effect
+      assert.equal((await store.getConfirmation(old.id))?.state, 'inflight');
+      assert.deepEqual(await record(store, fresh, { kind: 'delivered' }), { recorded: 1, stale: 0 });
+      const attempts = await store.listAttempts(old.id);
+      assert.equal(attempts.length, 1);
+      assert.equal(attempts[0]!.number, 1);
+      assert.equal(attempts[0]!.statusCode, 200);
+      assert.equal(attempts[0]!.durationMs, 12);
+      assert.equal(attempts[0]!.outcome, 'delivered');
+      // A delivered row is no longer inflight: recording again (same token) is stale too.
+      assert.deepEqual(await record(store, fresh, { kind: 'delivered' }), { recorded: 0, stale: 1 });
+    });
+
+    test('retries: due later, counted; release gives a claim back due now; nextDueAt follows', async (store) => {
+      const m = await merchant(store);
+      const now = Date.now();
+      assert.equal(await store.nextDueAt(), null);
+      await store.ingest([create(m, { id: 'tx-r' })], now);
+      assert.equal(await store.nextDueAt(), now);
+      const [c1] = await claimAll(store, now);
+      await store.recordOutcomes(
+        [{ claim: c1!, outcome: { kind: 'retry', at: now + 5_000, reason: 'HTTP 500' }, attempt: { ok: false, statusCode: 500, errorKind: 'http_status', durationMs: 3, startedAt: now } }],
+        now,
+      );
+      const conf = await store.getConfirmation(c1!.id);
+      assert.equal(conf?.state, 'pending');
+      assert.equal(conf?.dueAt, now + 5_000);
+      assert.equal(conf?.attempts, 1);
+      assert.equal(conf?.lastError, 'HTTP 500');
+      assert.equal(await store.nextDueAt(), now + 5_000);
+      assert.deepEqual(await claimAll(store, now + 1_000), []);
+      const [c2] = await claimAll(store, now + 5_000);
+      assert.equal(c2?.tries, 1);
+      await store.releaseClaims([c2!], now + 6_000);
+      const released = await store.getConfirmation(c2!.id);
+      assert.equal(released?.state, 'pending');
+      assert.equal(released?.dueAt, now + 6_000);
+      const attempts = await store.listAttempts(c1!.id);
+      assert.deepEqual(attempts.map((a) => [a.number, a.outcome, a.errorKind]), [[1, 'retry', 'http_status']]);
+    });
+
+    test('claims: capacity per merchant, exclusions, limits, per-merchant claims', async (store) => {
+      const a = await merchant(store);
+      const b = await merchant(store);
+      const now = Date.now();
+      await store.ingest([...Array.from({ length: 5 }, () => create(a)), ...Array.from({ length: 5 }, () => create(b))], now);
+      const capped = await store.claimDue({ now, limit: 100, leaseMs: 10_000, exclude: [b], capacity: (id) => (id === a ? 2 : 100) });
+      assert.equal(capped.length, 2);
+      assert.ok(capped.every((c) => c.merchantId === a));
+      const limited = await store.claimDue({ now, limit: 3, leaseMs: 10_000, exclude: [], capacity: () => 100 });
+      assert.equal(limited.length, 3);
+      const perMerchant = await store.claimForMerchants([{ merchantId: a, limit: 10 }, { merchantId: b, limit: 1 }], now, 10_000);
+      const byMerchant = (id: string): number => perMerchant.filter((c) => c.merchantId === id).length;
+      assert.equal(byMerchant(a) + byMerchant(b), perMerchant.length);
+      assert.equal(byMerchant(b), 1);
+      assert.equal((await store.countByState()).inflight, 2 + 3 + perMerchant.length);
+      assert.deepEqual(await store.claimForMerchants([], now, 10_000), []);
+    });
+
+    test('parking: disabling parks, new ones arrive parked, a 410 disables, enabling unparks', async (store) => {
+      const m = await merchant(store);
+      const now = Date.now();
+      await store.ingest([create(m, { id: 'p-1' }), create(m, { id: 'p-2' })], now);
+      await store.updateMerchant(m, { enabled: false }, now);
+      assert.ok((await store.getMerchant(m))?.disabledAt !== null);
+      assert.equal((await store.countByState()).parked, 2);
+      await store.ingest([create(m, { id: 'p-3' })], now);
+      assert.equal((await store.countByState()).parked, 3);
+      assert.deepEqual(await claimAll(store, now), []);
+      await store.updateMerchant(m, { enabled: true }, now + 1);
+      assert.equal((await store.countByState()).pending, 3);
+      const claims = await claimAll(store, now + 1);
+      assert.equal(claims.length, 3);
+      // One attempt answers 410: the merchant is disabled, the others' later retries park.
+      await store.recordOutcomes([{ claim: claims[0]!, outcome: { kind: 'disable', reason: 'HTTP 410' }, attempt: attempt(now) }], now + 2);
+      assert.equal((await store.getMerchant(m))?.disabledReason, 'HTTP 410');
+      await store.recordOutcomes([{ claim: claims[1]!, outcome: { kind: 'retry', at: now + 10, reason: 'x' }, attempt: attempt(now) }], now + 3);
+      await store.releaseClaims([claims[2]!], now + 4);
+      assert.deepEqual(await store.countByState(), { waiting: 0, pending: 0, inflight: 0, delivered: 0, dead: 0, parked: 3 });
+    });
+
+    test('dead letters: redeliver one, replay all, refuse while in flight', async (store) => {
+      const m = await merchant(store);
+      const now = Date.now();
+      await store.ingest([create(m), create(m), create(m)], now);
+      const claims = await claimAll(store, now);
+      for (const c of claims.slice(0, 2)) await record(store, c, { kind: 'dead', reason: 'gave up' }, now);
+      assert.equal(await store.redeliver(claims[2]!.id, now), 'in_flight');
+      assert.equal(await store.redeliver('msg_nope', now), 'not_found');
+      assert.equal(await store.redeliver(claims[0]!.id, now + 1), 'queued');
+      const requeued = await store.getConfirmation(claims[0]!.id);
+      assert.equal(requeued?.state, 'pending');
+      assert.equal(requeued?.lastError, null);
+      assert.equal(await store.replayDead(m, now + 2), 1);
+      assert.equal(await store.replayDead(m, now + 2), 0);
+      const again = await claimAll(store, now + 2);
+      assert.equal(again.length, 2);
+      assert.ok(again.every((c) => c.tries === 0));
+      // Attempt numbers continue across replays.
+      await record(store, again[0]!, { kind: 'delivered' }, now + 3);
+      assert.deepEqual((await store.listAttempts(again[0]!.id)).map((a) => a.number), [1, 2]);
+    });
+
+    test('reads: confirmations by merchant and state, in cursor pages', async (store) => {
+      const a = await merchant(store);
+      const b = await merchant(store);
+      await store.ingest([create(a), create(a), create(a), create(b)], Date.now());
+      const page1 = await store.listConfirmations({ merchantId: a, limit: 2 });
+      assert.equal(page1.length, 2);
+      const page2 = await store.listConfirmations({ merchantId: a, limit: 2, after: page1[1]!.id });
+      assert.equal(page2.length, 1);
+      assert.ok(page2[0]!.id > page1[1]!.id);
+      assert.equal((await store.listConfirmations({ state: 'pending', limit: 10 })).length, 4);
+      assert.equal((await store.listConfirmations({ state: 'dead', limit: 10 })).length, 0);
+      assert.equal(await store.getConfirmation('msg_nope'), undefined);
+      assert.equal(await store.getTransaction('tx_nope'), undefined);
+      await store.ping();
+    });
+
+    test('retention: removes old delivered confirmations and their attempts, never open or dead ones', async (store) => {
+      const m = await merchant(store);
+      const now = Date.now();
+      await store.ingest([create(m, { id: 'r-1' }), create(m, { id: 'r-2' }), create(m, { id: 'r-3' }), create(m, { id: 'r-4' })], now);
+      await store.ingest([status('r-4', 'approved')], now);
+      const claims = await claimAll(store, now);
+      const byTx = new Map(claims.map((c) => [c.transactionId, c]));
+      await record(store, byTx.get('r-1')!, { kind: 'delivered' }, now);
+      await record(store, byTx.get('r-2')!, { kind: 'dead', reason: 'gave up' }, now);
+      await record(store, byTx.get('r-4')!, { kind: 'retry', at: now + 60_000, reason: 'HTTP 500' }, now);
+      // Nothing is older than a cut-off in the past.
+      assert.equal(await store.purgeHistory(now - 86_400_000, 100), 0);
+      // A cut-off in the future makes everything old: only the delivered one goes.
+      assert.equal(await store.purgeHistory(now + 60_000, 100), 1);
+      assert.equal(await store.getConfirmation(byTx.get('r-1')!.id), undefined);
+      assert.deepEqual(await store.listAttempts(byTx.get('r-1')!.id), []);
+      const left = await store.countByState();
+      assert.deepEqual(left, { waiting: 1, pending: 1, inflight: 1, delivered: 0, dead: 1, parked: 0 });
+      assert.equal((await store.getTransaction('r-1'))?.id, 'r-1', 'transactions are kept');
+      // Batches: limit bounds each call.
+      const more = await claimAll(store, now + 120_000);
+      for (const c of more) await record(store, c, { kind: 'delivered' }, now);
+      assert.equal(await store.purgeHistory(now + 60_000, 1), 1);
+      assert.ok((await store.purgeHistory(now + 60_000, 100)) >= 1);
+    });
+
+    if (adapter.name === 'sqlite') {
+      test('sqlite: subscribeDue never calls back (one process: its own commits wake it)', async (store) => {
+        const m = await merchant(store);
+        let heard = 0;
+        const unsubscribe = await store.subscribeDue(() => heard++);
+        await store.ingest([create(m)], Date.now());
+        await new Promise((r) => setTimeout(r, 50));
+        await unsubscribe();
+        assert.equal(heard, 0);
+      });
+    }
+
+    if (adapter.name === 'postgres') {
+      test('postgres: two stores claiming at once never claim the same row', async (store) => {
+        const m = await merchant(store);
+        const now = Date.now();
+        await store.ingest(Array.from({ length: 300 }, () => create(m)), now);
+        const other = new PostgresStore({ url: PG_URL, schema: (store as unknown as PostgresStore).channel.replace('confirma_due_', ''), poolSize: 4 });
+        try {
+          const opts = { now, limit: 40, leaseMs: 10_000, exclude: [], capacity: () => 1_000 };
+          const rounds = await Promise.all(
+            Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? store : other).claimDue(opts)),
+          );
+          const ids = rounds.flat().map((c) => c.id);
+          assert.equal(new Set(ids).size, ids.length, 'no row claimed twice');
+          assert.ok(ids.length > 0);
+        } finally {
+          await other.close();
+        }
+      });
+
+      test('postgres: retention drops a whole week holding only delivered rows, keeps a week with a dead one', async (store) => {
+        const m = await merchant(store);
+        const now = Date.now();
+        const schema = (store as unknown as PostgresStore).channel.replace('confirma_due_', '');
+        const weeks = async (): Promise<string[]> => {
+          const db = new pg.Client({ connectionString: PG_URL });
+          await db.connect();
+          try {
+            const { rows } = await db.query(
+              `SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = $1 AND c.relkind = 'r' AND relname LIKE 'confirmations\\_w%' ORDER BY 1`,
+              [schema],
+            );
+            return rows.map((r) => String(r.relname));
+          } finally {
+            await db.end();
+          }
+        };
+        const before = await weeks();
+        assert.equal(before.length, 3, `this week and two ahead: ${before.join(', ')}`);
+        await store.ingest([create(m, { id: 'w-1' }), create(m, { id: 'w-2' })], now);
+        const claims = await claimAll(store, now);
+        await record(store, claims[0]!, { kind: 'delivered' }, now);
+        await record(store, claims[1]!, { kind: 'dead', reason: 'gave up' }, now);
+        // A cut-off five weeks ahead makes this week old; it holds a dead row, so it stays.
+        const later = now + 5 * 7 * 86_400_000;
+        assert.equal(await store.purgeHistory(later, 100), 1, 'the delivered row goes by a batched delete');
+        assert.ok((await weeks()).includes(before[0]!));
+        assert.equal((await store.getConfirmation(claims[1]!.id))?.state, 'dead');
+        // Once the dead one is delivered too, the whole week is dropped.
+        await store.redeliver(claims[1]!.id, now);
+        const [again] = await claimAll(store, now);
+        await record(store, again!, { kind: 'delivered' }, now);
+        await store.purgeHistory(later, 100);
+        assert.ok(!(await weeks()).includes(before[0]!), 'the week was dropped');
+        assert.equal(await store.getConfirmation(claims[1]!.id), undefined);
+        assert.deepEqual(await store.listAttempts(claims[1]!.id), []);
+        assert.equal((await store.getTransaction('w-2'))?.id, 'w-2');
+        // New confirmations still find a partition.
+        await store.ingest([create(m)], Date.now());
+        assert.equal((await store.countByState()).pending, 1);
+      });
+
+      test('postgres: a committed ingest batch wakes listeners once, naming its merchants', async (store) => {
+        const a = await merchant(store);
+        const b = await merchant(store);
+        const heard: Array<string[] | undefined> = [];
+        const unsubscribe = await store.subscribeDue((ids) => heard.push(ids));
+        try {
+          await store.ingest([create(a), create(a), create(b), create('mer_nope')], Date.now());
+          const end = Date.now() + 5_000;
+          while (heard.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+          await new Promise((r) => setTimeout(r, 100));
+          assert.equal(heard.length, 1);
+          assert.deepEqual([...heard[0]!].sort(), [a, b].sort());
+          // Work put back on the queue by an API node wakes the workers too.
+          const [claim] = await claimAll(store);
+          await record(store, claim!, { kind: 'dead', reason: 'gave up' });
+          assert.equal(await store.replayDead(claim!.merchantId, Date.now()), 1);
+          const until = Date.now() + 5_000;
+          while (heard.length < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+          assert.deepEqual(heard[1], [claim!.merchantId]);
+        } finally {
+          await unsubscribe();
+        }
+      });
+
+      it('postgres: an unreachable server is store_unavailable, not a crash', { skip }, async () => {
+        const store = new PostgresStore({ url: 'postgres://postgres@127.0.0.1:1/test', poolSize: 1 });
+        try {
+          await assert.rejects(store.ingest([create('mer_x')], Date.now()), (err: unknown) => {
+            assert.ok(err instanceof ConfirmaError);
+            assert.equal(err.code, 'store_unavailable');
+            return true;
+          });
+          await assert.rejects(store.getTransaction('x'), (err: unknown) => err instanceof ConfirmaError && err.code === 'store_unavailable');
+        } finally {
+          await store.close();
+        }
+      });
+    }
+  });
+}
