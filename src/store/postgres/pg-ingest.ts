@@ -6,7 +6,7 @@ import { confirmationBody } from '../../domain/payload.js';
 import { assertTransition, confirmationType } from '../../domain/status.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { ConfirmaError } from '../../errors.js';
-import { sameContent, toTransaction, visible, type Row } from '../sqlite/sqlite-store.js';
+import { sameContent, toTransaction, visible, type Row } from '../rows.js';
 import type { IngestOp, IngestResult } from '../store.js';
 
 /** A unique key another node wrote between our reads and our insert: run the whole batch again. */

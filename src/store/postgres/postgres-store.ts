@@ -7,7 +7,7 @@ import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } fro
 import type { Transaction } from '../../domain/transaction.js';
 import { idFloor } from '../../domain/ids.js';
 import { loadMigrations } from '../migrations.js';
-import { toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, type Row } from '../sqlite/sqlite-store.js';
+import { toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, type Row } from '../rows.js';
 import type { ClaimOptions, ConfirmationQuery, IngestOp, IngestResult, OutcomeRecord, Store } from '../store.js';
 import { ingestBatch, IngestRace } from './pg-ingest.js';
 import { isConnectionError, isTransient, translate } from './pg-errors.js';

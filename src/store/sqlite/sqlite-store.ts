@@ -12,6 +12,18 @@ import type { Customer, NewTransaction, Transaction } from '../../domain/transac
 import { idFloor, newId } from '../../domain/ids.js';
 import { ConfirmaError } from '../../errors.js';
 import { loadMigrations } from '../migrations.js';
+import {
+  visible,
+  sameContent,
+  toMerchant,
+  toApiKey,
+  toTransaction,
+  toAttempt,
+  toConfirmation,
+  type Row,
+} from '../rows.js';
+import { CONFIRMATION_COLUMNS, prepareStatements } from './statements.js';
+
 import type {
   ClaimOptions,
   ConfirmationQuery,
@@ -22,7 +34,6 @@ import type {
   Store,
 } from '../store.js';
 
-export type Row = Record<string, unknown>;
 
 /** Options for the embedded store. */
 export interface SqliteStoreOptions {
@@ -639,256 +650,4 @@ export class SqliteStore implements Store {
       })
       .immediate();
   }
-}
-
-const CONFIRMATION_COLUMNS =
-  'id, transaction_id, merchant_id, seq, type, state, due_at, attempts, delivered_at, last_error, created_at';
-
-function prepareStatements(db: Database.Database) {
-  return {
-    insertMerchant: db.prepare(
-      `INSERT INTO merchants (id, name, url, format, max_in_flight, timeout_ms, retry_schedule, epayco_cust_id,
-         epayco_p_key_sealed, created_at, updated_at)
-       VALUES (@id, @name, @url, @format, @max_in_flight, @timeout_ms, @retry_schedule, @epayco_cust_id,
-         @epayco_p_key_sealed, @now, @now)`,
-    ),
-    getMerchant: db.prepare('SELECT * FROM merchants WHERE id = ?'),
-    getMerchantState: db.prepare('SELECT disabled_at, format FROM merchants WHERE id = ?'),
-    listMerchants: db.prepare('SELECT * FROM merchants WHERE id > ? ORDER BY id LIMIT ?'),
-    updateMerchant: db.prepare(
-      `UPDATE merchants SET name = @name, url = @url, format = @format, max_in_flight = @max_in_flight,
-         timeout_ms = @timeout_ms, retry_schedule = @retry_schedule, disabled_at = @disabled_at,
-         disabled_reason = @disabled_reason, epayco_cust_id = @epayco_cust_id,
-         epayco_p_key_sealed = @epayco_p_key_sealed, updated_at = @now WHERE id = @id`,
-    ),
-    disableMerchant: db.prepare(
-      'UPDATE merchants SET disabled_at = COALESCE(disabled_at, ?), disabled_reason = ?, updated_at = ? WHERE id = ?',
-    ),
-    parkMerchant: db.prepare(
-      `UPDATE confirmations SET state = 'parked', due_at = NULL WHERE merchant_id = ? AND state = 'pending'`,
-    ),
-    unparkMerchant: db.prepare(
-      `UPDATE confirmations SET state = 'pending', due_at = ? WHERE merchant_id = ? AND state = 'parked'`,
-    ),
-    insertSecret: db.prepare('INSERT INTO merchant_secrets (merchant_id, secret, created_at) VALUES (?, ?, ?)'),
-    expireSecrets: db.prepare(
-      'UPDATE merchant_secrets SET expires_at = ? WHERE merchant_id = ? AND expires_at IS NULL',
-    ),
-    liveSecrets: db.prepare(
-      'SELECT secret, expires_at FROM merchant_secrets WHERE merchant_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC',
-    ),
-    insertApiKey: db.prepare(
-      'INSERT INTO api_keys (id, merchant_id, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?)',
-    ),
-    insertNamedApiKey: db.prepare(
-      'INSERT INTO api_keys (id, merchant_id, prefix, hash, name, created_at) VALUES (?, ?, ?, ?, ?, ?)',
-    ),
-    getApiKey: db.prepare('SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys WHERE id = ?'),
-    listApiKeys: db.prepare('SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys ORDER BY created_at, id'),
-    listAdminKeys: db.prepare(
-      'SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys WHERE merchant_id IS NULL ORDER BY created_at, id',
-    ),
-    listMerchantKeys: db.prepare(
-      'SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys WHERE merchant_id = ? ORDER BY created_at, id',
-    ),
-    revokeApiKey: db.prepare('UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?'),
-    insertAudit: db.prepare('INSERT INTO audit_log (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)'),
-    listAudit: db.prepare('SELECT * FROM audit_log WHERE id > ? ORDER BY id LIMIT ?'),
-    findApiKey: db.prepare('SELECT id, merchant_id FROM api_keys WHERE hash = ? AND revoked_at IS NULL'),
-    getIdempotency: db.prepare('SELECT * FROM idempotency_keys WHERE scope = ? AND key = ?'),
-    insertIdempotency: db.prepare(
-      `INSERT INTO idempotency_keys (scope, key, request_hash, transaction_id, http_status, response, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    getTransaction: db.prepare('SELECT * FROM transactions WHERE id = ?'),
-    findByReference: db.prepare(
-      'SELECT * FROM transactions WHERE reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
-    ),
-    findByMerchantReference: db.prepare(
-      'SELECT * FROM transactions WHERE merchant_id = ? AND reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
-    ),
-    insertTransaction: db.prepare(
-      `INSERT INTO transactions (id, merchant_id, reference, amount, currency, status, customer, metadata, last_seq, created_at, updated_at)
-       VALUES (@id, @merchant_id, @reference, @amount, @currency, @status, @customer, @metadata, 1, @now, @now)`,
-    ),
-    updateTransactionStatus: db.prepare(
-      'UPDATE transactions SET status = ?, updated_at = ?, last_seq = ? WHERE id = ?',
-    ),
-    hasOpenConfirmation: db.prepare(
-      `SELECT 1 FROM confirmations WHERE transaction_id = ? AND state IN ('waiting', 'pending', 'inflight', 'parked') LIMIT 1`,
-    ),
-    insertConfirmation: db.prepare(
-      `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, body, format, due_at, created_at)
-       VALUES (@id, @transaction_id, @merchant_id, @seq, @type, @state, @body, @format, @due_at, @now)`,
-    ),
-    getConfirmation: db.prepare(`SELECT ${CONFIRMATION_COLUMNS} FROM confirmations WHERE id = ?`),
-    listTxConfirmations: db.prepare(
-      `SELECT ${CONFIRMATION_COLUMNS} FROM confirmations WHERE transaction_id = ? ORDER BY seq`,
-    ),
-    listAttempts: db.prepare('SELECT * FROM attempts WHERE confirmation_id = ? ORDER BY number'),
-    requeue: db.prepare(
-      `UPDATE confirmations SET state = 'pending', due_at = ?, tries = 0, last_error = NULL WHERE id = ?`,
-    ),
-    replayDead: db.prepare(
-      `UPDATE confirmations SET state = 'pending', due_at = ?, tries = 0 WHERE merchant_id = ? AND state = 'dead'`,
-    ),
-    selectDue: db.prepare(
-      `SELECT id, merchant_id, transaction_id, seq, body, format, tries, lease_token FROM confirmations INDEXED BY confirmations_due
-       WHERE state IN ('pending', 'inflight') AND due_at <= ?
-         AND merchant_id NOT IN (SELECT value FROM json_each(?))
-       ORDER BY due_at LIMIT ?`,
-    ),
-    selectDueFor: db.prepare(
-      `SELECT id, merchant_id, transaction_id, seq, body, format, tries, lease_token FROM confirmations INDEXED BY confirmations_merchant_due
-       WHERE merchant_id = ? AND state IN ('pending', 'inflight') AND due_at <= ?
-       ORDER BY due_at LIMIT ?`,
-    ),
-    claim: db.prepare(`UPDATE confirmations SET state = 'inflight', due_at = ?, lease_token = ? WHERE id = ?`),
-    recordOutcome: db.prepare(
-      `UPDATE confirmations SET state = @state, due_at = @due_at, tries = @tries, attempts = attempts + 1,
-         last_error = @last_error, delivered_at = COALESCE(@delivered_at, delivered_at)
-       WHERE id = @id AND lease_token = @token AND state = 'inflight'
-       RETURNING attempts`,
-    ),
-    insertAttempt: db.prepare(
-      `INSERT INTO attempts (confirmation_id, number, started_at, duration_ms, status_code, error_kind, error_message, response_snippet, outcome)
-       VALUES (@confirmation_id, @number, @started_at, @duration_ms, @status_code, @error_kind, @error_message, @response_snippet, @outcome)`,
-    ),
-    // Per-transaction order: the next waiting confirmation becomes due only when none is open.
-    promoteNext: db.prepare(
-      `UPDATE confirmations
-         SET state = CASE WHEN (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NULL
-                          THEN 'pending' ELSE 'parked' END,
-             due_at = CASE WHEN (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NULL
-                          THEN @now ELSE NULL END
-       WHERE id = (SELECT id FROM confirmations WHERE transaction_id = @tx AND state = 'waiting' ORDER BY seq LIMIT 1)
-         AND NOT EXISTS (SELECT 1 FROM confirmations WHERE transaction_id = @tx AND state IN ('pending', 'inflight', 'parked'))`,
-    ),
-    // A released row goes back to the queue, or to the parking lot if its merchant is disabled.
-    release: db.prepare(
-      `UPDATE confirmations
-         SET state = CASE WHEN (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NULL
-                          THEN 'pending' ELSE 'parked' END,
-             due_at = CASE WHEN (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NULL
-                          THEN @now ELSE NULL END
-       WHERE id = @id AND lease_token = @token AND state = 'inflight'`,
-    ),
-    parkIfDisabled: db.prepare(
-      `UPDATE confirmations SET state = 'parked', due_at = NULL
-       WHERE id = ? AND state = 'pending'
-         AND (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NOT NULL`,
-    ),
-    nextDue: db.prepare(
-      `SELECT due_at FROM confirmations INDEXED BY confirmations_due WHERE state IN ('pending', 'inflight') AND due_at IS NOT NULL ORDER BY due_at LIMIT 1`,
-    ),
-    countByState: db.prepare('SELECT state, count(*) AS n FROM confirmations GROUP BY state'),
-    purgeAttempts: db.prepare(
-      `DELETE FROM attempts WHERE confirmation_id IN
-         (SELECT id FROM confirmations INDEXED BY confirmations_state_id WHERE state = 'delivered' AND id < ? ORDER BY id LIMIT ?)`,
-    ),
-    purgeConfirmations: db.prepare(
-      `DELETE FROM confirmations WHERE id IN
-         (SELECT id FROM confirmations INDEXED BY confirmations_state_id WHERE state = 'delivered' AND id < ? ORDER BY id LIMIT ?)`,
-    ),
-  };
-}
-
-export function visible(scope: Scope, merchantId: string): boolean {
-  return scope.kind === 'admin' || scope.merchantId === merchantId;
-}
-
-export function sameContent(a: Transaction, b: NewTransaction): boolean {
-  return (
-    a.merchantId === b.merchantId &&
-    a.reference === b.reference &&
-    a.amount === b.amount &&
-    a.currency === b.currency &&
-    a.status === b.status &&
-    JSON.stringify(a.customer) === JSON.stringify(b.customer) &&
-    JSON.stringify(a.metadata) === JSON.stringify(b.metadata)
-  );
-}
-
-export function nullableNumber(v: unknown): number | null {
-  return v === null || v === undefined ? null : Number(v);
-}
-
-export function nullableString(v: unknown): string | null {
-  return v === null || v === undefined ? null : String(v);
-}
-
-export function toMerchant(r: Row): Merchant {
-  return {
-    id: String(r.id),
-    name: String(r.name),
-    url: String(r.url),
-    format: String(r.format) as Format,
-    maxInFlight: nullableNumber(r.max_in_flight),
-    timeoutMs: nullableNumber(r.timeout_ms),
-    retrySchedule: r.retry_schedule === null ? null : (JSON.parse(String(r.retry_schedule)) as number[]),
-    epayco:
-      r.epayco_cust_id === null || r.epayco_p_key_sealed === null
-        ? null
-        : { custId: String(r.epayco_cust_id), sealedPKey: String(r.epayco_p_key_sealed) },
-    disabledAt: nullableNumber(r.disabled_at),
-    disabledReason: nullableString(r.disabled_reason),
-    createdAt: Number(r.created_at),
-    updatedAt: Number(r.updated_at),
-  };
-}
-
-export function toApiKey(r: Row): ApiKeyRecord {
-  return {
-    id: String(r.id),
-    merchantId: nullableString(r.merchant_id),
-    prefix: String(r.prefix),
-    name: nullableString(r.name),
-    createdAt: Number(r.created_at),
-    revokedAt: nullableNumber(r.revoked_at),
-  };
-}
-
-export function toTransaction(r: Row): Transaction {
-  return {
-    id: String(r.id),
-    merchantId: String(r.merchant_id),
-    reference: String(r.reference),
-    amount: String(r.amount),
-    currency: String(r.currency),
-    status: String(r.status) as Status,
-    customer: r.customer === null ? null : (JSON.parse(String(r.customer)) as Customer),
-    metadata: r.metadata === null ? null : (JSON.parse(String(r.metadata)) as Record<string, unknown>),
-    createdAt: Number(r.created_at),
-    updatedAt: Number(r.updated_at),
-  };
-}
-
-export function toConfirmation(r: Row): Confirmation {
-  return {
-    id: String(r.id),
-    transactionId: String(r.transaction_id),
-    merchantId: String(r.merchant_id),
-    seq: Number(r.seq),
-    type: String(r.type),
-    state: String(r.state) as ConfirmationState,
-    attempts: Number(r.attempts),
-    dueAt: nullableNumber(r.due_at),
-    deliveredAt: nullableNumber(r.delivered_at),
-    lastError: nullableString(r.last_error),
-    createdAt: Number(r.created_at),
-  };
-}
-
-export function toAttempt(r: Row): Attempt {
-  return {
-    confirmationId: String(r.confirmation_id),
-    number: Number(r.number),
-    startedAt: Number(r.started_at),
-    durationMs: Number(r.duration_ms),
-    statusCode: nullableNumber(r.status_code),
-    errorKind: nullableString(r.error_kind),
-    errorMessage: nullableString(r.error_message),
-    responseSnippet: nullableString(r.response_snippet),
-    outcome: String(r.outcome),
-  };
 }

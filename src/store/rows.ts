@@ -1,0 +1,112 @@
+import type { ApiKeyRecord } from '../domain/api-key.js';
+import type { Attempt, Confirmation, ConfirmationState } from '../domain/confirmation.js';
+import type { Format, Merchant } from '../domain/merchant.js';
+import type { Status } from '../domain/status.js';
+import type { Customer, NewTransaction, Transaction } from '../domain/transaction.js';
+import type { Scope } from './store.js';
+
+/**
+ * Row mapping shared by both adapters: the SQL dialects differ, the columns and their meaning do
+ * not. A row is what the driver returns; times are epoch milliseconds.
+ */
+export type Row = Record<string, unknown>;
+
+export function visible(scope: Scope, merchantId: string): boolean {
+  return scope.kind === 'admin' || scope.merchantId === merchantId;
+}
+
+export function sameContent(a: Transaction, b: NewTransaction): boolean {
+  return (
+    a.merchantId === b.merchantId &&
+    a.reference === b.reference &&
+    a.amount === b.amount &&
+    a.currency === b.currency &&
+    a.status === b.status &&
+    JSON.stringify(a.customer) === JSON.stringify(b.customer) &&
+    JSON.stringify(a.metadata) === JSON.stringify(b.metadata)
+  );
+}
+
+export function nullableNumber(v: unknown): number | null {
+  return v === null || v === undefined ? null : Number(v);
+}
+
+export function nullableString(v: unknown): string | null {
+  return v === null || v === undefined ? null : String(v);
+}
+
+export function toMerchant(r: Row): Merchant {
+  return {
+    id: String(r.id),
+    name: String(r.name),
+    url: String(r.url),
+    format: String(r.format) as Format,
+    maxInFlight: nullableNumber(r.max_in_flight),
+    timeoutMs: nullableNumber(r.timeout_ms),
+    retrySchedule: r.retry_schedule === null ? null : (JSON.parse(String(r.retry_schedule)) as number[]),
+    epayco:
+      r.epayco_cust_id === null || r.epayco_p_key_sealed === null
+        ? null
+        : { custId: String(r.epayco_cust_id), sealedPKey: String(r.epayco_p_key_sealed) },
+    disabledAt: nullableNumber(r.disabled_at),
+    disabledReason: nullableString(r.disabled_reason),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+export function toApiKey(r: Row): ApiKeyRecord {
+  return {
+    id: String(r.id),
+    merchantId: nullableString(r.merchant_id),
+    prefix: String(r.prefix),
+    name: nullableString(r.name),
+    createdAt: Number(r.created_at),
+    revokedAt: nullableNumber(r.revoked_at),
+  };
+}
+
+export function toTransaction(r: Row): Transaction {
+  return {
+    id: String(r.id),
+    merchantId: String(r.merchant_id),
+    reference: String(r.reference),
+    amount: String(r.amount),
+    currency: String(r.currency),
+    status: String(r.status) as Status,
+    customer: r.customer === null ? null : (JSON.parse(String(r.customer)) as Customer),
+    metadata: r.metadata === null ? null : (JSON.parse(String(r.metadata)) as Record<string, unknown>),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+export function toConfirmation(r: Row): Confirmation {
+  return {
+    id: String(r.id),
+    transactionId: String(r.transaction_id),
+    merchantId: String(r.merchant_id),
+    seq: Number(r.seq),
+    type: String(r.type),
+    state: String(r.state) as ConfirmationState,
+    attempts: Number(r.attempts),
+    dueAt: nullableNumber(r.due_at),
+    deliveredAt: nullableNumber(r.delivered_at),
+    lastError: nullableString(r.last_error),
+    createdAt: Number(r.created_at),
+  };
+}
+
+export function toAttempt(r: Row): Attempt {
+  return {
+    confirmationId: String(r.confirmation_id),
+    number: Number(r.number),
+    startedAt: Number(r.started_at),
+    durationMs: Number(r.duration_ms),
+    statusCode: nullableNumber(r.status_code),
+    errorKind: nullableString(r.error_kind),
+    errorMessage: nullableString(r.error_message),
+    responseSnippet: nullableString(r.response_snippet),
+    outcome: String(r.outcome),
+  };
+}

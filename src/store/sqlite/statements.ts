@@ -1,0 +1,99 @@
+import Database from 'better-sqlite3';
+
+/** Columns of a confirmation as the API shows it (never the body). */
+export const CONFIRMATION_COLUMNS =
+  'id, transaction_id, merchant_id, seq, type, state, due_at, attempts, delivered_at, last_error, created_at';
+
+const SQL = {
+  insertMerchant: `INSERT INTO merchants (id, name, url, format, max_in_flight, timeout_ms, retry_schedule, epayco_cust_id,
+       epayco_p_key_sealed, created_at, updated_at)
+     VALUES (@id, @name, @url, @format, @max_in_flight, @timeout_ms, @retry_schedule, @epayco_cust_id,
+       @epayco_p_key_sealed, @now, @now)`,
+  getMerchant: 'SELECT * FROM merchants WHERE id = ?',
+  getMerchantState: 'SELECT disabled_at, format FROM merchants WHERE id = ?',
+  listMerchants: 'SELECT * FROM merchants WHERE id > ? ORDER BY id LIMIT ?',
+  updateMerchant: `UPDATE merchants SET name = @name, url = @url, format = @format, max_in_flight = @max_in_flight,
+       timeout_ms = @timeout_ms, retry_schedule = @retry_schedule, disabled_at = @disabled_at,
+       disabled_reason = @disabled_reason, epayco_cust_id = @epayco_cust_id,
+       epayco_p_key_sealed = @epayco_p_key_sealed, updated_at = @now WHERE id = @id`,
+  disableMerchant: 'UPDATE merchants SET disabled_at = COALESCE(disabled_at, ?), disabled_reason = ?, updated_at = ? WHERE id = ?',
+  parkMerchant: `UPDATE confirmations SET state = 'parked', due_at = NULL WHERE merchant_id = ? AND state = 'pending'`,
+  unparkMerchant: `UPDATE confirmations SET state = 'pending', due_at = ? WHERE merchant_id = ? AND state = 'parked'`,
+  insertSecret: 'INSERT INTO merchant_secrets (merchant_id, secret, created_at) VALUES (?, ?, ?)',
+  expireSecrets: 'UPDATE merchant_secrets SET expires_at = ? WHERE merchant_id = ? AND expires_at IS NULL',
+  liveSecrets: 'SELECT secret, expires_at FROM merchant_secrets WHERE merchant_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC',
+  insertApiKey: 'INSERT INTO api_keys (id, merchant_id, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?)',
+  insertNamedApiKey: 'INSERT INTO api_keys (id, merchant_id, prefix, hash, name, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+  getApiKey: 'SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys WHERE id = ?',
+  listApiKeys: 'SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys ORDER BY created_at, id',
+  listAdminKeys: 'SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys WHERE merchant_id IS NULL ORDER BY created_at, id',
+  listMerchantKeys: 'SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys WHERE merchant_id = ? ORDER BY created_at, id',
+  revokeApiKey: 'UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?',
+  insertAudit: 'INSERT INTO audit_log (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)',
+  listAudit: 'SELECT * FROM audit_log WHERE id > ? ORDER BY id LIMIT ?',
+  findApiKey: 'SELECT id, merchant_id FROM api_keys WHERE hash = ? AND revoked_at IS NULL',
+  getIdempotency: 'SELECT * FROM idempotency_keys WHERE scope = ? AND key = ?',
+  insertIdempotency: `INSERT INTO idempotency_keys (scope, key, request_hash, transaction_id, http_status, response, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  getTransaction: 'SELECT * FROM transactions WHERE id = ?',
+  findByReference: 'SELECT * FROM transactions WHERE reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+  findByMerchantReference: 'SELECT * FROM transactions WHERE merchant_id = ? AND reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+  insertTransaction: `INSERT INTO transactions (id, merchant_id, reference, amount, currency, status, customer, metadata, last_seq, created_at, updated_at)
+     VALUES (@id, @merchant_id, @reference, @amount, @currency, @status, @customer, @metadata, 1, @now, @now)`,
+  updateTransactionStatus: 'UPDATE transactions SET status = ?, updated_at = ?, last_seq = ? WHERE id = ?',
+  hasOpenConfirmation: `SELECT 1 FROM confirmations WHERE transaction_id = ? AND state IN ('waiting', 'pending', 'inflight', 'parked') LIMIT 1`,
+  insertConfirmation: `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, body, format, due_at, created_at)
+     VALUES (@id, @transaction_id, @merchant_id, @seq, @type, @state, @body, @format, @due_at, @now)`,
+  getConfirmation: `SELECT ${CONFIRMATION_COLUMNS} FROM confirmations WHERE id = ?`,
+  listTxConfirmations: `SELECT ${CONFIRMATION_COLUMNS} FROM confirmations WHERE transaction_id = ? ORDER BY seq`,
+  listAttempts: 'SELECT * FROM attempts WHERE confirmation_id = ? ORDER BY number',
+  requeue: `UPDATE confirmations SET state = 'pending', due_at = ?, tries = 0, last_error = NULL WHERE id = ?`,
+  replayDead: `UPDATE confirmations SET state = 'pending', due_at = ?, tries = 0 WHERE merchant_id = ? AND state = 'dead'`,
+  selectDue: `SELECT id, merchant_id, transaction_id, seq, body, format, tries, lease_token FROM confirmations INDEXED BY confirmations_due
+     WHERE state IN ('pending', 'inflight') AND due_at <= ?
+       AND merchant_id NOT IN (SELECT value FROM json_each(?))
+     ORDER BY due_at LIMIT ?`,
+  selectDueFor: `SELECT id, merchant_id, transaction_id, seq, body, format, tries, lease_token FROM confirmations INDEXED BY confirmations_merchant_due
+     WHERE merchant_id = ? AND state IN ('pending', 'inflight') AND due_at <= ?
+     ORDER BY due_at LIMIT ?`,
+  claim: `UPDATE confirmations SET state = 'inflight', due_at = ?, lease_token = ? WHERE id = ?`,
+  recordOutcome: `UPDATE confirmations SET state = @state, due_at = @due_at, tries = @tries, attempts = attempts + 1,
+       last_error = @last_error, delivered_at = COALESCE(@delivered_at, delivered_at)
+     WHERE id = @id AND lease_token = @token AND state = 'inflight'
+     RETURNING attempts`,
+  insertAttempt: `INSERT INTO attempts (confirmation_id, number, started_at, duration_ms, status_code, error_kind, error_message, response_snippet, outcome)
+     VALUES (@confirmation_id, @number, @started_at, @duration_ms, @status_code, @error_kind, @error_message, @response_snippet, @outcome)`,
+  // Per-transaction order: the next waiting confirmation becomes due only when none is open.
+  promoteNext: `UPDATE confirmations
+       SET state = CASE WHEN (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NULL
+                        THEN 'pending' ELSE 'parked' END,
+           due_at = CASE WHEN (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NULL
+                        THEN @now ELSE NULL END
+     WHERE id = (SELECT id FROM confirmations WHERE transaction_id = @tx AND state = 'waiting' ORDER BY seq LIMIT 1)
+       AND NOT EXISTS (SELECT 1 FROM confirmations WHERE transaction_id = @tx AND state IN ('pending', 'inflight', 'parked'))`,
+  // A released row goes back to the queue, or to the parking lot if its merchant is disabled.
+  release: `UPDATE confirmations
+       SET state = CASE WHEN (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NULL
+                        THEN 'pending' ELSE 'parked' END,
+           due_at = CASE WHEN (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NULL
+                        THEN @now ELSE NULL END
+     WHERE id = @id AND lease_token = @token AND state = 'inflight'`,
+  parkIfDisabled: `UPDATE confirmations SET state = 'parked', due_at = NULL
+     WHERE id = ? AND state = 'pending'
+       AND (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NOT NULL`,
+  nextDue: `SELECT due_at FROM confirmations INDEXED BY confirmations_due WHERE state IN ('pending', 'inflight') AND due_at IS NOT NULL ORDER BY due_at LIMIT 1`,
+  countByState: 'SELECT state, count(*) AS n FROM confirmations GROUP BY state',
+  purgeAttempts: `DELETE FROM attempts WHERE confirmation_id IN
+       (SELECT id FROM confirmations INDEXED BY confirmations_state_id WHERE state = 'delivered' AND id < ? ORDER BY id LIMIT ?)`,
+  purgeConfirmations: `DELETE FROM confirmations WHERE id IN
+       (SELECT id FROM confirmations INDEXED BY confirmations_state_id WHERE state = 'delivered' AND id < ? ORDER BY id LIMIT ?)`,
+} as const;
+
+/** Every statement the SQLite adapter runs, prepared once per connection. */
+export type Statements = { readonly [K in keyof typeof SQL]: Database.Statement };
+
+export function prepareStatements(db: Database.Database): Statements {
+  const out: Record<string, Database.Statement> = {};
+  for (const [name, sql] of Object.entries(SQL)) out[name] = db.prepare(sql);
+  return out as Statements;
+}
