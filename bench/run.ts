@@ -8,6 +8,10 @@
  *   d. at 2,000/s offered with `realistic`: commit→receipt percentiles for healthy merchants and
  *      the backlog over time;
  *   e. CPU and peak RSS of the engine process in each.
+ * and (b) again on PostgreSQL (DATABASE_URL, a fresh schema per run, dropped afterwards):
+ *   pg-b-1: one `--role all` node; pg-b-2w: one `--role api` node plus 2 `--role worker` processes
+ *   (CPU and RSS then summed over the three). Skipped when PostgreSQL does not answer; left out of
+ *   `--quick` unless named with `--only`.
  * Prints a table, writes bench/results/<timestamp>.json, states each rate as a ratio to (a).
  */
 import { spawn } from 'node:child_process';
@@ -16,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { standardBody } from '../src/domain/payload.js';
 import { fakeTransaction } from '../src/sim/fake.js';
 import { runScenario, type ScenarioOptions, type ScenarioResult } from '../src/sim/scenario.js';
@@ -27,6 +32,30 @@ import { runScenario, type ScenarioOptions, type ScenarioResult } from '../src/s
  * Until the node tells its own queueing apart from a slow merchant, these runs raise the threshold.
  */
 const OVERLOAD_ENV = { CONFIRMA_BREAKER_THRESHOLD: '10000' };
+
+/** The PostgreSQL the PG scenarios use (CONFIRMA_BENCH_DATABASE_URL overrides). */
+const PG_URL = process.env.CONFIRMA_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Runs one statement on its own connection (throws when PostgreSQL does not answer). */
+async function pgExec(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2_000 });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
+
+/** `undefined` when PostgreSQL answers, else why not. */
+async function pgUnreachable(): Promise<string | undefined> {
+  try {
+    await pgExec('SELECT 1');
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
 
 interface Args {
   quick: boolean;
@@ -49,7 +78,7 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--duration') args.duration = Number(argv[++i]);
     else if (a === '--only') args.only = new Set((argv[++i] as string).split(','));
     else if (a === '--help') {
-      process.stdout.write('Usage: node dist/bench/run.js [--quick] [--duration <sec>] [--only a,b,c,d] [--out <dir>]\n');
+      process.stdout.write('Usage: node dist/bench/run.js [--quick] [--duration <sec>] [--only a,b,c,d,pg-b-1,pg-b-2w] [--out <dir>]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -159,6 +188,7 @@ async function main(): Promise<void> {
   const bytes = sampleBodyBytes();
   const startedAt = new Date();
   const rows: Row[] = [];
+  const skipped: string[] = [];
   let raw: { perSec: number; requests: number; errors: number } | undefined;
   try {
     if (want('a')) {
@@ -183,6 +213,34 @@ async function main(): Promise<void> {
         drainTimeoutMs: q ? 3_000 : 30_000,
       }));
     }
+    // PostgreSQL: only when named in quick mode (the quick test stays SQLite-only and fast).
+    const pgRuns = [
+      { name: 'pg-b-1', workers: 0 },
+      { name: 'pg-b-2w', workers: 2 },
+    ].filter((r) => (q ? args.only?.has(r.name) === true : want(r.name)));
+    if (pgRuns.length > 0) {
+      const why = await pgUnreachable();
+      if (why !== undefined) {
+        process.stderr.write(`\n[pg] skipped ${pgRuns.map((r) => r.name).join(', ')}: PostgreSQL is not reachable at ${PG_URL} (${why})\n`);
+        skipped.push(...pgRuns.map((r) => r.name));
+      } else {
+        for (const r of pgRuns) {
+          const schema = `bench_${Date.now().toString(36)}_${r.name.replace(/[^a-z0-9]/g, '')}`;
+          try {
+            rows.push(await scenario(r.name, work, {
+              profile: 'instant', merchants: q ? 5 : 50, rate: q ? 300 : 40_000, durationSec: duration,
+              drainTimeoutMs: q ? 5_000 : 60_000, pendingShare: 0, maxBacklog: q ? undefined : 10_000,
+              engineEnv: { ...OVERLOAD_ENV, DATABASE_URL: PG_URL, CONFIRMA_PG_SCHEMA: schema },
+              workers: r.workers,
+            }));
+          } finally {
+            await pgExec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch((err: unknown) =>
+              process.stderr.write(`could not drop PostgreSQL schema ${schema}: ${String(err)}\n`),
+            );
+          }
+        }
+      }
+    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -194,6 +252,7 @@ async function main(): Promise<void> {
     payloadBytes: bytes,
     rawCeiling: raw,
     scenarios: rows.map(summarise),
+    skipped,
   };
   const ratio = (x: number): string => (raw === undefined ? '–' : `${fmt((x / raw.perSec) * 100, 1)}%`);
   const lines = [
@@ -208,6 +267,7 @@ async function main(): Promise<void> {
       `| ${s.name} (${s.merchants} merchants) | ${fmt(s.offeredPerSec)} | ${fmt(s.confirmedPerSec)} | ${ratio(s.confirmedPerSec)} | ${s.lost} | ${s.duplicates} | ${fmt(s.latencyMs.p50)} | ${fmt(s.latencyMs.p99)} | ${fmt(s.latencyMs.p999)} | ${fmt(s.engineCpuPerSec, 2)} | ${fmt(s.enginePeakRssMB)} |`,
     );
   }
+  for (const name of skipped) lines.push(`| ${name} | skipped: PostgreSQL not reachable at ${PG_URL} | | | | | | | | | |`);
   process.stdout.write(lines.join('\n') + '\n');
   mkdirSync(args.out, { recursive: true });
   const file = path.join(args.out, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);

@@ -183,7 +183,9 @@ export class Load {
       const target = Math.floor((rate * Math.min(now - this.startedAt, durationSec * 1000)) / 1000);
       let due = target - this.sent;
       const held = this.opts.maxBacklog !== undefined && this.opts.backlog !== undefined && this.opts.backlog() > this.opts.maxBacklog;
-      while (due > 0 && this.outstanding < maxOutstanding && !held) {
+      // Nothing new after the end: past it the closed loop would keep topping up to rate × duration
+      // whenever the backlog fell, and a run whose batches are answered quickly never ended.
+      while (due > 0 && this.outstanding < maxOutstanding && !held && now < end) {
         const n = Math.min(due, batchMax);
         this.sendBatch(n);
         due -= n;

@@ -34,6 +34,11 @@ export interface ScenarioOptions {
   readonly engineEnv?: Record<string, string>;
   readonly nodeArgs?: readonly string[];
   /**
+   * Extra `--role worker` processes (needs DATABASE_URL=postgres://… in `engineEnv`). With any,
+   * the node taking the load runs `--role api`; CPU and RSS then add up every process.
+   */
+  readonly workers?: number;
+  /**
    * How often the node's /metrics is read (default 1000 ms). Its per-state counts are a scan of the
    * confirmations table, which costs the node real CPU on a big table: benchmarks read it seldom.
    */
@@ -78,26 +83,49 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
   const adminKey = randomBytes(24).toString('hex');
   const fleet = await new Fleet({ merchants: opts.merchants, profile: opts.profile }).listen();
   let engine: EngineProcess | undefined;
+  const workers: EngineProcess[] = [];
+  const split = (opts.workers ?? 0) > 0;
   try {
+    const baseEnv: Record<string, string> = {
+      CONFIRMA_ADMIN_KEY: adminKey,
+      // Only this run's fleet, on this machine: the default (no private destinations) is unchanged.
+      CONFIRMA_ALLOW_PRIVATE_DESTINATIONS: 'loopback',
+      CONFIRMA_LOG_LEVEL: 'warn',
+      // Merchants that hang are cut after 5 s instead of 15 s, so a short run drains.
+      CONFIRMA_ATTEMPT_TIMEOUT_MS: '5000',
+      CONFIRMA_LEASE_MS: '30000',
+      CONFIRMA_SHUTDOWN_GRACE_MS: '2000',
+      // Every simulated merchant shares the fleet's one origin, where real ones each have their
+      // own: give the origin as many sockets as all lanes together, as separate origins would (up to 1,024: opening more at once overflows the loopback SYN backlog).
+      CONFIRMA_CONNECTIONS_PER_ORIGIN: String(Math.min(Math.max(256, opts.merchants * (opts.maxInFlightPerMerchant ?? 32)), 1024)),
+      ...opts.engineEnv,
+    };
     engine = await startEngineProcess({
       dbPath: path.join(opts.dir, 'confirma.db'),
       logFile: path.join(opts.dir, 'engine.log'),
       nodeArgs: opts.nodeArgs,
-      env: {
-        CONFIRMA_ADMIN_KEY: adminKey,
-        // Only this run's fleet, on this machine: the default (no private destinations) is unchanged.
-        CONFIRMA_ALLOW_PRIVATE_DESTINATIONS: 'loopback',
-        CONFIRMA_LOG_LEVEL: 'warn',
-        // Merchants that hang are cut after 5 s instead of 15 s, so a short run drains.
-        CONFIRMA_ATTEMPT_TIMEOUT_MS: '5000',
-        CONFIRMA_LEASE_MS: '30000',
-        CONFIRMA_SHUTDOWN_GRACE_MS: '2000',
-        // Every simulated merchant shares the fleet's one origin, where real ones each have their
-        // own: give the origin as many sockets as all lanes together, as separate origins would (up to 1,024: opening more at once overflows the loopback SYN backlog).
-        CONFIRMA_CONNECTIONS_PER_ORIGIN: String(Math.min(Math.max(256, opts.merchants * (opts.maxInFlightPerMerchant ?? 32)), 1024)),
-        ...opts.engineEnv,
-      },
+      env: split ? { ...baseEnv, CONFIRMA_ROLE: 'api' } : baseEnv,
     });
+    for (let i = 0; i < (opts.workers ?? 0); i++) {
+      workers.push(
+        await startEngineProcess({
+          dbPath: path.join(opts.dir, 'confirma.db'),
+          logFile: path.join(opts.dir, `worker-${i}.log`),
+          nodeArgs: opts.nodeArgs,
+          env: { ...baseEnv, CONFIRMA_ROLE: 'worker' },
+        }),
+      );
+    }
+    const all = [engine, ...workers];
+    /** CPU and RSS summed over every process of the run (peak RSS: the sum of each one's peak). */
+    const sampleAll = (): ProcSample | undefined => {
+      const ss = all.map((e) => e.sample());
+      if (ss.some((x) => x === undefined)) return undefined;
+      return ss.reduce<ProcSample>(
+        (a, x) => ({ cpuSec: a.cpuSec + x!.cpuSec, rssBytes: a.rssBytes + x!.rssBytes, peakRssBytes: a.peakRssBytes + x!.peakRssBytes }),
+        { cpuSec: 0, rssBytes: 0, peakRssBytes: 0 },
+      );
+    };
     const load: Load = new Load({
       url: engine.url,
       adminKey,
@@ -138,7 +166,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
           (m.get('confirma_confirmations{state="waiting"}') ?? 0),
         dead: m.get('confirma_confirmations{state="dead"}') ?? 0,
         retries: m.get('confirma_attempts_total{outcome="retry"}') ?? 0,
-        engine: e.sample(),
+        engine: sampleAll(),
       };
       lastAccepted = s.accepted;
       ticks.push(t);
@@ -192,7 +220,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       (i) => fleet.mode(i),
       (tx, seq) => [...fleet.entries()].some(([, e]) => e.tx === tx && e.seq === seq),
     );
-    const final = engine.sample();
+    const final = sampleAll();
     await load.close();
     return {
       options: { ...opts, onTick: undefined } as Omit<ScenarioOptions, 'onTick'>,
@@ -207,6 +235,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       errorSamples: load.errorSamples,
     };
   } finally {
+    await Promise.all(workers.map((w) => w.stop().catch(() => undefined)));
     await engine?.stop().catch(() => undefined);
     await fleet.close();
   }
