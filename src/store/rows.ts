@@ -1,7 +1,10 @@
 import type { ApiKeyRecord } from '../domain/api-key.js';
+import type { AuditAction, AuditEntry } from '../domain/audit.js';
 import type { Attempt, Confirmation, ConfirmationState } from '../domain/confirmation.js';
+import { newId } from '../domain/ids.js';
 import type { Format, Merchant } from '../domain/merchant.js';
-import type { Status } from '../domain/status.js';
+import { confirmationBody } from '../domain/payload.js';
+import { confirmationType, type Status } from '../domain/status.js';
 import type { Customer, NewTransaction, Transaction } from '../domain/transaction.js';
 import type { Scope } from './store.js';
 
@@ -108,5 +111,33 @@ export function toAttempt(r: Row): Attempt {
     errorMessage: nullableString(r.error_message),
     responseSnippet: nullableString(r.response_snippet),
     outcome: String(r.outcome),
+  };
+}
+
+export function toAuditEntry(r: Row): AuditEntry {
+  return {
+    id: Number(r.id),
+    at: Number(r.at),
+    actor: String(r.actor),
+    action: String(r.action) as AuditAction,
+    target: String(r.target),
+    details: r.details === null ? null : (JSON.parse(String(r.details)) as Record<string, unknown>),
+  };
+}
+
+/** The columns of a new confirmation: its id (the webhook-id), and its body built once, in the merchant's format. */
+export function newConfirmationRow(tx: Transaction, seq: number, state: ConfirmationState, format: Format, now: number) {
+  const id = newId('msg');
+  const type = confirmationType(tx.status);
+  return {
+    id,
+    transaction_id: tx.id,
+    merchant_id: tx.merchantId,
+    seq,
+    type,
+    state,
+    body: confirmationBody(format, id, seq, type, tx, now),
+    format,
+    due_at: state === 'pending' ? now : null,
   };
 }

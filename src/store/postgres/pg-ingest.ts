@@ -1,12 +1,10 @@
 import type pg from 'pg';
 import type { ConfirmationState } from '../../domain/confirmation.js';
-import { newId } from '../../domain/ids.js';
 import type { Format } from '../../domain/merchant.js';
-import { confirmationBody } from '../../domain/payload.js';
-import { assertTransition, confirmationType } from '../../domain/status.js';
+import { assertTransition } from '../../domain/status.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { ConfirmaError } from '../../errors.js';
-import { sameContent, toTransaction, visible, type Row } from '../rows.js';
+import { newConfirmationRow, sameContent, toTransaction, visible, type Row } from '../rows.js';
 import type { IngestOp, IngestResult } from '../store.js';
 
 /** A unique key another node wrote between our reads and our insert: run the whole batch again. */
@@ -102,20 +100,7 @@ export async function ingestBatch(c: pg.PoolClient, ops: readonly IngestOp[], no
   const confs: Row[] = [];
   const newIdem: Row[] = [];
   const addConfirmation = (tx: Transaction, seq: number, state: ConfirmationState): void => {
-    const id = newId('msg');
-    const type = confirmationType(tx.status);
-    const format = formats.get(tx.merchantId) ?? 'standard';
-    confs.push({
-      id,
-      transaction_id: tx.id,
-      merchant_id: tx.merchantId,
-      seq,
-      type,
-      state,
-      body: confirmationBody(format, id, seq, type, tx, now),
-      format,
-      due_at: state === 'pending' ? now : null,
-    });
+    confs.push(newConfirmationRow(tx, seq, state, formats.get(tx.merchantId) ?? 'standard', now));
     if (state !== 'waiting') open.add(tx.id);
   };
 

@@ -1,13 +1,13 @@
 import pg from 'pg';
 import type { ApiKeyRecord, NewApiKey } from '../../domain/api-key.js';
-import type { AuditAction, AuditEntry, NewAuditEntry } from '../../domain/audit.js';
+import type { AuditEntry, NewAuditEntry } from '../../domain/audit.js';
 import type { Attempt, Claim, Confirmation, ConfirmationState } from '../../domain/confirmation.js';
 import { CONFIRMATION_STATES } from '../../domain/confirmation.js';
 import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { idFloor } from '../../domain/ids.js';
 import { loadMigrations } from '../migrations.js';
-import { toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, type Row } from '../rows.js';
+import { toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, toAuditEntry, type Row } from '../rows.js';
 import type { ClaimOptions, ConfirmationQuery, IngestOp, IngestResult, OutcomeRecord, Store } from '../store.js';
 import { ingestBatch, IngestRace } from './pg-ingest.js';
 import { isConnectionError, isTransient, translate } from './pg-errors.js';
@@ -313,14 +313,7 @@ export class PostgresStore implements Store {
 
   async listAudit(after: number | undefined, limit: number): Promise<AuditEntry[]> {
     const { rows } = await this.q('SELECT * FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2', [after ?? 0, limit]);
-    return rows.map((r) => ({
-      id: Number(r.id),
-      at: Number(r.at),
-      actor: String(r.actor),
-      action: String(r.action) as AuditAction,
-      target: String(r.target),
-      details: r.details === null ? null : (JSON.parse(String(r.details)) as Record<string, unknown>),
-    }));
+    return rows.map(toAuditEntry);
   }
 
   // --- ingest ---

@@ -2,14 +2,13 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ApiKeyRecord, NewApiKey } from '../../domain/api-key.js';
-import type { AuditAction, AuditEntry, NewAuditEntry } from '../../domain/audit.js';
+import type { AuditEntry, NewAuditEntry } from '../../domain/audit.js';
 import type { Attempt, Claim, Confirmation, ConfirmationState } from '../../domain/confirmation.js';
 import { CONFIRMATION_STATES } from '../../domain/confirmation.js';
 import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
-import { confirmationBody } from '../../domain/payload.js';
-import { assertTransition, confirmationType, type Status } from '../../domain/status.js';
-import type { Customer, NewTransaction, Transaction } from '../../domain/transaction.js';
-import { idFloor, newId } from '../../domain/ids.js';
+import { assertTransition } from '../../domain/status.js';
+import type { Transaction } from '../../domain/transaction.js';
+import { idFloor } from '../../domain/ids.js';
 import { ConfirmaError } from '../../errors.js';
 import { loadMigrations } from '../migrations.js';
 import {
@@ -20,6 +19,8 @@ import {
   toTransaction,
   toAttempt,
   toConfirmation,
+  toAuditEntry,
+  newConfirmationRow,
   type Row,
 } from '../rows.js';
 import { CONFIRMATION_COLUMNS, prepareStatements } from './statements.js';
@@ -30,10 +31,8 @@ import type {
   IngestOp,
   IngestResult,
   OutcomeRecord,
-  Scope,
   Store,
 } from '../store.js';
-
 
 /** Options for the embedded store. */
 export interface SqliteStoreOptions {
@@ -295,14 +294,7 @@ export class SqliteStore implements Store {
 
   async listAudit(after: number | undefined, limit: number): Promise<AuditEntry[]> {
     this.ready();
-    return (this.s.listAudit.all(after ?? 0, limit) as Row[]).map((r) => ({
-      id: Number(r.id),
-      at: Number(r.at),
-      actor: String(r.actor),
-      action: String(r.action) as AuditAction,
-      target: String(r.target),
-      details: r.details === null ? null : (JSON.parse(String(r.details)) as Record<string, unknown>),
-    }));
+    return (this.s.listAudit.all(after ?? 0, limit) as Row[]).map(toAuditEntry);
   }
 
   // --- ingest ---
@@ -394,20 +386,7 @@ export class SqliteStore implements Store {
   }
 
   private insertConfirmation(tx: Transaction, seq: number, state: ConfirmationState, format: Format, now: number): void {
-    const id = newId('msg');
-    const type = confirmationType(tx.status);
-    this.s.insertConfirmation.run({
-      id,
-      transaction_id: tx.id,
-      merchant_id: tx.merchantId,
-      seq,
-      type,
-      state,
-      body: confirmationBody(format, id, seq, type, tx, now),
-      format,
-      due_at: state === 'pending' ? now : null,
-      now,
-    });
+    this.s.insertConfirmation.run({ ...newConfirmationRow(tx, seq, state, format, now), now });
   }
 
   // --- reads ---
