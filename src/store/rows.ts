@@ -6,7 +6,8 @@ import type { Format, Merchant } from '../domain/merchant.js';
 import { confirmationBody } from '../domain/payload.js';
 import { confirmationType, type Status } from '../domain/status.js';
 import type { Customer, NewTransaction, Transaction } from '../domain/transaction.js';
-import type { Scope } from './store.js';
+import { ConfirmaError } from '../errors.js';
+import type { IngestResult, Scope } from './store.js';
 
 /**
  * Row mapping shared by both adapters: the SQL dialects differ, the columns and their meaning do
@@ -139,5 +140,18 @@ export function newConfirmationRow(tx: Transaction, seq: number, state: Confirma
     body: confirmationBody(format, id, seq, type, tx, now),
     format,
     due_at: state === 'pending' ? now : null,
+  };
+}
+
+/**
+ * The answer to a create that reuses an Idempotency-Key: the first answer again when the request is
+ * the same, `idempotency_conflict` when it is not.
+ */
+export function replayIdempotent(prior: Row, requestHash: string): IngestResult {
+  if (prior.request_hash !== requestHash) throw new ConfirmaError('idempotency_conflict');
+  return {
+    ok: true,
+    httpStatus: Number(prior.http_status) as 200 | 201,
+    transaction: JSON.parse(String(prior.response)) as Transaction,
   };
 }

@@ -4,7 +4,7 @@ import type { Format } from '../../domain/merchant.js';
 import { assertTransition } from '../../domain/status.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { ConfirmaError } from '../../errors.js';
-import { newConfirmationRow, sameContent, toTransaction, visible, type Row } from '../rows.js';
+import { newConfirmationRow, replayIdempotent, sameContent, toTransaction, visible, type Row } from '../rows.js';
 import type { IngestOp, IngestResult } from '../store.js';
 
 /** A unique key another node wrote between our reads and our insert: run the whole batch again. */
@@ -117,12 +117,7 @@ export async function ingestBatch(c: pg.PoolClient, ops: readonly IngestOp[], no
         if (idempotency !== undefined && idemKey !== undefined) {
           const prior = idem.get(idemKey);
           if (prior !== undefined) {
-            if (prior.request_hash !== idempotency.requestHash) throw new ConfirmaError('idempotency_conflict');
-            return {
-              ok: true,
-              httpStatus: Number(prior.http_status) as 200 | 201,
-              transaction: JSON.parse(String(prior.response)) as Transaction,
-            };
+            return replayIdempotent(prior, idempotency.requestHash);
           }
         }
         const merchantDisabled = disabled.get(tx.merchantId);

@@ -21,6 +21,7 @@ import {
   toConfirmation,
   toAuditEntry,
   newConfirmationRow,
+  replayIdempotent,
   type Row,
 } from '../rows.js';
 import { CONFIRMATION_COLUMNS, prepareStatements } from './statements.js';
@@ -316,12 +317,7 @@ export class SqliteStore implements Store {
     if (idempotency !== undefined) {
       const prior = this.s.getIdempotency.get(idempotency.scope, idempotency.key) as Row | undefined;
       if (prior !== undefined) {
-        if (prior.request_hash !== idempotency.requestHash) throw new ConfirmaError('idempotency_conflict');
-        return {
-          ok: true,
-          httpStatus: Number(prior.http_status) as 200 | 201,
-          transaction: JSON.parse(String(prior.response)) as Transaction,
-        };
+        return replayIdempotent(prior, idempotency.requestHash);
       }
     }
     const merchant = this.s.getMerchantState.get(tx.merchantId) as Row | undefined;
