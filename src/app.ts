@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { buildServer } from './api/server.js';
 import type { Config } from './config.js';
+import type { Claim } from './domain/confirmation.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { HttpClient } from './dispatch/http-client.js';
 import { parseAllowList } from './dispatch/ssrf.js';
@@ -53,21 +54,30 @@ export async function createApp(
     allowPrivate: parseAllowList(config.allowPrivateDestinations),
   });
   const dispatcher = new Dispatcher({ store, client, config, log, metrics });
+  const dispatches = config.role !== 'api';
   const ingest = new GroupCommit<IngestOp, IngestResult>(
     async (ops) => {
-      const results = await store.ingest(ops, Date.now());
+      // A node that dispatches takes what the commit makes due for itself: no claim transaction.
+      const claimer = dispatches ? dispatcher.ingestClaimer() : undefined;
+      const results = await store.ingest(ops, Date.now(), claimer);
       metrics.commitBatch.observe(ops.length);
       metrics.ingested.inc(undefined, ops.length);
-      // The commit is durable: deliver at once, asking only the lanes of the merchants written for.
+      // The commit is durable: deliver at once what it claimed, and ask the lanes of the merchants
+      // it wrote other rows for.
+      const claims: Claim[] = [];
       const merchants = new Set<string>();
-      for (const r of results) if (r.ok) merchants.add(r.transaction.merchantId);
-      dispatcher.wake(merchants);
+      for (const r of results) {
+        if (!r.ok) continue;
+        if (r.claim !== undefined) claims.push(r.claim);
+        else merchants.add(r.transaction.merchantId);
+      }
+      dispatcher.adopt(claims);
+      if (merchants.size > 0) dispatcher.wake(merchants);
       return results;
     },
     { maxBatch: config.commitMaxBatch, maxWaitMs: config.commitWaitMs },
   );
   let accepting = true;
-  const dispatches = config.role !== 'api';
   // Prometheus text, served at /metrics by the API server and by a worker's own small server alike.
   // Counting by state scans the table: at most once per 5 s, however often it is scraped.
   let counts: Record<string, number> = {};

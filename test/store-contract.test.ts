@@ -463,6 +463,36 @@ for (const adapter of adapters) {
       assert.deepEqual(await store.claimForMerchants([], now, 10_000), []);
     });
 
+    test('claim at insert: the commit hands due rows to the node, the rest stay for claims', async (store) => {
+      const a = await merchant(store);
+      const b = await merchant(store);
+      const now = Date.now();
+      let budgetA = 2;
+      const claimer = { leaseMs: 10_000, take: (id: string) => id === a && budgetA-- > 0 };
+      const results = await store.ingest(
+        [create(a, { id: 'ci-1' }), create(a, { id: 'ci-2' }), create(a, { id: 'ci-3' }), create(b, { id: 'ci-4' }), status('ci-1', 'approved')],
+        now,
+        claimer,
+      );
+      const claims = results.flatMap((r) => (r.ok && r.claim !== undefined ? [r.claim] : []));
+      assert.deepEqual(claims.map((c) => [c.transactionId, c.seq, c.token, c.tries]), [['ci-1', 1, 1, 0], ['ci-2', 1, 1, 0]]);
+      assert.match(claims[0]!.body, /"reference"/);
+      // A status change behind an open confirmation waits, and is never taken.
+      assert.deepEqual(await store.countByState(), { waiting: 1, pending: 2, inflight: 2, delivered: 0, dead: 0, parked: 0 });
+      // Taken rows are leased: claims find only the others until the lease lapses.
+      const others = await claimAll(store, now);
+      assert.deepEqual(others.map((c) => c.transactionId).sort(), ['ci-3', 'ci-4']);
+      await record(store, claims[1]!, { kind: 'delivered' }, now + 1);
+      assert.equal((await store.getConfirmation(claims[1]!.id))?.state, 'delivered');
+      const lapsed = await claimAll(store, now + 10_001);
+      assert.deepEqual(lapsed.map((c) => [c.id, c.token]), [[claims[0]!.id, 2]]);
+      // The first holder's outcome is fenced off; the new holder's counts and promotes the next one.
+      assert.deepEqual(await store.recordOutcomes([{ claim: claims[0]!, outcome: { kind: 'delivered' }, attempt: attempt(now) }], now + 10_002), { recorded: 0, stale: 1 });
+      await record(store, lapsed[0]!, { kind: 'delivered' }, now + 10_003);
+      const next = await claimAll(store, now + 10_004);
+      assert.deepEqual(next.map((c) => [c.transactionId, c.seq]), [['ci-1', 2]]);
+    });
+
     test('parking: disabling parks, new ones arrive parked, a 410 disables, enabling unparks', async (store) => {
       const m = await merchant(store);
       const now = Date.now();

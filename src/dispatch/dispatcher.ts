@@ -8,7 +8,7 @@ import type { Metrics } from '../observe/metrics.js';
 import { formatOf, FormatError, type OutgoingRequest } from '../formats/index.js';
 import { KeyringError, keyringOf, type Keyring } from '../signing/keyring.js';
 import { openSigningSecret } from '../signing/sealed-secrets.js';
-import type { OutcomeRecord, Store } from '../store/store.js';
+import type { IngestClaimer, OutcomeRecord, Store } from '../store/store.js';
 import { classify } from './backoff.js';
 import type { HttpClient } from './http-client.js';
 import { Lane } from './lane.js';
@@ -127,6 +127,37 @@ export class Dispatcher extends EventEmitter {
       this.wakeQueued = false;
       void this.pump();
     });
+  }
+
+  /**
+   * A claimer for one ingest commit: it takes a new due confirmation while its merchant's lane and
+   * the node have free slots (counting what it took in this commit), so the commit writes it
+   * `inflight` for this node and `adopt` sends it. Undefined when the dispatcher is not running.
+   */
+  ingestClaimer(): IngestClaimer | undefined {
+    if (!this.running || this.stopping) return undefined;
+    const now = Date.now();
+    const taken = new Map<string, number>();
+    let room = this.deps.config.maxInFlight - this.inFlight;
+    return {
+      leaseMs: this.deps.config.leaseMs,
+      take: (merchantId) => {
+        if (room <= 0) return false;
+        const lane = this.lane(merchantId);
+        const already = taken.get(merchantId) ?? 0;
+        // A lane still working through a backlog keeps its order of work: the claim loop feeds it.
+        if (lane.backlogged || lane.free(now) - already <= 0) return false;
+        taken.set(merchantId, already + 1);
+        room--;
+        return true;
+      },
+    };
+  }
+
+  /** Sends confirmations an ingest commit claimed for this node (see `ingestClaimer`). */
+  adopt(claims: readonly Claim[]): void {
+    const now = Date.now();
+    for (const claim of claims) this.launch(claim, now);
   }
 
   /** Drops a merchant's cached settings and secrets (after PATCH or rotation). */

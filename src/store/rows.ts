@@ -1,13 +1,13 @@
 import type { ApiKeyRecord } from '../domain/api-key.js';
 import type { AuditAction, AuditEntry } from '../domain/audit.js';
-import type { Attempt, Confirmation, ConfirmationState } from '../domain/confirmation.js';
+import type { Attempt, Claim, Confirmation, ConfirmationState } from '../domain/confirmation.js';
 import { newId } from '../domain/ids.js';
 import type { Format, Merchant } from '../domain/merchant.js';
 import { confirmationBody } from '../domain/payload.js';
 import { confirmationType, type Status } from '../domain/status.js';
 import type { Customer, NewTransaction, Transaction } from '../domain/transaction.js';
 import { ConfirmaError } from '../errors.js';
-import type { IngestResult, Scope } from './store.js';
+import type { IngestClaimer, IngestResult, Scope } from './store.js';
 
 /**
  * Row mapping shared by both adapters: the SQL dialects differ, the columns and their meaning do
@@ -126,21 +126,53 @@ export function toAuditEntry(r: Row): AuditEntry {
   };
 }
 
-/** The columns of a new confirmation: its id (the webhook-id), and its body built once, in the merchant's format. */
-export function newConfirmationRow(tx: Transaction, seq: number, state: ConfirmationState, format: Format, now: number) {
+/** The columns of a new confirmation, ready to insert. */
+export interface NewConfirmationRow {
+  readonly id: string;
+  readonly transaction_id: string;
+  readonly merchant_id: string;
+  readonly seq: number;
+  readonly type: string;
+  readonly state: ConfirmationState;
+  readonly body: string;
+  readonly format: Format;
+  readonly due_at: number | null;
+  readonly lease_token: number;
+}
+
+/**
+ * A new confirmation: its id (the webhook-id) and its body built once, in the merchant's format.
+ * When it is due at once and `claimer` takes it, it is written `inflight` under a lease with token 1
+ * and comes back as a claim too, so this node sends it without a claim transaction.
+ */
+export function newConfirmationRow(
+  tx: Transaction,
+  seq: number,
+  state: ConfirmationState,
+  format: Format,
+  now: number,
+  claimer?: IngestClaimer,
+): { row: NewConfirmationRow; claim: Claim | undefined } {
   const id = newId('msg');
   const type = confirmationType(tx.status);
-  return {
+  const body = confirmationBody(format, id, seq, type, tx, now);
+  const taken = state === 'pending' && claimer !== undefined && claimer.take(tx.merchantId);
+  const row: NewConfirmationRow = {
     id,
     transaction_id: tx.id,
     merchant_id: tx.merchantId,
     seq,
     type,
-    state,
-    body: confirmationBody(format, id, seq, type, tx, now),
+    state: taken ? 'inflight' : state,
+    body,
     format,
-    due_at: state === 'pending' ? now : null,
+    due_at: taken ? now + claimer.leaseMs : state === 'pending' ? now : null,
+    lease_token: taken ? 1 : 0,
   };
+  const claim: Claim | undefined = taken
+    ? { id, merchantId: tx.merchantId, transactionId: tx.id, seq, body, format, tries: 0, token: 1 }
+    : undefined;
+  return { row, claim };
 }
 
 /**

@@ -30,8 +30,26 @@ export type IngestOp =
 
 /** The answer to one op: the stored transaction (201 new, 200 replayed) or a catalog error. */
 export type IngestResult =
-  | { readonly ok: true; readonly httpStatus: 200 | 201; readonly transaction: Transaction }
+  | {
+      readonly ok: true;
+      readonly httpStatus: 200 | 201;
+      readonly transaction: Transaction;
+      /** The op's new confirmation, claimed in the same commit for this node's dispatcher (see `IngestClaimer`). */
+      readonly claim?: Claim;
+    }
   | { readonly ok: false; readonly error: ConfirmaError };
+
+/**
+ * Lets an ingest commit hand the confirmations it makes due straight to the node's own dispatcher:
+ * such a row is written `inflight` under a lease with token 1 instead of `pending`, so delivery
+ * starts without a claim transaction. Whatever the node does not take stays `pending` for the
+ * usual claims; a taken row whose node dies is claimed again when its lease lapses.
+ */
+export interface IngestClaimer {
+  readonly leaseMs: number;
+  /** Whether the node takes a new due confirmation of this merchant now (it counts it if so). */
+  take(merchantId: string): boolean;
+}
 
 /** An attempt's result and the outcome decided for it, to be written back under the claim's token. */
 export interface OutcomeRecord {
@@ -107,7 +125,7 @@ export interface Store {
    * savepoint per op; PostgreSQL checks each op in memory against rows it locked, then writes the
    * batch set-based). Ops see the effects of the ops before them in the same batch.
    */
-  ingest(ops: readonly IngestOp[], now: number): Promise<IngestResult[]>;
+  ingest(ops: readonly IngestOp[], now: number, claimer?: IngestClaimer): Promise<IngestResult[]>;
 
   // --- reads ---
   getTransaction(id: string): Promise<Transaction | undefined>;

@@ -4,8 +4,17 @@ import type { Format } from '../../domain/merchant.js';
 import { assertTransition } from '../../domain/status.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { ConfirmaError } from '../../errors.js';
-import { newConfirmationRow, replayIdempotent, sameContent, toTransaction, visible, type Row } from '../rows.js';
-import type { IngestOp, IngestResult } from '../store.js';
+import {
+  newConfirmationRow,
+  replayIdempotent,
+  sameContent,
+  toTransaction,
+  visible,
+  type NewConfirmationRow,
+  type Row,
+} from '../rows.js';
+import type { Claim } from '../../domain/confirmation.js';
+import type { IngestClaimer, IngestOp, IngestResult } from '../store.js';
 
 /** A unique key another node wrote between our reads and our insert: run the whole batch again. */
 export class IngestRace extends Error {
@@ -38,7 +47,12 @@ interface TxState {
  * transaction id or idempotency key between steps 1 and 3, the insert reports it and the caller
  * runs the batch again (it then sees the other node's row).
  */
-export async function ingestBatch(c: pg.PoolClient, ops: readonly IngestOp[], now: number): Promise<IngestResult[]> {
+export async function ingestBatch(
+  c: pg.PoolClient,
+  ops: readonly IngestOp[],
+  now: number,
+  claimer?: IngestClaimer,
+): Promise<IngestResult[]> {
   const txIds = new Set<string>();
   const merchantIds = new Set<string>();
   const idemScopes: string[] = [];
@@ -97,11 +111,13 @@ export async function ingestBatch(c: pg.PoolClient, ops: readonly IngestOp[], no
     for (const r of rows) open.add(String(r.transaction_id));
   }
 
-  const confs: Row[] = [];
+  const confs: NewConfirmationRow[] = [];
   const newIdem: Row[] = [];
-  const addConfirmation = (tx: Transaction, seq: number, state: ConfirmationState): void => {
-    confs.push(newConfirmationRow(tx, seq, state, formats.get(tx.merchantId) ?? 'standard', now));
+  const addConfirmation = (tx: Transaction, seq: number, state: ConfirmationState): Claim | undefined => {
+    const { row, claim } = newConfirmationRow(tx, seq, state, formats.get(tx.merchantId) ?? 'standard', now, claimer);
+    confs.push(row);
     if (state !== 'waiting') open.add(tx.id);
+    return claim;
   };
 
   const results = ops.map((op): IngestResult => {
@@ -136,8 +152,8 @@ export async function ingestBatch(c: pg.PoolClient, ops: readonly IngestOp[], no
         } else {
           const stored: Transaction = { ...tx, createdAt: now, updatedAt: now };
           txs.set(tx.id, { tx: stored, lastSeq: 1, isNew: true, changed: true });
-          addConfirmation(stored, 1, merchantDisabled ? 'parked' : 'pending');
-          result = { ok: true, httpStatus: 201, transaction: stored };
+          const claim = addConfirmation(stored, 1, merchantDisabled ? 'parked' : 'pending');
+          result = { ok: true, httpStatus: 201, transaction: stored, claim };
         }
         if (idempotency !== undefined && idemKey !== undefined) {
           const row: Row = {
@@ -167,8 +183,8 @@ export async function ingestBatch(c: pg.PoolClient, ops: readonly IngestOp[], no
         : disabled.get(updated.merchantId) === true
           ? 'parked'
           : 'pending';
-      addConfirmation(updated, st.lastSeq, state);
-      return { ok: true, httpStatus: 200, transaction: updated };
+      const claim = addConfirmation(updated, st.lastSeq, state);
+      return { ok: true, httpStatus: 200, transaction: updated, claim };
     } catch (err) {
       if (err instanceof ConfirmaError) return { ok: false, error: err };
       throw err;
@@ -211,12 +227,25 @@ export async function ingestBatch(c: pg.PoolClient, ops: readonly IngestOp[], no
     );
   }
   if (confs.length > 0) {
-    const col = (k: string): unknown[] => confs.map((r) => r[k]);
+    const col = (k: keyof NewConfirmationRow): unknown[] => confs.map((r) => r[k]);
     await c.query(
-      `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, body, format, due_at, created_at)
-       SELECT u.*, $10::bigint
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[]) AS u`,
-      [col('id'), col('transaction_id'), col('merchant_id'), col('seq'), col('type'), col('state'), col('body'), col('format'), col('due_at'), now],
+      `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, body, format, due_at, lease_token, created_at)
+       SELECT u.*, $11::bigint
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],
+                   $10::int[]) AS u`,
+      [
+        col('id'),
+        col('transaction_id'),
+        col('merchant_id'),
+        col('seq'),
+        col('type'),
+        col('state'),
+        col('body'),
+        col('format'),
+        col('due_at'),
+        col('lease_token'),
+        now,
+      ],
     );
   }
   if (newIdem.length > 0) {

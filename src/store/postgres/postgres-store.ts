@@ -8,7 +8,7 @@ import type { Transaction } from '../../domain/transaction.js';
 import { idFloor } from '../../domain/ids.js';
 import { loadMigrations } from '../migrations.js';
 import { toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, toAuditEntry, type Row } from '../rows.js';
-import type { ClaimOptions, ConfirmationQuery, IngestOp, IngestResult, OutcomeRecord, Store } from '../store.js';
+import type { ClaimOptions, ConfirmationQuery, IngestClaimer, IngestOp, IngestResult, OutcomeRecord, Store } from '../store.js';
 import { ingestBatch, IngestRace } from './pg-ingest.js';
 import { isConnectionError, isTransient, translate } from './pg-errors.js';
 import { PgListener, type DueListener } from './pg-listener.js';
@@ -318,9 +318,10 @@ export class PostgresStore implements Store {
 
   // --- ingest ---
 
-  async ingest(ops: readonly IngestOp[], now: number): Promise<IngestResult[]> {
+  async ingest(ops: readonly IngestOp[], now: number, claimer?: IngestClaimer): Promise<IngestResult[]> {
     return this.tx(async (c) => {
-      const results = await ingestBatch(c, ops, now);
+      // A batch run again (a race or a transient error) may count some takes twice: it then takes fewer.
+      const results = await ingestBatch(c, ops, now, claimer);
       const merchants = new Set<string>();
       for (const r of results) if (r.ok && r.httpStatus === 201) merchants.add(r.transaction.merchantId);
       // Status changes also make rows due; name every merchant written for.

@@ -42,20 +42,24 @@ const SQL = {
      VALUES (@id, @merchant_id, @reference, @amount, @currency, @status, @customer, @metadata, 1, @now, @now)`,
   updateTransactionStatus: 'UPDATE transactions SET status = ?, updated_at = ?, last_seq = ? WHERE id = ?',
   hasOpenConfirmation: `SELECT 1 FROM confirmations WHERE transaction_id = ? AND state IN ('waiting', 'pending', 'inflight', 'parked') LIMIT 1`,
-  insertConfirmation: `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, body, format, due_at, created_at)
-     VALUES (@id, @transaction_id, @merchant_id, @seq, @type, @state, @body, @format, @due_at, @now)`,
+  insertConfirmation: `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, format, due_at, lease_token, created_at)
+     VALUES (@id, @transaction_id, @merchant_id, @seq, @type, @state, @format, @due_at, @lease_token, @now)`,
+  insertBody: 'INSERT INTO confirmation_bodies (id, body) VALUES (?, ?)',
   getConfirmation: `SELECT ${CONFIRMATION_COLUMNS} FROM confirmations WHERE id = ?`,
   listTxConfirmations: `SELECT ${CONFIRMATION_COLUMNS} FROM confirmations WHERE transaction_id = ? ORDER BY seq`,
   listAttempts: 'SELECT * FROM attempts WHERE confirmation_id = ? ORDER BY number',
   requeue: `UPDATE confirmations SET state = 'pending', due_at = ?, tries = 0, last_error = NULL WHERE id = ?`,
   replayDead: `UPDATE confirmations SET state = 'pending', due_at = ?, tries = 0 WHERE merchant_id = ? AND state = 'dead'`,
-  selectDue: `SELECT id, merchant_id, transaction_id, seq, body, format, tries, lease_token FROM confirmations INDEXED BY confirmations_due
-     WHERE state IN ('pending', 'inflight') AND due_at <= ?
-       AND merchant_id NOT IN (SELECT value FROM json_each(?))
-     ORDER BY due_at LIMIT ?`,
-  selectDueFor: `SELECT id, merchant_id, transaction_id, seq, body, format, tries, lease_token FROM confirmations INDEXED BY confirmations_merchant_due
-     WHERE merchant_id = ? AND state IN ('pending', 'inflight') AND due_at <= ?
-     ORDER BY due_at LIMIT ?`,
+  // CROSS JOIN keeps the queue index as the outer loop; the body comes by primary key.
+  selectDue: `SELECT c.id, c.merchant_id, c.transaction_id, c.seq, b.body, c.format, c.tries, c.lease_token
+     FROM confirmations c INDEXED BY confirmations_due CROSS JOIN confirmation_bodies b ON b.id = c.id
+     WHERE c.state IN ('pending', 'inflight') AND c.due_at <= ?
+       AND c.merchant_id NOT IN (SELECT value FROM json_each(?))
+     ORDER BY c.due_at LIMIT ?`,
+  selectDueFor: `SELECT c.id, c.merchant_id, c.transaction_id, c.seq, b.body, c.format, c.tries, c.lease_token
+     FROM confirmations c INDEXED BY confirmations_merchant_due CROSS JOIN confirmation_bodies b ON b.id = c.id
+     WHERE c.merchant_id = ? AND c.state IN ('pending', 'inflight') AND c.due_at <= ?
+     ORDER BY c.due_at LIMIT ?`,
   claim: `UPDATE confirmations SET state = 'inflight', due_at = ?, lease_token = ? WHERE id = ?`,
   recordOutcome: `UPDATE confirmations SET state = @state, due_at = @due_at, tries = @tries, attempts = attempts + 1,
        last_error = @last_error, delivered_at = COALESCE(@delivered_at, delivered_at)
@@ -83,10 +87,13 @@ const SQL = {
        AND (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NOT NULL`,
   nextDue: `SELECT due_at FROM confirmations INDEXED BY confirmations_due WHERE state IN ('pending', 'inflight') AND due_at IS NOT NULL ORDER BY due_at LIMIT 1`,
   countByState: 'SELECT state, count(*) AS n FROM confirmations GROUP BY state',
+  // Retention walks ids (they sort by creation time) below the floor; the three deletes pick the same rows.
   purgeAttempts: `DELETE FROM attempts WHERE confirmation_id IN
-       (SELECT id FROM confirmations INDEXED BY confirmations_state_id WHERE state = 'delivered' AND id < ? ORDER BY id LIMIT ?)`,
+       (SELECT id FROM confirmations WHERE id < ? AND state = 'delivered' ORDER BY id LIMIT ?)`,
+  purgeBodies: `DELETE FROM confirmation_bodies WHERE id IN
+       (SELECT id FROM confirmations WHERE id < ? AND state = 'delivered' ORDER BY id LIMIT ?)`,
   purgeConfirmations: `DELETE FROM confirmations WHERE id IN
-       (SELECT id FROM confirmations INDEXED BY confirmations_state_id WHERE state = 'delivered' AND id < ? ORDER BY id LIMIT ?)`,
+       (SELECT id FROM confirmations WHERE id < ? AND state = 'delivered' ORDER BY id LIMIT ?)`,
 } as const;
 
 /** Every statement the SQLite adapter runs, prepared once per connection. */
