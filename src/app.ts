@@ -59,7 +59,13 @@ export async function createApp(
     async (ops) => {
       // A node that dispatches takes what the commit makes due for itself: no claim transaction.
       const claimer = dispatches ? dispatcher.ingestClaimer() : undefined;
-      const results = await store.ingest(ops, Date.now(), claimer);
+      let results: IngestResult[];
+      try {
+        results = await store.ingest(ops, Date.now(), claimer);
+      } catch (err) {
+        claimer?.settle([]);
+        throw err;
+      }
       metrics.commitBatch.observe(ops.length);
       metrics.ingested.inc(undefined, ops.length);
       // The commit is durable: deliver at once what it claimed, and ask the lanes of the merchants
@@ -71,7 +77,7 @@ export async function createApp(
         if (r.claim !== undefined) claims.push(r.claim);
         else merchants.add(r.transaction.merchantId);
       }
-      dispatcher.adopt(claims);
+      claimer?.settle(claims);
       if (merchants.size > 0) dispatcher.wake(merchants);
       return results;
     },

@@ -15,6 +15,8 @@ export interface Config {
   readonly databaseUrl: string | undefined;
   /** SQLite file (CONFIRMA_DB_PATH). */
   readonly dbPath: string;
+  /** Run the SQLite store on its own thread, off the event loop (CONFIRMA_DB_THREAD, default true). */
+  readonly dbThread: boolean;
   /** Admin API key (CONFIRMA_ADMIN_KEY); without it no admin route can be used. */
   readonly adminKey: string | undefined;
   /**
@@ -129,6 +131,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     host: env.CONFIRMA_HOST ?? '127.0.0.1',
     databaseUrl: env.DATABASE_URL === '' ? undefined : env.DATABASE_URL,
     dbPath: env.CONFIRMA_DB_PATH ?? './data/confirma.db',
+    dbThread: bool(env, 'CONFIRMA_DB_THREAD', true),
     adminKey,
     masterKey: env.CONFIRMA_MASTER_KEY === '' ? undefined : env.CONFIRMA_MASTER_KEY,
     masterKeyPrevious: (env.CONFIRMA_MASTER_KEY_PREVIOUS ?? '').split(',').map((k) => k.trim()).filter((k) => k !== ''),

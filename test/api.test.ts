@@ -9,7 +9,7 @@ import { ADMIN, startApi, txBody, type ApiServer } from './helpers/api-server.js
 /** Plays the dispatcher's part: claims every due confirmation and records `outcome` for it. */
 async function settleAll(store: SqliteStore, outcome: Outcome): Promise<number> {
   const now = Date.now();
-  const claims = await store.claimDue({ now, limit: 1000, leaseMs: 60_000, exclude: [], capacity: () => 1000 });
+  const claims = await store.claimDue({ now, limit: 1000, leaseMs: 60_000, exclude: [], capacity: new Map(), defaultCapacity: 1000 });
   await store.recordOutcomes(
     claims.map((claim) => ({
       claim,
@@ -435,7 +435,7 @@ describe('confirmations', () => {
     assert.equal((await s.call('POST', '/v1/transactions', { body: txBody(m2.id, { id: 'rd-1' }) })).status, 201);
     const id = (await s.store.listTransactionConfirmations('rd-1'))[0]!.id;
     // Claim it: while in flight it cannot be redelivered.
-    const claims = await s.store.claimDue({ now: Date.now() + 120_000, limit: 1000, leaseMs: 60_000, exclude: [], capacity: () => 1000 });
+    const claims = await s.store.claimDue({ now: Date.now() + 120_000, limit: 1000, leaseMs: 60_000, exclude: [], capacity: new Map(), defaultCapacity: 1000 });
     const claim = claims.find((c) => c.id === id);
     assert.ok(claim);
     const busy = await s.call('POST', `/v1/confirmations/${id}/redeliver`, { key: m2.apiKey });

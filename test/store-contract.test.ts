@@ -116,7 +116,7 @@ async function record(store: Store, claim: Claim, outcome: Outcome, now = Date.n
 }
 
 async function claimAll(store: Store, now = Date.now(), leaseMs = 30_000): Promise<Claim[]> {
-  return store.claimDue({ now, limit: 100, leaseMs, exclude: [], capacity: () => 100 });
+  return store.claimDue({ now, limit: 100, leaseMs, exclude: [], capacity: new Map(), defaultCapacity: 100 });
 }
 
 for (const adapter of adapters) {
@@ -450,10 +450,10 @@ for (const adapter of adapters) {
       const b = await merchant(store);
       const now = Date.now();
       await store.ingest([...Array.from({ length: 5 }, () => create(a)), ...Array.from({ length: 5 }, () => create(b))], now);
-      const capped = await store.claimDue({ now, limit: 100, leaseMs: 10_000, exclude: [b], capacity: (id) => (id === a ? 2 : 100) });
+      const capped = await store.claimDue({ now, limit: 100, leaseMs: 10_000, exclude: [b], capacity: new Map([[a, 2]]), defaultCapacity: 100 });
       assert.equal(capped.length, 2);
       assert.ok(capped.every((c) => c.merchantId === a));
-      const limited = await store.claimDue({ now, limit: 3, leaseMs: 10_000, exclude: [], capacity: () => 100 });
+      const limited = await store.claimDue({ now, limit: 3, leaseMs: 10_000, exclude: [], capacity: new Map(), defaultCapacity: 100 });
       assert.equal(limited.length, 3);
       const perMerchant = await store.claimForMerchants([{ merchantId: a, limit: 10 }, { merchantId: b, limit: 1 }], now, 10_000);
       const byMerchant = (id: string): number => perMerchant.filter((c) => c.merchantId === id).length;
@@ -598,7 +598,7 @@ for (const adapter of adapters) {
         await store.ingest(Array.from({ length: 300 }, () => create(m)), now);
         const other = new PostgresStore({ url: PG_URL, schema: (store as unknown as PostgresStore).channel.replace('confirma_due_', ''), poolSize: 4 });
         try {
-          const opts = { now, limit: 40, leaseMs: 10_000, exclude: [], capacity: () => 1_000 };
+          const opts = { now, limit: 40, leaseMs: 10_000, exclude: [], capacity: new Map(), defaultCapacity: 1_000 };
           const rounds = await Promise.all(
             Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? store : other).claimDue(opts)),
           );

@@ -25,6 +25,11 @@ export interface DispatcherDeps {
   readonly metrics: Metrics;
 }
 
+/** An ingest claimer that reserves lane slots until the commit's claims are handed over. */
+export interface NodeClaimer extends IngestClaimer {
+  settle(claims: readonly Claim[]): void;
+}
+
 /** Emitted after each attempt's outcome is committed (for the dashboard, demo and tests). */
 export interface AttemptEvent {
   readonly claim: Claim;
@@ -55,6 +60,8 @@ export class Dispatcher extends EventEmitter {
   private readonly active = new Set<Promise<void>>();
   private readonly recorder: GroupCommit<OutcomeRecord, void>;
   private inFlight = 0;
+  /** Slots reserved by ingest commits in progress (see `ingestClaimer`). */
+  private reserved = 0;
   private running = false;
   private stopping = false;
   private pumping = false;
@@ -131,33 +138,39 @@ export class Dispatcher extends EventEmitter {
 
   /**
    * A claimer for one ingest commit: it takes a new due confirmation while its merchant's lane and
-   * the node have free slots (counting what it took in this commit), so the commit writes it
-   * `inflight` for this node and `adopt` sends it. Undefined when the dispatcher is not running.
+   * the node have free slots, reserving each slot until `settle` (the commit may run on another
+   * thread or server meanwhile), so the commit writes the row `inflight` for this node. Call
+   * `settle` once with what the commit claimed (nothing if it failed): the claims are sent and the
+   * reservations given back. Undefined when the dispatcher is not running.
    */
-  ingestClaimer(): IngestClaimer | undefined {
+  ingestClaimer(): NodeClaimer | undefined {
     if (!this.running || this.stopping) return undefined;
     const now = Date.now();
-    const taken = new Map<string, number>();
-    let room = this.deps.config.maxInFlight - this.inFlight;
+    const held = new Map<Lane, number>();
+    let settled = false;
     return {
       leaseMs: this.deps.config.leaseMs,
       take: (merchantId) => {
-        if (room <= 0) return false;
+        if (settled || this.deps.config.maxInFlight - this.inFlight - this.reserved <= 0) return false;
         const lane = this.lane(merchantId);
-        const already = taken.get(merchantId) ?? 0;
         // A lane still working through a backlog keeps its order of work: the claim loop feeds it.
-        if (lane.backlogged || lane.free(now) - already <= 0) return false;
-        taken.set(merchantId, already + 1);
-        room--;
+        if (lane.backlogged || lane.free(now) <= 0) return false;
+        lane.reserved++;
+        this.reserved++;
+        held.set(lane, (held.get(lane) ?? 0) + 1);
         return true;
       },
+      settle: (claims) => {
+        if (settled) return;
+        settled = true;
+        for (const [lane, n] of held) {
+          lane.reserved -= n;
+          this.reserved -= n;
+        }
+        const at = Date.now();
+        for (const claim of claims) this.launch(claim, at);
+      },
     };
-  }
-
-  /** Sends confirmations an ingest commit claimed for this node (see `ingestClaimer`). */
-  adopt(claims: readonly Claim[]): void {
-    const now = Date.now();
-    for (const claim of claims) this.launch(claim, now);
   }
 
   /** Drops a merchant's cached settings and secrets (after PATCH or rotation). */
@@ -231,7 +244,7 @@ export class Dispatcher extends EventEmitter {
     if (this.wanting.size > 0) {
       const now = Date.now();
       const wants: Array<{ merchantId: string; limit: number; lane: Lane }> = [];
-      let room = config.maxInFlight - this.inFlight;
+      let room = config.maxInFlight - this.inFlight - this.reserved;
       for (const lane of this.wanting) {
         if (room <= 0) break;
         this.wanting.delete(lane);
@@ -256,21 +269,27 @@ export class Dispatcher extends EventEmitter {
     this.scanWanted = false;
     for (;;) {
       if (this.stopping) return;
-      const room = config.maxInFlight - this.inFlight;
+      const room = config.maxInFlight - this.inFlight - this.reserved;
       if (room <= 0) {
         this.scanWanted = true; // finish the scan when slots free up
         return;
       }
       const now = Date.now();
       const exclude: string[] = [];
-      for (const lane of this.lanes.values()) if (lane.free(now) === 0) exclude.push(lane.merchantId);
+      const capacity = new Map<string, number>();
+      for (const lane of this.lanes.values()) {
+        const free = lane.free(now);
+        if (free === 0) exclude.push(lane.merchantId);
+        else capacity.set(lane.merchantId, free);
+      }
       const limit = Math.min(config.claimBatch, room);
       const claims = await store.claimDue({
         now,
         limit,
         leaseMs: config.leaseMs,
         exclude,
-        capacity: (merchantId) => this.lane(merchantId).free(now),
+        capacity,
+        defaultCapacity: config.maxInFlightPerMerchant,
       });
       for (const claim of claims) {
         this.launch(claim, now);

@@ -8,6 +8,8 @@ import { CircuitBreaker } from './breaker.js';
  */
 export class Lane {
   inFlight = 0;
+  /** Slots promised to an ingest commit still running (see `Dispatcher.ingestClaimer`). */
+  reserved = 0;
   /** The merchant may have due rows beyond what the lane holds: claim for it when a slot frees. */
   backlogged = false;
   readonly breaker: CircuitBreaker;
@@ -31,9 +33,10 @@ export class Lane {
   /** Free slots now. While the circuit is open: none; when a probe is due: one, if the lane is idle. */
   free(now: number): number {
     const state = this.breaker.state;
-    if (state === 'closed') return Math.max(this.maxInFlight - this.inFlight, 0);
+    const busy = this.inFlight + this.reserved;
+    if (state === 'closed') return Math.max(this.maxInFlight - busy, 0);
     if (state === 'open' && now < this.breaker.nextProbeAt) return 0;
-    return this.inFlight === 0 ? 1 : 0;
+    return busy === 0 ? 1 : 0;
   }
 
   /** The cached target, reloaded when older than `maxAgeMs`, when a secret's overlap ends, or after `invalidate()`. */

@@ -22,7 +22,7 @@ export function standardBody({ msgId, seq, type, tx, at }: BodyInput): string {
   return JSON.stringify({
     id: msgId,
     type,
-    timestamp: new Date(at).toISOString(),
+    timestamp: isoTime(at),
     data: {
       id: tx.id,
       merchantId: tx.merchantId,
@@ -33,8 +33,20 @@ export function standardBody({ msgId, seq, type, tx, at }: BodyInput): string {
       seq,
       ...(tx.customer === null ? {} : { customer: tx.customer }),
       ...(tx.metadata === null ? {} : { metadata: tx.metadata }),
-      createdAt: new Date(tx.createdAt).toISOString(),
-      updatedAt: new Date(tx.updatedAt).toISOString(),
+      createdAt: isoTime(tx.createdAt),
+      updatedAt: isoTime(tx.updatedAt),
     },
   });
+}
+
+let lastMs = Number.NaN;
+let lastIso = '';
+
+/** `toISOString()` of an epoch-ms time, remembered for the last one: a commit stamps every body with the same `now`. */
+function isoTime(ms: number): string {
+  if (ms !== lastMs) {
+    lastIso = new Date(ms).toISOString();
+    lastMs = ms;
+  }
+  return lastIso;
 }

@@ -182,10 +182,13 @@ export class Load {
       const now = Date.now();
       const target = Math.floor((rate * Math.min(now - this.startedAt, durationSec * 1000)) / 1000);
       let due = target - this.sent;
-      const held = this.opts.maxBacklog !== undefined && this.opts.backlog !== undefined && this.opts.backlog() > this.opts.maxBacklog;
+      // Asked before every batch, not once per tick: a tick could otherwise send maxOutstanding
+      // batches at once, far past the bound.
+      const held = (): boolean =>
+        this.opts.maxBacklog !== undefined && this.opts.backlog !== undefined && this.opts.backlog() > this.opts.maxBacklog;
       // Nothing new after the end: past it the closed loop would keep topping up to rate × duration
       // whenever the backlog fell, and a run whose batches are answered quickly never ended.
-      while (due > 0 && this.outstanding < maxOutstanding && !held && now < end) {
+      while (due > 0 && this.outstanding < maxOutstanding && now < end && !held()) {
         const n = Math.min(due, batchMax);
         this.sendBatch(n);
         due -= n;

@@ -1,6 +1,7 @@
 import { ConfigError, type Config } from '../config.js';
 import { PostgresStore } from './postgres/postgres-store.js';
 import { SqliteStore } from './sqlite/sqlite-store.js';
+import { ThreadedSqliteStore } from './sqlite/threaded-store.js';
 import type { Store } from './store.js';
 
 /**
@@ -21,5 +22,6 @@ export function openStore(config: Config, onError?: (err: unknown) => void): Sto
     throw new ConfigError('DATABASE_URL must start with postgres:// or sqlite: (or be unset for the default SQLite file)');
   }
   const file = url === undefined ? config.dbPath : url.replace(/^sqlite:(\/\/)?/, '');
-  return new SqliteStore({ file });
+  // By default the connection lives on its own thread, so commits never stall the event loop.
+  return config.dbThread ? new ThreadedSqliteStore({ file }) : new SqliteStore({ file });
 }

@@ -75,8 +75,12 @@ export interface ClaimOptions {
   readonly leaseMs: number;
   /** Merchants not to claim for (lane full, circuit open). */
   readonly exclude: readonly string[];
-  /** Free in-flight slots of a merchant; rows past it are left unclaimed. */
-  readonly capacity: (merchantId: string) => number;
+  /**
+   * Free in-flight slots per merchant; rows past them are left unclaimed. Merchants not in the map
+   * have `defaultCapacity` (plain data, so a claim can be sent to another thread).
+   */
+  readonly capacity: ReadonlyMap<string, number>;
+  readonly defaultCapacity: number;
 }
 
 /**

@@ -441,7 +441,7 @@ export class PostgresStore implements Store {
       for (const r of rows) {
         const merchantId = String(r.merchant_id);
         let left = free.get(merchantId);
-        if (left === undefined) left = opts.capacity(merchantId);
+        if (left === undefined) left = opts.capacity.get(merchantId) ?? opts.defaultCapacity;
         if (left <= 0) continue;
         free.set(merchantId, left - 1);
         ids.push(String(r.id));

@@ -48,9 +48,9 @@ export interface SqliteStoreOptions {
 /**
  * The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit survives
  * kill -9 and power loss. better-sqlite3 is synchronous, so every method runs to completion on the
- * event loop: there is exactly one writer and no interleaving inside a transaction. Claims are
- * committed with `synchronous=NORMAL` (losing a claim in a crash only means sending again), every
- * ingest and outcome with FULL.
+ * event loop (or on its own thread, see `ThreadedSqliteStore`): there is exactly one writer and no
+ * interleaving inside a transaction. Claims and outcomes are committed with `synchronous=NORMAL`
+ * (see `relaxed`), every ingest with FULL.
  */
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite';
@@ -66,12 +66,16 @@ export class SqliteStore implements Store {
     (records: readonly OutcomeRecord[], now: number) => { recorded: number; stale: number }
   >;
   private migrated = false;
+  private readonly syncNormal: Database.Statement;
+  private readonly syncFull: Database.Statement;
 
   constructor(opts: SqliteStoreOptions) {
     mkdirSync(path.dirname(path.resolve(opts.file)), { recursive: true });
     this.db = new Database(opts.file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
+    this.syncNormal = this.db.prepare('PRAGMA synchronous = NORMAL');
+    this.syncFull = this.db.prepare('PRAGMA synchronous = FULL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
     // Checkpoint in bigger steps than the default 1000 pages so the WAL is not rewritten constantly.
@@ -493,12 +497,7 @@ export class SqliteStore implements Store {
 
   async claimDue(opts: ClaimOptions): Promise<Claim[]> {
     this.ready();
-    this.db.pragma('synchronous = NORMAL');
-    try {
-      return this.claimTx.immediate(opts);
-    } finally {
-      this.db.pragma('synchronous = FULL');
-    }
+    return this.relaxed(() => this.claimTx.immediate(opts));
   }
 
   private claimRows(opts: ClaimOptions): Claim[] {
@@ -509,7 +508,7 @@ export class SqliteStore implements Store {
     for (const r of rows) {
       const merchantId = String(r.merchant_id);
       let left = free.get(merchantId);
-      if (left === undefined) left = opts.capacity(merchantId);
+      if (left === undefined) left = opts.capacity.get(merchantId) ?? opts.defaultCapacity;
       if (left <= 0) continue;
       free.set(merchantId, left - 1);
       claims.push(this.claimRow(r, leaseUntil));
@@ -538,17 +537,12 @@ export class SqliteStore implements Store {
     leaseMs: number,
   ): Promise<Claim[]> {
     this.ready();
-    this.db.pragma('synchronous = NORMAL');
-    try {
-      return this.claimForTx.immediate(wants, now, leaseMs);
-    } finally {
-      this.db.pragma('synchronous = FULL');
-    }
+    return this.relaxed(() => this.claimForTx.immediate(wants, now, leaseMs));
   }
 
   async recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<{ recorded: number; stale: number }> {
     this.ready();
-    return this.outcomeTx.immediate(records, now);
+    return this.relaxed(() => this.outcomeTx.immediate(records, now));
   }
 
   private applyOutcomes(records: readonly OutcomeRecord[], now: number): { recorded: number; stale: number } {
@@ -619,6 +613,21 @@ export class SqliteStore implements Store {
     this.db.transaction(() => {
       for (const c of claims) this.s.release.run({ now, id: c.id, token: c.token });
     })();
+  }
+
+  /**
+   * Runs a write with `synchronous=NORMAL`: committed to the WAL without waiting for fsync. Used
+   * for claims and outcomes, whose loss in a power cut (never in a process crash: the WAL is in
+   * the OS cache) only means sending again with the same webhook-id. The next ingest commit, which
+   * does fsync, makes them durable too.
+   */
+  private relaxed<T>(write: () => T): T {
+    this.syncNormal.run();
+    try {
+      return write();
+    } finally {
+      this.syncFull.run();
+    }
   }
 
   async nextDueAt(): Promise<number | null> {

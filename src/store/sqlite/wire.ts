@@ -1,0 +1,61 @@
+import { ConfirmaError, type ErrorCode } from '../../errors.js';
+import type { IngestResult } from '../store.js';
+
+/**
+ * What crosses between the node's main thread and its SQLite thread. Structured clone copies plain
+ * data but not classes, so errors travel as plain objects and are rebuilt on the other side.
+ */
+export type WireError =
+  | { readonly kind: 'confirma'; readonly code: ErrorCode; readonly message: string; readonly field?: string; readonly retryAfterSec?: number }
+  | { readonly kind: 'error'; readonly name: string; readonly message: string; readonly code?: string };
+
+/** A call from the main thread: a `Store` method by name and its arguments. */
+export interface WireCall {
+  readonly id: number;
+  readonly method: string;
+  readonly args: readonly unknown[];
+}
+
+/** The answer: the method's value, or the error it threw. */
+export type WireReply =
+  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: WireError };
+
+/** An ingest result on the wire: a refused op carries its catalog error as plain data. */
+export type WireIngestResult = Exclude<IngestResult, { ok: false }> | { readonly ok: false; readonly error: WireError };
+
+export function toWireError(err: unknown): WireError {
+  if (err instanceof ConfirmaError) {
+    return {
+      kind: 'confirma',
+      code: err.code,
+      message: err.message,
+      ...(err.field === undefined ? {} : { field: err.field }),
+      ...(err.retryAfterSec === undefined ? {} : { retryAfterSec: err.retryAfterSec }),
+    };
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  const code = (e as { code?: unknown }).code;
+  return { kind: 'error', name: e.name, message: e.message, ...(typeof code === 'string' ? { code } : {}) };
+}
+
+export function fromWireError(w: WireError): Error {
+  if (w.kind === 'confirma') {
+    return new ConfirmaError(w.code, w.message, {
+      ...(w.field === undefined ? {} : { field: w.field }),
+      ...(w.retryAfterSec === undefined ? {} : { retryAfterSec: w.retryAfterSec }),
+    });
+  }
+  const err = new Error(w.message) as Error & { code?: string };
+  err.name = w.name;
+  if (w.code !== undefined) err.code = w.code;
+  return err;
+}
+
+export function toWireResults(results: readonly IngestResult[]): WireIngestResult[] {
+  return results.map((r) => (r.ok ? r : { ok: false, error: toWireError(r.error) }));
+}
+
+export function fromWireResults(results: readonly WireIngestResult[]): IngestResult[] {
+  return results.map((r) => (r.ok ? r : { ok: false, error: fromWireError(r.error) as ConfirmaError }));
+}
