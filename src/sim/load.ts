@@ -1,5 +1,5 @@
 import { Pool, request } from 'undici';
-import { fakeTransaction } from './fake.js';
+import { fakeTransaction, type FakeTransaction } from './fake.js';
 import type { Fleet, FleetStats } from './fleet.js';
 
 /**
@@ -86,6 +86,8 @@ export interface LoadProgress {
   readonly expectedConfirmations: number;
   readonly refused: number;
   readonly errors: number;
+  /** Requests the engine answered 429 (rate limited): sent again after its Retry-After, not lost. */
+  readonly throttled: number;
   /** Transactions behind the target rate (the engine or this generator is the bottleneck). */
   readonly behind: number;
 }
@@ -117,6 +119,12 @@ export class Load {
   private approved = 0;
   private refused = 0;
   private errors = 0;
+  private throttles = 0;
+  /** No send before this time (a 429's Retry-After). */
+  private pausedUntil = 0;
+  /** Batches and approvals answered 429, to send again first. */
+  private readonly retryBatches: FakeTransaction[][] = [];
+  private readonly retryApprovals: string[] = [];
   private behind = 0;
   private startedAt = 0;
   private seq = 0;
@@ -166,6 +174,7 @@ export class Load {
       expectedConfirmations: this.acknowledged + this.approved,
       refused: this.refused,
       errors: this.errors,
+      throttled: this.throttles,
       behind: this.behind,
     };
   }
@@ -188,13 +197,21 @@ export class Load {
         this.opts.maxBacklog !== undefined && this.opts.backlog !== undefined && this.opts.backlog() > this.opts.maxBacklog;
       // Nothing new after the end: past it the closed loop would keep topping up to rate × duration
       // whenever the backlog fell, and a run whose batches are answered quickly never ended.
-      while (due > 0 && this.outstanding < maxOutstanding && now < end && !held()) {
+      // A 429 pauses every send until its Retry-After, as a well-behaved client does.
+      const paused = now < this.pausedUntil;
+      while (!paused && this.retryBatches.length > 0 && this.outstanding < maxOutstanding) {
+        this.postBatch(this.retryBatches.shift() as FakeTransaction[]);
+      }
+      while (!paused && this.retryApprovals.length > 0 && this.outstanding < maxOutstanding) {
+        this.sendApproval(this.retryApprovals.shift() as string);
+      }
+      while (!paused && due > 0 && this.outstanding < maxOutstanding && now < end && !held()) {
         const n = Math.min(due, batchMax);
         this.sendBatch(n);
         due -= n;
       }
       this.behind = Math.max(due, 0);
-      while (this.approvalHead < this.approvals.length && this.outstanding < maxOutstanding) {
+      while (!paused && this.approvalHead < this.approvals.length && this.outstanding < maxOutstanding) {
         const a = this.approvals[this.approvalHead] as Approval;
         if (a.at > now) break;
         this.approvalHead++;
@@ -206,7 +223,8 @@ export class Load {
       }
       // At the end of the duration sending stops, even if behind (the closed loop held it back).
       const sendingDone = now >= end;
-      if (sendingDone && this.outstanding === 0 && this.approvalHead >= this.approvals.length) break;
+      const retriesLeft = this.retryBatches.length + this.retryApprovals.length;
+      if (sendingDone && this.outstanding === 0 && this.approvalHead >= this.approvals.length && retriesLeft === 0) break;
       await new Promise((r) => setTimeout(r, TICK_MS));
     }
     return this.progress();
@@ -224,9 +242,19 @@ export class Load {
       items[k] = fakeTransaction(merchantId, `ord-${this.runId}-${++this.seq}`, pendingShare);
     }
     this.sent += n;
+    this.postBatch(items);
+  }
+
+  private postBatch(items: FakeTransaction[]): void {
+    const n = items.length;
     this.outstanding++;
     this.call('POST', '/v1/transactions/batch', { transactions: items })
-      .then(({ status, body }) => {
+      .then(({ status, body, retryAfterSec }) => {
+        if (status === 429) {
+          this.throttled(retryAfterSec);
+          this.retryBatches.push(items);
+          return;
+        }
         if (status !== 200) {
           this.fail(`batch answered ${status}: ${JSON.stringify(body).slice(0, 200)}`, n);
           return;
@@ -252,7 +280,12 @@ export class Load {
   private sendApproval(txId: string): void {
     this.outstanding++;
     this.call('PATCH', `/v1/transactions/${txId}`, { status: 'approved' })
-      .then(({ status, body }) => {
+      .then(({ status, body, retryAfterSec }) => {
+        if (status === 429) {
+          this.throttled(retryAfterSec);
+          this.retryApprovals.push(txId);
+          return;
+        }
         if (status !== 200) {
           this.fail(`approval answered ${status}: ${JSON.stringify(body).slice(0, 200)}`, 0);
           return;
@@ -264,12 +297,22 @@ export class Load {
       .finally(() => this.outstanding--);
   }
 
+  /** Holds every send back for the server's Retry-After (1 s when it gives none). */
+  private throttled(retryAfterSec: number | undefined): void {
+    this.throttles++;
+    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + (retryAfterSec ?? 1) * 1000);
+  }
+
   private fail(message: string, _n: number): void {
     this.errors++;
     if (this.errorSamples.length < 5) this.errorSamples.push(message);
   }
 
-  private async call(method: 'POST' | 'PATCH', path: string, body: unknown): Promise<{ status: number; body: unknown }> {
+  private async call(
+    method: 'POST' | 'PATCH',
+    path: string,
+    body: unknown,
+  ): Promise<{ status: number; body: unknown; retryAfterSec: number | undefined }> {
     const res = await this.pool.request({ path, method, headers: this.auth, body: JSON.stringify(body) });
     const text = await res.body.text();
     let parsed: unknown = text;
@@ -278,7 +321,8 @@ export class Load {
     } catch {
       // keep the text
     }
-    return { status: res.statusCode, body: parsed };
+    const retryAfter = Number(res.headers['retry-after']);
+    return { status: res.statusCode, body: parsed, retryAfterSec: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined };
   }
 }
 

@@ -66,6 +66,8 @@ export class SqliteStore implements Store {
     (records: readonly OutcomeRecord[], now: number) => { recorded: number; stale: number }
   >;
   private migrated = false;
+  /** Merchant states read by the ingest batch running now (see `merchantState`). */
+  private readonly batchMerchants = new Map<string, Row | undefined>();
   private readonly syncNormal: Database.Statement;
   private readonly syncFull: Database.Statement;
 
@@ -109,8 +111,9 @@ export class SqliteStore implements Store {
     this.s = prepareStatements(this.db);
     // No savepoint per op: each op checks every rule before its first write, so a refused op has
     // written nothing (a savepoint per op cost a third of the ingest time).
-    this.ingestTx = this.db.transaction((ops: readonly IngestOp[], now: number, claimer?: IngestClaimer) =>
-      ops.map((op): IngestResult => {
+    this.ingestTx = this.db.transaction((ops: readonly IngestOp[], now: number, claimer?: IngestClaimer) => {
+      this.batchMerchants.clear();
+      return ops.map((op): IngestResult => {
         try {
           return this.applyOp(op, now, claimer);
         } catch (err) {
@@ -118,8 +121,8 @@ export class SqliteStore implements Store {
           if (err instanceof ConfirmaError) return { ok: false, error: err };
           throw err;
         }
-      }),
-    );
+      });
+    });
     this.claimTx = this.db.transaction((opts: ClaimOptions) => this.claimRows(opts));
     this.claimForTx = this.db.transaction(
       (wants: ReadonlyArray<{ merchantId: string; limit: number }>, now: number, leaseMs: number) => {
@@ -327,44 +330,44 @@ export class SqliteStore implements Store {
         return replayIdempotent(prior, idempotency.requestHash);
       }
     }
-    const merchant = this.s.getMerchantState.get(tx.merchantId) as Row | undefined;
+    const merchant = this.merchantState(tx.merchantId);
     if (merchant === undefined) {
       throw new ConfirmaError('merchant_not_found', `merchant ${tx.merchantId} does not exist`, { field: 'merchantId' });
     }
-    const existing = this.s.getTransaction.get(tx.id) as Row | undefined;
+    const stored: Transaction = { ...tx, createdAt: now, updatedAt: now };
+    // Built (and checked) before the first write.
+    const { row, claim } = newConfirmationRow(
+      stored,
+      1,
+      merchant.disabled_at === null ? 'pending' : 'parked',
+      String(merchant.format) as Format,
+      now,
+      claimer,
+    );
+    // Insert first: an id that exists already (a retried create) writes nothing and is compared below.
+    const inserted = this.s.insertTransaction.run({
+      id: tx.id,
+      merchant_id: tx.merchantId,
+      reference: tx.reference,
+      amount: tx.amount,
+      currency: tx.currency,
+      status: tx.status,
+      customer: tx.customer === null ? null : JSON.stringify(tx.customer),
+      metadata: tx.metadata === null ? null : JSON.stringify(tx.metadata),
+      now,
+    }).changes;
     let result: IngestResult;
-    if (existing !== undefined) {
-      const cur = toTransaction(existing);
+    if (inserted === 1) {
+      this.insertConfirmation(row, now);
+      result = { ok: true, httpStatus: 201, transaction: stored, claim };
+    } else {
+      const cur = toTransaction(this.s.getTransaction.get(tx.id) as Row);
       if (!sameContent(cur, tx)) {
         throw new ConfirmaError('transaction_exists', `transaction ${tx.id} already exists with different content`, {
           field: 'id',
         });
       }
       result = { ok: true, httpStatus: 200, transaction: cur };
-    } else {
-      const stored: Transaction = { ...tx, createdAt: now, updatedAt: now };
-      // Built (and checked) before the first write.
-      const { row, claim } = newConfirmationRow(
-        stored,
-        1,
-        merchant.disabled_at === null ? 'pending' : 'parked',
-        String(merchant.format) as Format,
-        now,
-        claimer,
-      );
-      this.s.insertTransaction.run({
-        id: tx.id,
-        merchant_id: tx.merchantId,
-        reference: tx.reference,
-        amount: tx.amount,
-        currency: tx.currency,
-        status: tx.status,
-        customer: tx.customer === null ? null : JSON.stringify(tx.customer),
-        metadata: tx.metadata === null ? null : JSON.stringify(tx.metadata),
-        now,
-      });
-      this.insertConfirmation(row, now);
-      result = { ok: true, httpStatus: 201, transaction: stored, claim };
     }
     if (idempotency !== undefined) {
       this.s.insertIdempotency.run(
@@ -380,6 +383,19 @@ export class SqliteStore implements Store {
     return result;
   }
 
+  /**
+   * A merchant's `disabled_at` and `format`, read once per ingest batch: nothing else writes while
+   * the batch's transaction runs.
+   */
+  private merchantState(id: string): Row | undefined {
+    let state = this.batchMerchants.get(id);
+    if (state === undefined && !this.batchMerchants.has(id)) {
+      state = this.s.getMerchantState.get(id) as Row | undefined;
+      this.batchMerchants.set(id, state);
+    }
+    return state;
+  }
+
   private applyStatus(op: Extract<IngestOp, { kind: 'status' }>, now: number, claimer: IngestClaimer | undefined): IngestResult {
     const row = this.s.getTransaction.get(op.transactionId) as Row | undefined;
     if (row === undefined || !visible(op.scope, String(row.merchant_id))) {
@@ -390,7 +406,7 @@ export class SqliteStore implements Store {
     const seq = Number(row.last_seq) + 1;
     const updated: Transaction = { ...cur, status: op.status, updatedAt: now };
     const open = this.s.hasOpenConfirmation.get(cur.id) !== undefined;
-    const merchant = this.s.getMerchantState.get(cur.merchantId) as Row;
+    const merchant = this.merchantState(cur.merchantId) as Row;
     const state: ConfirmationState = open ? 'waiting' : merchant.disabled_at === null ? 'pending' : 'parked';
     const { row: confirmation, claim } = newConfirmationRow(updated, seq, state, String(merchant.format) as Format, now, claimer);
     this.s.updateTransactionStatus.run(op.status, now, seq, cur.id);

@@ -39,7 +39,8 @@ const SQL = {
   findByReference: 'SELECT * FROM transactions WHERE reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
   findByMerchantReference: 'SELECT * FROM transactions WHERE merchant_id = ? AND reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
   insertTransaction: `INSERT INTO transactions (id, merchant_id, reference, amount, currency, status, customer, metadata, last_seq, created_at, updated_at)
-     VALUES (@id, @merchant_id, @reference, @amount, @currency, @status, @customer, @metadata, 1, @now, @now)`,
+     VALUES (@id, @merchant_id, @reference, @amount, @currency, @status, @customer, @metadata, 1, @now, @now)
+     ON CONFLICT (id) DO NOTHING`,
   updateTransactionStatus: 'UPDATE transactions SET status = ?, updated_at = ?, last_seq = ? WHERE id = ?',
   hasOpenConfirmation: `SELECT 1 FROM confirmations WHERE transaction_id = ? AND state IN ('waiting', 'pending', 'inflight', 'parked') LIMIT 1`,
   insertConfirmation: `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, format, due_at, lease_token, created_at)
