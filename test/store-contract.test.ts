@@ -371,10 +371,11 @@ for (const adapter of adapters) {
       assert.deepEqual(claims.map((c) => c.seq), [1]);
       assert.equal(claims[0]!.token, 1);
       assert.match(claims[0]!.body, /transaction\.pending/);
-      assert.deepEqual(await record(store, claims[0]!, { kind: 'delivered' }, now), { recorded: 1, stale: 0 });
+      // Each close makes the next one due, and names its merchant.
+      assert.deepEqual(await record(store, claims[0]!, { kind: 'delivered' }, now), { recorded: 1, stale: 0, promoted: [m] });
       claims = await claimAll(store, now);
       assert.deepEqual(claims.map((c) => c.seq), [2]);
-      assert.deepEqual(await record(store, claims[0]!, { kind: 'dead', reason: 'gave up' }, now), { recorded: 1, stale: 0 });
+      assert.deepEqual(await record(store, claims[0]!, { kind: 'dead', reason: 'gave up' }, now), { recorded: 1, stale: 0, promoted: [m] });
       claims = await claimAll(store, now);
       assert.deepEqual(claims.map((c) => c.seq), [3]);
       const after = await store.listTransactionConfirmations('tx-1');
@@ -401,12 +402,12 @@ for (const adapter of adapters) {
       assert.ok(fresh);
       assert.equal(fresh.id, old.id);
       assert.equal(fresh.token, old.token + 1);
-      assert.deepEqual(await record(store, old, { kind: 'delivered' }), { recorded: 0, stale: 1 });
+      assert.deepEqual(await record(store, old, { kind: 'delivered' }), { recorded: 0, stale: 1, promoted: [] });
       assert.deepEqual(await store.listAttempts(old.id), []);
       assert.equal((await store.getConfirmation(old.id))?.state, 'inflight');
       await store.releaseClaims([old], Date.now()); // stale: no effect
       assert.equal((await store.getConfirmation(old.id))?.state, 'inflight');
-      assert.deepEqual(await record(store, fresh, { kind: 'delivered' }), { recorded: 1, stale: 0 });
+      assert.deepEqual(await record(store, fresh, { kind: 'delivered' }), { recorded: 1, stale: 0, promoted: [] });
       const attempts = await store.listAttempts(old.id);
       assert.equal(attempts.length, 1);
       assert.equal(attempts[0]!.number, 1);
@@ -414,7 +415,7 @@ for (const adapter of adapters) {
       assert.equal(attempts[0]!.durationMs, 12);
       assert.equal(attempts[0]!.outcome, 'delivered');
       // A delivered row is no longer inflight: recording again (same token) is stale too.
-      assert.deepEqual(await record(store, fresh, { kind: 'delivered' }), { recorded: 0, stale: 1 });
+      assert.deepEqual(await record(store, fresh, { kind: 'delivered' }), { recorded: 0, stale: 1, promoted: [] });
     });
 
     test('retries: due later, counted; release gives a claim back due now; nextDueAt follows', async (store) => {
@@ -487,8 +488,9 @@ for (const adapter of adapters) {
       const lapsed = await claimAll(store, now + 10_001);
       assert.deepEqual(lapsed.map((c) => [c.id, c.token]), [[claims[0]!.id, 2]]);
       // The first holder's outcome is fenced off; the new holder's counts and promotes the next one.
-      assert.deepEqual(await store.recordOutcomes([{ claim: claims[0]!, outcome: { kind: 'delivered' }, attempt: attempt(now) }], now + 10_002), { recorded: 0, stale: 1 });
-      await record(store, lapsed[0]!, { kind: 'delivered' }, now + 10_003);
+      assert.deepEqual(await store.recordOutcomes([{ claim: claims[0]!, outcome: { kind: 'delivered' }, attempt: attempt(now) }], now + 10_002), { recorded: 0, stale: 1, promoted: [] });
+      // Closing ci-1's first confirmation makes its second due: the merchant is named so its lane claims it.
+      assert.deepEqual((await record(store, lapsed[0]!, { kind: 'delivered' }, now + 10_003)).promoted, [a]);
       const next = await claimAll(store, now + 10_004);
       assert.deepEqual(next.map((c) => [c.transactionId, c.seq]), [['ci-1', 2]]);
     });

@@ -84,8 +84,10 @@ export class Dispatcher extends EventEmitter {
     this.keyring = keyringOf(deps.config);
     this.recorder = new GroupCommit<OutcomeRecord, void>(
       async (records) => {
-        const { stale } = await deps.store.recordOutcomes(records, Date.now());
+        const { stale, promoted } = await deps.store.recordOutcomes(records, Date.now());
         if (stale > 0) deps.metrics.staleOutcomes.inc(undefined, stale);
+        // A transaction's next confirmation became due: its merchant's lane claims it.
+        if (promoted.length > 0) this.wake(promoted);
         return records.map(() => undefined);
       },
       { maxBatch: deps.config.commitMaxBatch, maxWaitMs: 0 },
@@ -364,8 +366,6 @@ export class Dispatcher extends EventEmitter {
     await this.recorder.submit({ claim, outcome, attempt: result });
     this.held.delete(claim.id);
     if (outcome.kind === 'retry') this.wakeAt(outcome.at);
-    // The next confirmation of this transaction may have become due.
-    else if (outcome.kind === 'delivered' || outcome.kind === 'dead') this.wake([claim.merchantId]);
     if (outcome.kind === 'disable') {
       lane.invalidate();
       this.deps.log.warn({ merchantId: claim.merchantId }, 'merchant answered 410 Gone: endpoint disabled');

@@ -83,6 +83,13 @@ export interface ClaimOptions {
   readonly defaultCapacity: number;
 }
 
+/** What `recordOutcomes` did: outcomes written, outcomes refused (their lease had lapsed), and the merchants whose next confirmation of a transaction became due. */
+export interface OutcomesRecorded {
+  readonly recorded: number;
+  readonly stale: number;
+  readonly promoted: readonly string[];
+}
+
 /**
  * The storage seam. Every adapter (SQLite, PostgreSQL) passes the same contract suite.
  * All methods are async so both a synchronous embedded driver and a networked one fit.
@@ -169,7 +176,7 @@ export interface Store {
     leaseMs: number,
   ): Promise<Claim[]>;
   /** Writes outcomes and attempt rows in one transaction; returns how many were stale (token moved on). */
-  recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<{ recorded: number; stale: number }>;
+  recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<OutcomesRecorded>;
   /** Gives claims back (shutdown): due now again, unless their token moved on. */
   releaseClaims(claims: readonly Claim[], now: number): Promise<void>;
   /** Earliest due time among pending/inflight rows, or null when the queue is empty. */

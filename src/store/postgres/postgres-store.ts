@@ -8,7 +8,16 @@ import type { Transaction } from '../../domain/transaction.js';
 import { idFloor } from '../../domain/ids.js';
 import { loadMigrations } from '../migrations.js';
 import { toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, toAuditEntry, type Row } from '../rows.js';
-import type { ClaimOptions, ConfirmationQuery, IngestClaimer, IngestOp, IngestResult, OutcomeRecord, Store } from '../store.js';
+import type {
+  ClaimOptions,
+  ConfirmationQuery,
+  IngestClaimer,
+  IngestOp,
+  IngestResult,
+  OutcomeRecord,
+  OutcomesRecorded,
+  Store,
+} from '../store.js';
 import { ingestBatch, IngestRace } from './pg-ingest.js';
 import { isConnectionError, isTransient, translate } from './pg-errors.js';
 import { PgListener, type DueListener } from './pg-listener.js';
@@ -477,8 +486,8 @@ export class PostgresStore implements Store {
     return rows.map(toClaim);
   }
 
-  async recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<{ recorded: number; stale: number }> {
-    if (records.length === 0) return { recorded: 0, stale: 0 };
+  async recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<OutcomesRecorded> {
+    if (records.length === 0) return { recorded: 0, stale: 0, promoted: [] };
     return this.tx(async (c) => {
       // Lock the transactions whose next confirmation may be promoted, in id order (see class doc).
       const closing = [...new Set(records.filter((r) => r.outcome.kind === 'delivered' || r.outcome.kind === 'dead').map((r) => r.claim.transactionId))].sort();
@@ -526,6 +535,7 @@ export class PostgresStore implements Store {
       );
       const numbers = new Map(updated.rows.map((r) => [`${String(r.id)}#${Number(r.lease_token)}`, Number(r.attempts)]));
       const won = records.filter((r) => numbers.has(`${r.claim.id}#${r.claim.token}`));
+      const promoted = new Set<string>();
       if (won.length > 0) {
         const col = <T>(f: (r: OutcomeRecord) => T): T[] => won.map(f);
         await c.query(
@@ -567,7 +577,7 @@ export class PostgresStore implements Store {
         ];
         if (promote.length > 0) {
           // Per-transaction order: the next waiting confirmation becomes due only when none is open.
-          await c.query(
+          const next = await c.query<Row>(
             `UPDATE confirmations c
                SET state = CASE WHEN m.disabled_at IS NULL THEN 'pending' ELSE 'parked' END,
                    due_at = CASE WHEN m.disabled_at IS NULL THEN $2::bigint ELSE NULL END
@@ -576,12 +586,14 @@ export class PostgresStore implements Store {
                    WHERE transaction_id = ANY($1::text[]) AND state = 'waiting' ORDER BY transaction_id, seq) nx
              WHERE c.id = nx.id AND m.id = c.merchant_id
                AND NOT EXISTS (SELECT 1 FROM confirmations o WHERE o.transaction_id = c.transaction_id
-                               AND o.state IN ('pending', 'inflight', 'parked'))`,
+                               AND o.state IN ('pending', 'inflight', 'parked'))
+             RETURNING c.merchant_id, c.state`,
             [promote, now],
           );
+          for (const r of next.rows) if (r.state === 'pending') promoted.add(String(r.merchant_id));
         }
       }
-      return { recorded: won.length, stale: records.length - won.length };
+      return { recorded: won.length, stale: records.length - won.length, promoted: [...promoted] };
     });
   }
 

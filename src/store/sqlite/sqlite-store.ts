@@ -34,6 +34,7 @@ import type {
   IngestOp,
   IngestResult,
   OutcomeRecord,
+  OutcomesRecorded,
   Store,
 } from '../store.js';
 
@@ -63,7 +64,7 @@ export class SqliteStore implements Store {
     (wants: ReadonlyArray<{ merchantId: string; limit: number }>, now: number, leaseMs: number) => Claim[]
   >;
   private outcomeTx!: Database.Transaction<
-    (records: readonly OutcomeRecord[], now: number) => { recorded: number; stale: number }
+    (records: readonly OutcomeRecord[], now: number) => OutcomesRecorded
   >;
   private migrated = false;
   /** Merchant states read by the ingest batch running now (see `merchantState`). */
@@ -556,14 +557,15 @@ export class SqliteStore implements Store {
     return this.relaxed(() => this.claimForTx.immediate(wants, now, leaseMs));
   }
 
-  async recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<{ recorded: number; stale: number }> {
+  async recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<OutcomesRecorded> {
     this.ready();
     return this.relaxed(() => this.outcomeTx.immediate(records, now));
   }
 
-  private applyOutcomes(records: readonly OutcomeRecord[], now: number): { recorded: number; stale: number } {
+  private applyOutcomes(records: readonly OutcomeRecord[], now: number): OutcomesRecorded {
     let recorded = 0;
     let stale = 0;
+    const promoted = new Set<string>();
     for (const { claim, outcome, attempt } of records) {
       let state: ConfirmationState;
       let dueAt: number | null = null;
@@ -619,9 +621,11 @@ export class SqliteStore implements Store {
         this.s.disableMerchant.run(now, outcome.reason, now, claim.merchantId);
         this.s.parkMerchant.run(claim.merchantId);
       }
-      if (state === 'delivered' || state === 'dead') this.s.promoteNext.run({ now, tx: claim.transactionId });
+      if (state === 'delivered' || state === 'dead') {
+        if (this.s.promoteNext.run({ now, tx: claim.transactionId }).changes > 0) promoted.add(claim.merchantId);
+      }
     }
-    return { recorded, stale };
+    return { recorded, stale, promoted: [...promoted] };
   }
 
   async releaseClaims(claims: readonly Claim[], now: number): Promise<void> {

@@ -11,6 +11,7 @@ import type {
   IngestOp,
   IngestResult,
   OutcomeRecord,
+  OutcomesRecorded,
   Store,
 } from '../store.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
@@ -161,7 +162,7 @@ export class ThreadedSqliteStore implements Store {
   ): Promise<Claim[]> {
     return this.call('claimForMerchants', wants, now, leaseMs);
   }
-  recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<{ recorded: number; stale: number }> {
+  recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<OutcomesRecorded> {
     return this.call('recordOutcomes', records.map((r) => ({ ...r, claim: withoutBody(r.claim) })), now);
   }
   releaseClaims(claims: readonly Claim[], now: number): Promise<void> {
