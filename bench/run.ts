@@ -128,6 +128,7 @@ interface Row {
 function summarise(r: Row) {
   const v = r.result.verdict;
   const lat = r.result.fleet.latency;
+  const first = r.result.fleet.firstArrival;
   const backlog = r.result.ticks.map((t) => [Math.round(t.elapsedSec), t.backlog]);
   return {
     name: r.name,
@@ -147,6 +148,8 @@ function summarise(r: Row) {
     wallSec: r.result.wallSec,
     confirmedPerSec: r.result.confirmedPerSec,
     latencyMs: { p50: lat.p50, p99: lat.p99, p999: lat.p999, max: lat.max },
+    /** Commit → first attempt's arrival, past the warm-up: what the engine adds (see Fleet.firstArrival). */
+    engineDelayMs: { p50: first.p50, p99: first.p99, p999: first.p999, max: first.max, count: first.count },
     engineCpuSec: r.result.engine?.cpuSec,
     engineCpuPerSec: r.result.engine === undefined ? undefined : r.result.engine.cpuSec / r.result.wallSec,
     enginePeakRssMB: r.result.engine === undefined ? undefined : r.result.engine.peakRssBytes / 1048576,
@@ -258,16 +261,16 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `machine: ${report.machine.cpus} cpus, ${report.machine.model}, node ${process.version}, load ${loadavg.map((l) => l.toFixed(2)).join(' ')}`,
-    '| run | offered/s | delivered/s | vs raw | lost | dup | p50 ms | p99 ms | p99.9 ms | engine CPU/s | peak RSS MB |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| run | offered/s | delivered/s | vs raw | lost | dup | p50 ms | p99 ms | p99.9 ms | delay p50/p99/p99.9 ms | engine CPU/s | peak RSS MB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
-  if (raw !== undefined) lines.push(`| a raw undici → node:http | – | ${fmt(raw.perSec)} | 100% | – | – | – | – | – | – | – |`);
+  if (raw !== undefined) lines.push(`| a raw undici → node:http | – | ${fmt(raw.perSec)} | 100% | – | – | – | – | – | – | – | – |`);
   for (const s of report.scenarios) {
     lines.push(
-      `| ${s.name} (${s.merchants} merchants) | ${fmt(s.offeredPerSec)} | ${fmt(s.confirmedPerSec)} | ${ratio(s.confirmedPerSec)} | ${s.lost} | ${s.duplicates} | ${fmt(s.latencyMs.p50)} | ${fmt(s.latencyMs.p99)} | ${fmt(s.latencyMs.p999)} | ${fmt(s.engineCpuPerSec, 2)} | ${fmt(s.enginePeakRssMB)} |`,
+      `| ${s.name} (${s.merchants} merchants) | ${fmt(s.offeredPerSec)} | ${fmt(s.confirmedPerSec)} | ${ratio(s.confirmedPerSec)} | ${s.lost} | ${s.duplicates} | ${fmt(s.latencyMs.p50)} | ${fmt(s.latencyMs.p99)} | ${fmt(s.latencyMs.p999)} | ${fmt(s.engineDelayMs.p50)} / ${fmt(s.engineDelayMs.p99)} / ${fmt(s.engineDelayMs.p999)} | ${fmt(s.engineCpuPerSec, 2)} | ${fmt(s.enginePeakRssMB)} |`,
     );
   }
-  for (const name of skipped) lines.push(`| ${name} | skipped: PostgreSQL not reachable at ${PG_URL} | | | | | | | | | |`);
+  for (const name of skipped) lines.push(`| ${name} | skipped: PostgreSQL not reachable at ${PG_URL} | | | | | | | | | | |`);
   process.stdout.write(lines.join('\n') + '\n');
   mkdirSync(args.out, { recursive: true });
   const file = path.join(args.out, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);

@@ -32,6 +32,7 @@ function view(t: Tick, series: number[], header: string): string[] {
 function summary(r: ScenarioResult): string {
   const v = r.verdict;
   const lat = r.fleet.latency;
+  const first = r.fleet.firstArrival;
   const lines = [
     '',
     'Summary (checked against the fleet’s ledger)',
@@ -43,7 +44,8 @@ function summary(r: ScenarioResult): string {
     `  dead-lettered / parked      ${fmt(v.dead)} / ${fmt(v.parked)}`,
     `  lost                        ${fmt(v.lost)}${v.lost > 0 ? `   e.g. ${v.lostSamples.join(', ')}` : ''}`,
     `  duplicates received         ${fmt(r.fleet.duplicates)}   bad signatures ${fmt(r.fleet.badSignatures)}`,
-    `  commit→receipt latency      p50 ${ms(lat.p50)}   p99 ${ms(lat.p99)}   p99.9 ${ms(lat.p999)}   max ${ms(lat.max)}`,
+    `  commit→receipt latency      p50 ${ms(lat.p50)}   p99 ${ms(lat.p99)}   p99.9 ${ms(lat.p999)}   max ${ms(lat.max)}   (retries included)`,
+    `  engine delay (first tries)  p50 ${ms(first.p50)}   p99 ${ms(first.p99)}   p99.9 ${ms(first.p999)}   (commit → first attempt's arrival, after warm-up)`,
     `  throughput                  ${fmt(r.confirmedPerSec)} confirmations/s over ${r.wallSec.toFixed(1)} s` +
       (r.drained ? '' : '   (drain timed out: some healthy confirmations were still retrying)'),
   ];

@@ -54,8 +54,26 @@ export interface FleetStats {
   readonly answers: Readonly<Record<string, number>>;
   /** Requests being held open right now. */
   readonly hanging: number;
-  /** Commit (the body's timestamp) → first receipt, ms, over accepted ids. */
-  readonly latency: { p50: number; p99: number; p999: number; max: number; count: number };
+  /** Commit (the body's timestamp) → receipt of the accepted attempt, ms, over accepted ids (retries included). */
+  readonly latency: Percentiles;
+  /**
+   * Commit → arrival of the first attempt, whatever it was answered, for confirmations committed
+   * from `steadyFrom` on: the delay the engine itself adds (the merchant's answer time and the
+   * retry schedule are not in it).
+   */
+  readonly firstArrival: Percentiles;
+}
+
+export interface Percentiles {
+  readonly p50: number;
+  readonly p99: number;
+  readonly p999: number;
+  readonly max: number;
+  readonly count: number;
+}
+
+function percentiles(h: Histogram): Percentiles {
+  return { p50: h.quantile(0.5), p99: h.quantile(0.99), p999: h.quantile(0.999), max: h.max, count: h.count };
 }
 
 interface MerchantSlot {
@@ -69,6 +87,11 @@ export class Fleet {
   readonly profile: Profile;
   readonly server: http.Server;
   readonly latency = new Histogram();
+  readonly firstArrival = new Histogram();
+  /** Commit time from which first arrivals are measured (a run sets it past its warm-up). */
+  steadyFrom = 0;
+  /** Ids seen in attempts that were not accepted: their next attempt is not a first arrival. */
+  private readonly seenUnaccepted = new Set<string>();
   private readonly ledger = new Map<string, LedgerEntry>();
   private readonly slots: MerchantSlot[];
   private readonly hung = new Set<http.ServerResponse>();
@@ -157,7 +180,8 @@ export class Fleet {
       unknown: this.unknown,
       answers: { ...this.answers },
       hanging: this.hung.size,
-      latency: { p50: h.quantile(0.5), p99: h.quantile(0.99), p999: h.quantile(0.999), max: h.max, count: h.count },
+      latency: percentiles(h),
+      firstArrival: percentiles(this.firstArrival),
     };
   }
 
@@ -234,6 +258,7 @@ export class Fleet {
       }
       const a = answer(this.profile, this.random);
       this.count(a.kind);
+      this.arrived(verified.msgId, body, at, a.kind === 'ok' || a.kind === 'drip');
       switch (a.kind) {
         case 'ok':
           this.accept(verified.msgId, body, at);
@@ -279,6 +304,14 @@ export class Fleet {
       else res.end();
     };
     this.later(step, next);
+  }
+
+  /** Records the engine's delay on an id's first attempt. */
+  private arrived(webhookId: string, body: Buffer, at: number, accepting: boolean): void {
+    if (this.ledger.has(webhookId) || this.seenUnaccepted.has(webhookId)) return;
+    if (!accepting) this.seenUnaccepted.add(webhookId);
+    const committed = committedAt(body);
+    if (Number.isFinite(committed) && committed >= this.steadyFrom) this.firstArrival.record(at - committed);
   }
 
   private accept(webhookId: string, body: Buffer, at: number): void {
@@ -337,4 +370,11 @@ export class Fleet {
       }
     });
   }
+}
+
+/** The commit time a standard body carries in `timestamp` (NaN when it has none). */
+function committedAt(body: Buffer): number {
+  // The timestamp is near the start of the body: no need to parse all of it.
+  const m = /"timestamp":"([^"]+)"/.exec(body.toString('latin1', 0, Math.min(body.length, 200)));
+  return m === null ? Number.NaN : Date.parse(m[1] as string);
 }
