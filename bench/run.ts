@@ -147,6 +147,7 @@ function summarise(r: Row) {
     drained: r.result.drained,
     wallSec: r.result.wallSec,
     confirmedPerSec: r.result.confirmedPerSec,
+    sustainedPerSec: r.result.sustainedPerSec,
     latencyMs: { p50: lat.p50, p99: lat.p99, p999: lat.p999, max: lat.max },
     /** Commit → first attempt's arrival, past the warm-up: what the engine adds (see Fleet.firstArrival). */
     engineDelayMs: { p50: first.p50, p99: first.p99, p999: first.p999, max: first.max, count: first.count },
@@ -261,13 +262,13 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `machine: ${report.machine.cpus} cpus, ${report.machine.model}, node ${process.version}, load ${loadavg.map((l) => l.toFixed(2)).join(' ')}`,
-    '| run | offered/s | delivered/s | vs raw | lost | dup | p50 ms | p99 ms | p99.9 ms | delay p50/p99/p99.9 ms | engine CPU/s | peak RSS MB |',
+    '| run | offered/s | sustained/s | vs raw | lost | dup | p50 ms | p99 ms | p99.9 ms | delay p50/p99/p99.9 ms | engine CPU/s | peak RSS MB |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   if (raw !== undefined) lines.push(`| a raw undici → node:http | – | ${fmt(raw.perSec)} | 100% | – | – | – | – | – | – | – | – |`);
   for (const s of report.scenarios) {
     lines.push(
-      `| ${s.name} (${s.merchants} merchants) | ${fmt(s.offeredPerSec)} | ${fmt(s.confirmedPerSec)} | ${ratio(s.confirmedPerSec)} | ${s.lost} | ${s.duplicates} | ${fmt(s.latencyMs.p50)} | ${fmt(s.latencyMs.p99)} | ${fmt(s.latencyMs.p999)} | ${fmt(s.engineDelayMs.p50)} / ${fmt(s.engineDelayMs.p99)} / ${fmt(s.engineDelayMs.p999)} | ${fmt(s.engineCpuPerSec, 2)} | ${fmt(s.enginePeakRssMB)} |`,
+      `| ${s.name} (${s.merchants} merchants) | ${fmt(s.offeredPerSec)} | ${fmt(s.sustainedPerSec)} | ${ratio(s.sustainedPerSec)} | ${s.lost} | ${s.duplicates} | ${fmt(s.latencyMs.p50)} | ${fmt(s.latencyMs.p99)} | ${fmt(s.latencyMs.p999)} | ${fmt(s.engineDelayMs.p50)} / ${fmt(s.engineDelayMs.p99)} / ${fmt(s.engineDelayMs.p999)} | ${fmt(s.engineCpuPerSec, 2)} | ${fmt(s.enginePeakRssMB)} |`,
     );
   }
   for (const name of skipped) lines.push(`| ${name} | skipped: PostgreSQL not reachable at ${PG_URL} | | | | | | | | | | |`);

@@ -73,6 +73,12 @@ export interface ScenarioResult {
   readonly wallSec: number;
   /** Delivered confirmations per second over the load phase plus drain. */
   readonly confirmedPerSec: number;
+  /**
+   * Confirmations delivered per second while the load ran, past its warm-up: with a closed loop
+   * (`maxBacklog`) this is the rate the engine sustains. `confirmedPerSec` also counts the drain,
+   * which waits for retries scheduled seconds or minutes later.
+   */
+  readonly sustainedPerSec: number;
   readonly engine: { cpuSec: number; peakRssBytes: number } | undefined;
   readonly drained: boolean;
   readonly errorSamples: string[];
@@ -98,7 +104,9 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       // The load generator is the whole payment platform on one key: its limit is sized for that.
       CONFIRMA_RATE_LIMIT: '20000',
       // Every simulated merchant shares the fleet's one origin, where real ones each have their
-      // own: give the origin as many sockets as all lanes together, as separate origins would (up to 1,024: opening more at once overflows the loopback SYN backlog).
+      // own: give the origin as many sockets as all lanes together, as separate origins would (up
+      // to 1,024). One origin per merchant was measured too: slower and far more memory
+      // (docs/benchmarks.md).
       CONFIRMA_CONNECTIONS_PER_ORIGIN: String(Math.min(Math.max(256, opts.merchants * (opts.maxInFlightPerMerchant ?? 32)), 1024)),
       ...opts.engineEnv,
     };
@@ -183,8 +191,10 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     }, 1_000);
     let loadResult: LoadProgress;
     let drained = false;
+    let loadEndedAt = Date.now();
     try {
       loadResult = await load.run();
+      loadEndedAt = Date.now();
       phase = 'drain';
       // Healthy merchants accept everything in the end; down ones never do (their rows keep retrying).
       let expectedHealthy = 0;
@@ -235,6 +245,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       ticks,
       wallSec,
       confirmedPerSec: verdict.delivered / Math.max(wallSec, 0.001),
+      sustainedPerSec: deliveredBetween(fleet, fleet.steadyFrom, loadEndedAt),
       engine: final === undefined ? undefined : { cpuSec: final.cpuSec, peakRssBytes: final.peakRssBytes },
       drained,
       errorSamples: load.errorSamples,
@@ -244,6 +255,14 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     await engine?.stop().catch(() => undefined);
     await fleet.close();
   }
+}
+
+/** Confirmations accepted per second between two times (the steady part of the load phase). */
+function deliveredBetween(fleet: Fleet, from: number, to: number): number {
+  if (to <= from) return 0;
+  let n = 0;
+  for (const [, e] of fleet.entries()) if (e.at >= from && e.at < to) n++;
+  return n / ((to - from) / 1000);
 }
 
 /** Receive time of the newest ledger entry. */

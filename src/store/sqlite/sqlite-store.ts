@@ -83,7 +83,7 @@ export class SqliteStore implements Store {
     this.db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
     // Checkpoint in bigger steps than the default 1000 pages so the WAL is not rewritten constantly.
     this.db.pragma('wal_autocheckpoint = 4000');
-    this.db.pragma('cache_size = -65536');
+    this.db.pragma('cache_size = -16384');
     this.db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`);
   }
 
