@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { HttpClient, type HttpClientOptions } from '../src/dispatch/http-client.js';
 import { parseAllowList } from '../src/dispatch/ssrf.js';
 
@@ -96,6 +97,40 @@ describe('HttpClient', () => {
     assert.ok(Math.abs(r.startedAt - Date.now()) < 5000);
     assert.deepEqual(seen, { method: 'POST', body: BODY, id: 'msg_1' });
     assert.equal(c.inFlight, 0);
+  });
+
+  it('an answer already waiting when the deadline fires counts: a busy node sends no duplicate', async () => {
+    // The merchant runs on its own thread, so it answers while this thread's event loop is busy.
+    const w = new Worker(
+      `const { parentPort } = require('node:worker_threads');
+       const s = require('node:http').createServer((req, res) => {
+         req.resume();
+         req.on('end', () => setTimeout(() => res.end('ok'), 100));
+       });
+       s.listen(0, '127.0.0.1', () => parentPort.postMessage(s.address().port));`,
+      { eval: true },
+    );
+    cleanups.push(async () => void (await w.terminate()));
+    const [port] = (await once(w, 'message')) as [number];
+    const url = `http://127.0.0.1:${port}/hook`;
+    const c = client();
+    assert.equal((await post(c, url)).ok, true); // a keep-alive connection, so the next POST goes out at once
+    const pending = post(c, url, 400);
+    await new Promise((r) => setTimeout(r, 30)); // written; the answer comes ~100 ms later
+    // Meanwhile the node is stuck past its deadline, in work done after polling for I/O (as when
+    // it handles a burst of callbacks): the next turn of the loop runs its timers first.
+    await new Promise<void>((resolve) =>
+      setImmediate(() => {
+        const busyUntil = Date.now() + 1_000;
+        while (Date.now() < busyUntil) {
+          // spin
+        }
+        resolve();
+      }),
+    );
+    const r = await pending;
+    assert.equal(r.ok, true, `expected the waiting answer to count, got ${r.errorKind}: ${r.errorMessage}`);
+    assert.equal(r.statusCode, 200);
   });
 
   it('500 → http_status 500', async () => {

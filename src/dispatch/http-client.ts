@@ -12,8 +12,10 @@
  * If the request is already on a socket it is aborted (the socket is destroyed: it holds a
  * half-read response); if it is still queued or connecting it is dropped when undici gets to it,
  * before anything is written, and the socket goes to the next request. Either way a late phase
- * can never deliver a second result. undici's own headers/body timeouts are set to the same value and map
- * to `timeout` too; the connect timeout (`connectTimeoutMs`) is a separate, per-socket bound.
+ * can never deliver a second result. An answer already waiting in the socket when the timer fires
+ * still counts (see `onDeadline`). undici's own headers/body timeouts are a backstop a second
+ * later and map to `timeout` too; the connect timeout (`connectTimeoutMs`) is a separate,
+ * per-socket bound.
  *
  * Why the dispatch API with our own handler instead of `request()`: `request()` wraps every
  * response in a Readable stream, parses every header into an object and needs an AbortSignal per
@@ -152,8 +154,9 @@ export class HttpClient {
           method: 'POST',
           headers: req.headers,
           body: req.body,
-          headersTimeout: deadlineMs,
-          bodyTimeout: deadlineMs,
+          // A backstop only: our own deadline (with its grace turn) decides first.
+          headersTimeout: deadlineMs + BACKSTOP_SLACK_MS,
+          bodyTimeout: deadlineMs + BACKSTOP_SLACK_MS,
         },
         attempt,
       );
@@ -198,9 +201,23 @@ class CapError extends Error {
   readonly code = 'CONFIRMA_RESPONSE_CAP';
 }
 
-function onDeadline(attempt: Attempt): void {
-  attempt.expire();
+/**
+ * The deadline timer fired. Timers run before the event loop polls for I/O, so after the loop was
+ * busy (a CPU-starved node) an answer may already be waiting in the socket: it gets one turn (read
+ * in this iteration's poll phase, before `setImmediate` callbacks) to count before the attempt is
+ * called a timeout. Without it, a node that fell behind timed out answers the merchant had sent in
+ * time, and sent them again: duplicates under load.
+ */
+function onDeadline(attempt: Attempt, armed: number): void {
+  setImmediate(expireAttempt, attempt, armed);
 }
+
+function expireAttempt(attempt: Attempt, armed: number): void {
+  attempt.expire(armed);
+}
+
+/** How far past the deadline undici's own header and body timeouts are set (they are only a backstop). */
+const BACKSTOP_SLACK_MS = 1_000;
 
 /**
  * The state of one attempt, doubling as undici's handler. Settles exactly once: on completion,
@@ -215,13 +232,15 @@ class Attempt implements Dispatcher.DispatchHandler {
   private bytes = 0;
   private snippet: Buffer | null = null;
   private timer: NodeJS.Timeout;
+  /** Which arming of the deadline timer is current: one that fired before a re-arm is ignored. */
+  private armed = 1;
 
   constructor(
     private readonly shared: Shared,
     private readonly startedAt: number,
     private readonly deadlineMs: number,
   ) {
-    this.timer = setTimeout(onDeadline, deadlineMs, this);
+    this.timer = setTimeout(onDeadline, deadlineMs, this, this.armed);
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -236,7 +255,8 @@ class Attempt implements Dispatcher.DispatchHandler {
     // queued in our own pool (bounded by the first timer) must not eat into it, or a CPU-starved
     // node would time out answers already on their way and send duplicates.
     clearTimeout(this.timer);
-    this.timer = setTimeout(onDeadline, this.deadlineMs, this);
+    this.armed++;
+    this.timer = setTimeout(onDeadline, this.deadlineMs, this, this.armed);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], _resume: () => void, _statusText: string): boolean {
@@ -284,9 +304,9 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.settle(failure(this.startedAt, 'other', 'unexpected protocol upgrade'));
   }
 
-  /** The deadline timer fired. */
-  expire(): void {
-    if (this.done) return;
+  /** The deadline timer armed `armed`-th fired (and its grace turn passed). */
+  expire(armed: number): void {
+    if (this.done || armed !== this.armed) return;
     if (this.status !== 0) {
       this.settle(this.answered(`response body not complete within ${this.deadlineMs} ms`));
     } else if (this.abortFn === null) {
