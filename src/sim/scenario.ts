@@ -245,7 +245,8 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       ticks,
       wallSec,
       confirmedPerSec: verdict.delivered / Math.max(wallSec, 0.001),
-      sustainedPerSec: deliveredBetween(fleet, fleet.steadyFrom, loadEndedAt),
+      // Up to the end of the duration: past it only late approvals are still being sent.
+      sustainedPerSec: deliveredBetween(fleet, fleet.steadyFrom, Math.min(loadEndedAt, started + opts.durationSec * 1000)),
       engine: final === undefined ? undefined : { cpuSec: final.cpuSec, peakRssBytes: final.peakRssBytes },
       drained,
       errorSamples: load.errorSamples,
