@@ -46,7 +46,8 @@ function summary(r: ScenarioResult): string {
     `  duplicates received         ${fmt(r.fleet.duplicates)}   bad signatures ${fmt(r.fleet.badSignatures)}`,
     `  commit→receipt latency      p50 ${ms(lat.p50)}   p99 ${ms(lat.p99)}   p99.9 ${ms(lat.p999)}   max ${ms(lat.max)}   (retries included)`,
     `  engine delay (first tries)  p50 ${ms(first.p50)}   p99 ${ms(first.p99)}   p99.9 ${ms(first.p999)}   (commit → first attempt's arrival, after warm-up)`,
-    `  throughput                  ${fmt(r.confirmedPerSec)} confirmations/s over ${r.wallSec.toFixed(1)} s` +
+    `  sustained while sending     ${fmt(r.sustainedPerSec)} confirmations/s (after warm-up)`,
+    `  throughput                  ${fmt(r.confirmedPerSec)} confirmations/s over ${r.wallSec.toFixed(1)} s, drain included` +
       (r.drained ? '' : '   (drain timed out: some healthy confirmations were still retrying)'),
   ];
   if (r.engine !== undefined) {
