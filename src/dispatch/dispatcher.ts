@@ -154,9 +154,11 @@ export class Dispatcher extends EventEmitter {
       leaseMs: this.deps.config.leaseMs,
       take: (merchantId) => {
         if (settled || this.deps.config.maxInFlight - this.inFlight - this.reserved <= 0) return false;
-        const lane = this.lane(merchantId);
+        // Only merchants this node already delivers for: an op naming an unknown merchant (it will
+        // be refused) must not create a lane. A merchant's first rows go through the claim loop.
+        const lane = this.lanes.get(merchantId);
         // A lane still working through a backlog keeps its order of work: the claim loop feeds it.
-        if (lane.backlogged || lane.free(now) <= 0) return false;
+        if (lane === undefined || lane.backlogged || lane.free(now) <= 0) return false;
         lane.reserved++;
         this.reserved++;
         held.set(lane, (held.get(lane) ?? 0) + 1);

@@ -39,12 +39,12 @@ const SQL = {
   findByReference: 'SELECT * FROM transactions WHERE reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
   findByMerchantReference: 'SELECT * FROM transactions WHERE merchant_id = ? AND reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
   insertTransaction: `INSERT INTO transactions (id, merchant_id, reference, amount, currency, status, customer, metadata, last_seq, created_at, updated_at)
-     VALUES (@id, @merchant_id, @reference, @amount, @currency, @status, @customer, @metadata, 1, @now, @now)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
      ON CONFLICT (id) DO NOTHING`,
   updateTransactionStatus: 'UPDATE transactions SET status = ?, updated_at = ?, last_seq = ? WHERE id = ?',
   hasOpenConfirmation: `SELECT 1 FROM confirmations WHERE transaction_id = ? AND state IN ('waiting', 'pending', 'inflight', 'parked') LIMIT 1`,
   insertConfirmation: `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, format, due_at, lease_token, created_at)
-     VALUES (@id, @transaction_id, @merchant_id, @seq, @type, @state, @format, @due_at, @lease_token, @now)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   insertBody: 'INSERT INTO confirmation_bodies (id, body) VALUES (?, ?)',
   getConfirmation: `SELECT ${CONFIRMATION_COLUMNS} FROM confirmations WHERE id = ?`,
   listTxConfirmations: `SELECT ${CONFIRMATION_COLUMNS} FROM confirmations WHERE transaction_id = ? ORDER BY seq`,
@@ -62,12 +62,13 @@ const SQL = {
      WHERE c.merchant_id = ? AND c.state IN ('pending', 'inflight') AND c.due_at <= ?
      ORDER BY c.due_at LIMIT ?`,
   claim: `UPDATE confirmations SET state = 'inflight', due_at = ?, lease_token = ? WHERE id = ?`,
-  recordOutcome: `UPDATE confirmations SET state = @state, due_at = @due_at, tries = @tries, attempts = attempts + 1,
-       last_error = @last_error, delivered_at = COALESCE(@delivered_at, delivered_at)
-     WHERE id = @id AND lease_token = @token AND state = 'inflight'
+  // Positional parameters on the hot path (state, due_at, tries, last_error, delivered_at, id, token).
+  recordOutcome: `UPDATE confirmations SET state = ?, due_at = ?, tries = ?, attempts = attempts + 1,
+       last_error = ?, delivered_at = COALESCE(?, delivered_at)
+     WHERE id = ? AND lease_token = ? AND state = 'inflight'
      RETURNING attempts`,
   insertAttempt: `INSERT INTO attempts (confirmation_id, number, started_at, duration_ms, status_code, error_kind, error_message, response_snippet, outcome)
-     VALUES (@confirmation_id, @number, @started_at, @duration_ms, @status_code, @error_kind, @error_message, @response_snippet, @outcome)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   // Per-transaction order: the next waiting confirmation becomes due only when none is open.
   promoteNext: `UPDATE confirmations
        SET state = CASE WHEN (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NULL
