@@ -35,3 +35,10 @@ it('bench --quick runs every part and writes its JSON', async () => {
     cleanup();
   }
 });
+
+it('the store micro-benchmark runs on a tiny size and reports both calls', async () => {
+  const micro = fileURLToPath(new URL('../bench/store-micro.js', import.meta.url));
+  const { stdout } = await promisify(execFile)(process.execPath, [micro, '1000', '100'], { timeout: 60_000 });
+  assert.match(stdout, /^ingest +wall [\d.]+ µs\/op +cpu [\d.]+ µs\/op$/m);
+  assert.match(stdout, /^outcome +wall [\d.]+ µs\/op +cpu [\d.]+ µs\/op$/m);
+});
