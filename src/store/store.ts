@@ -132,9 +132,10 @@ export interface Store {
   // --- ingest ---
   /**
    * Runs every op in ONE database transaction (one fsync). Each op succeeds or fails on its own, as
-   * if in its own savepoint: a refused op leaves no trace and the others go ahead (SQLite uses a
-   * savepoint per op; PostgreSQL checks each op in memory against rows it locked, then writes the
-   * batch set-based). Ops see the effects of the ops before them in the same batch.
+   * if in its own savepoint: a refused op leaves no trace and the others go ahead (SQLite checks
+   * every rule of an op before its first write; PostgreSQL checks each op in memory against rows it
+   * locked, then writes the batch set-based). Ops see the effects of the ops before them in the
+   * same batch. With a `claimer`, new due confirmations it takes come back as claims.
    */
   ingest(ops: readonly IngestOp[], now: number, claimer?: IngestClaimer): Promise<IngestResult[]>;
 

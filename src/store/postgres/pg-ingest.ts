@@ -122,7 +122,7 @@ export async function ingestBatch(
 
   const results = ops.map((op): IngestResult => {
     // Each op works on copies and commits them to the batch state only if it succeeds,
-    // which is what a savepoint per op gives the SQLite store.
+    // so a refused op leaves no trace, as on the SQLite store.
     try {
       if (op.kind === 'create') {
         const { tx, scope, idempotency } = op;

@@ -6,25 +6,19 @@ import type { AuditEntry, NewAuditEntry } from '../../domain/audit.js';
 import type { Attempt, Claim, Confirmation, ConfirmationState } from '../../domain/confirmation.js';
 import { CONFIRMATION_STATES } from '../../domain/confirmation.js';
 import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
-import { assertTransition } from '../../domain/status.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { idFloor } from '../../domain/ids.js';
-import { ConfirmaError } from '../../errors.js';
 import { loadMigrations } from '../migrations.js';
 import {
-  visible,
-  sameContent,
   toMerchant,
   toApiKey,
   toTransaction,
   toAttempt,
   toConfirmation,
   toAuditEntry,
-  newConfirmationRow,
-  replayIdempotent,
-  type NewConfirmationRow,
   type Row,
 } from '../rows.js';
+import { IngestBatch } from './sqlite-ingest.js';
 import { CONFIRMATION_COLUMNS, prepareStatements } from './statements.js';
 
 import type {
@@ -67,8 +61,6 @@ export class SqliteStore implements Store {
     (records: readonly OutcomeRecord[], now: number) => OutcomesRecorded
   >;
   private migrated = false;
-  /** Merchant states read by the ingest batch running now (see `merchantState`). */
-  private readonly batchMerchants = new Map<string, Row | undefined>();
   private readonly syncNormal: Database.Statement;
   private readonly syncFull: Database.Statement;
 
@@ -110,20 +102,10 @@ export class SqliteStore implements Store {
     if (this.migrated) return;
     this.migrated = true;
     this.s = prepareStatements(this.db);
-    // No savepoint per op: each op checks every rule before its first write, so a refused op has
-    // written nothing (a savepoint per op cost a third of the ingest time).
-    this.ingestTx = this.db.transaction((ops: readonly IngestOp[], now: number, claimer?: IngestClaimer) => {
-      this.batchMerchants.clear();
-      return ops.map((op): IngestResult => {
-        try {
-          return this.applyOp(op, now, claimer);
-        } catch (err) {
-          // A ConfirmaError is thrown before the op writes anything; anything else aborts the batch.
-          if (err instanceof ConfirmaError) return { ok: false, error: err };
-          throw err;
-        }
-      });
-    });
+    const batch = new IngestBatch(this.s);
+    this.ingestTx = this.db.transaction((ops: readonly IngestOp[], now: number, claimer?: IngestClaimer) =>
+      batch.apply(ops, now, claimer),
+    );
     this.claimTx = this.db.transaction((opts: ClaimOptions) => this.claimRows(opts));
     this.claimForTx = this.db.transaction(
       (wants: ReadonlyArray<{ merchantId: string; limit: number }>, now: number, leaseMs: number) => {
@@ -314,123 +296,6 @@ export class SqliteStore implements Store {
   async ingest(ops: readonly IngestOp[], now: number, claimer?: IngestClaimer): Promise<IngestResult[]> {
     this.ready();
     return this.ingestTx.immediate(ops, now, claimer);
-  }
-
-  private applyOp(op: IngestOp, now: number, claimer: IngestClaimer | undefined): IngestResult {
-    return op.kind === 'create' ? this.applyCreate(op, now, claimer) : this.applyStatus(op, now, claimer);
-  }
-
-  private applyCreate(op: Extract<IngestOp, { kind: 'create' }>, now: number, claimer: IngestClaimer | undefined): IngestResult {
-    const { tx, scope, idempotency } = op;
-    if (!visible(scope, tx.merchantId)) {
-      throw new ConfirmaError('merchant_not_found', `merchant ${tx.merchantId} does not exist`, { field: 'merchantId' });
-    }
-    if (idempotency !== undefined) {
-      const prior = this.s.getIdempotency.get(idempotency.scope, idempotency.key) as Row | undefined;
-      if (prior !== undefined) {
-        return replayIdempotent(prior, idempotency.requestHash);
-      }
-    }
-    const merchant = this.merchantState(tx.merchantId);
-    if (merchant === undefined) {
-      throw new ConfirmaError('merchant_not_found', `merchant ${tx.merchantId} does not exist`, { field: 'merchantId' });
-    }
-    const stored: Transaction = { ...tx, createdAt: now, updatedAt: now };
-    // Built (and checked) before the first write.
-    const { row, claim } = newConfirmationRow(
-      stored,
-      1,
-      merchant.disabled_at === null ? 'pending' : 'parked',
-      String(merchant.format) as Format,
-      now,
-      claimer,
-    );
-    // Insert first: an id that exists already (a retried create) writes nothing and is compared below.
-    // Positional parameters on the hot path: binding by name costs a property lookup per column.
-    const inserted = this.s.insertTransaction.run(
-      tx.id,
-      tx.merchantId,
-      tx.reference,
-      tx.amount,
-      tx.currency,
-      tx.status,
-      tx.customer === null ? null : JSON.stringify(tx.customer),
-      tx.metadata === null ? null : JSON.stringify(tx.metadata),
-      now,
-      now,
-    ).changes;
-    let result: IngestResult;
-    if (inserted === 1) {
-      this.insertConfirmation(row, now);
-      result = { ok: true, httpStatus: 201, transaction: stored, claim };
-    } else {
-      const cur = toTransaction(this.s.getTransaction.get(tx.id) as Row);
-      if (!sameContent(cur, tx)) {
-        throw new ConfirmaError('transaction_exists', `transaction ${tx.id} already exists with different content`, {
-          field: 'id',
-        });
-      }
-      result = { ok: true, httpStatus: 200, transaction: cur };
-    }
-    if (idempotency !== undefined) {
-      this.s.insertIdempotency.run(
-        idempotency.scope,
-        idempotency.key,
-        idempotency.requestHash,
-        result.transaction.id,
-        result.httpStatus,
-        JSON.stringify(result.transaction),
-        now,
-      );
-    }
-    return result;
-  }
-
-  /**
-   * A merchant's `disabled_at` and `format`, read once per ingest batch: nothing else writes while
-   * the batch's transaction runs.
-   */
-  private merchantState(id: string): Row | undefined {
-    let state = this.batchMerchants.get(id);
-    if (state === undefined && !this.batchMerchants.has(id)) {
-      state = this.s.getMerchantState.get(id) as Row | undefined;
-      this.batchMerchants.set(id, state);
-    }
-    return state;
-  }
-
-  private applyStatus(op: Extract<IngestOp, { kind: 'status' }>, now: number, claimer: IngestClaimer | undefined): IngestResult {
-    const row = this.s.getTransaction.get(op.transactionId) as Row | undefined;
-    if (row === undefined || !visible(op.scope, String(row.merchant_id))) {
-      throw new ConfirmaError('transaction_not_found', `transaction ${op.transactionId} does not exist`);
-    }
-    const cur = toTransaction(row);
-    assertTransition(cur.status, op.status);
-    const seq = Number(row.last_seq) + 1;
-    const updated: Transaction = { ...cur, status: op.status, updatedAt: now };
-    const open = this.s.hasOpenConfirmation.get(cur.id) !== undefined;
-    const merchant = this.merchantState(cur.merchantId) as Row;
-    const state: ConfirmationState = open ? 'waiting' : merchant.disabled_at === null ? 'pending' : 'parked';
-    const { row: confirmation, claim } = newConfirmationRow(updated, seq, state, String(merchant.format) as Format, now, claimer);
-    this.s.updateTransactionStatus.run(op.status, now, seq, cur.id);
-    this.insertConfirmation(confirmation, now);
-    return { ok: true, httpStatus: 200, transaction: updated, claim };
-  }
-
-  private insertConfirmation(row: NewConfirmationRow, now: number): void {
-    this.s.insertConfirmation.run(
-      row.id,
-      row.transaction_id,
-      row.merchant_id,
-      row.seq,
-      row.type,
-      row.state,
-      row.format,
-      row.due_at,
-      row.lease_token,
-      now,
-    );
-    this.s.insertBody.run(row.id, row.body);
   }
 
   // --- reads ---
