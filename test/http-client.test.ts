@@ -188,6 +188,28 @@ describe('HttpClient', () => {
     assert.equal((await first).errorKind, 'timeout');
   });
 
+  it("an attempt's duration is the merchant's time, not the wait for one of our connections", async () => {
+    let release: (() => void) | undefined;
+    const m = await track(
+      merchant((_req, res) => {
+        if (release === undefined) release = () => res.end('first');
+        else res.end('second');
+      }),
+    );
+    const c = client({ connectionsPerOrigin: 1 });
+    const first = post(c, m.url, 5000);
+    await once(m.server, 'request');
+    const queuedAt = Date.now();
+    const second = post(c, m.url, 5000); // waits behind `first` for the only connection
+    await new Promise((r) => setTimeout(r, 400));
+    release?.();
+    assert.equal((await first).ok, true);
+    const r = await second;
+    assert.equal(r.ok, true);
+    assert.ok(r.startedAt - queuedAt >= 350, `started when written, ${r.startedAt - queuedAt} ms after it was asked for`);
+    assert.ok(r.durationMs < 300, `the merchant answered at once, duration ${r.durationMs}`);
+  });
+
   it('an attempt that expired while queued does not cost the next one its connection', async () => {
     let release: (() => void) | undefined;
     const m = await track(

@@ -232,7 +232,10 @@ export function openapiDocument(config: Config): Record<string, unknown> {
     Attempt: obj({
       number: { type: 'integer', minimum: 1 },
       startedAt: time(),
-      durationMs: { type: 'integer' },
+      durationMs: {
+        type: 'integer',
+        description: 'From the moment the request went on a socket to the end of the answer: the merchant\'s time, not ours',
+      },
       statusCode: nullable({ type: 'integer' }),
       errorKind: nullable(str()),
       errorMessage: nullable(str()),

@@ -237,7 +237,7 @@ class Attempt implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly shared: Shared,
-    private readonly startedAt: number,
+    private startedAt: number,
     private readonly deadlineMs: number,
   ) {
     this.timer = setTimeout(onDeadline, deadlineMs, this, this.armed);
@@ -251,6 +251,8 @@ class Attempt implements Dispatcher.DispatchHandler {
       throw new DeadlineError('deadline passed while queued or connecting');
     }
     this.abortFn = abort;
+    // The attempt starts now, for its record too: time queued in our own pool is not the merchant's.
+    this.startedAt = Date.now();
     // The request is on a socket now: the merchant gets the whole deadline from here. Time spent
     // queued in our own pool (bounded by the first timer) must not eat into it, or a CPU-starved
     // node would time out answers already on their way and send duplicates.

@@ -28,9 +28,12 @@ export interface AttemptResult {
   readonly errorMessage?: string;
   /** Parsed `Retry-After`, in milliseconds from now, when a 429/503 carried one. */
   readonly retryAfterMs?: number;
-  /** Wall time of the attempt. */
+  /**
+   * Wall time of the attempt, from the moment the request was put on a socket (time spent waiting
+   * for one of our own connections is not the merchant's); for an attempt never sent, the wait.
+   */
   readonly durationMs: number;
-  /** Start of the attempt, epoch milliseconds. */
+  /** Start of the attempt (when the request went on a socket, or was asked for), epoch ms. */
   readonly startedAt: number;
   /** The first bytes of the response body (capped), for the attempt log. */
   readonly responseSnippet?: string;
