@@ -9,6 +9,7 @@ import type { AttemptResult, Outcome } from '../src/dispatch/outcome.js';
 import { ConfirmaError } from '../src/errors.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
+import { ThreadedSqliteStore } from '../src/store/sqlite/threaded-store.js';
 import type { IngestOp, IngestResult, Scope, Store } from '../src/store/store.js';
 import { tempDir } from './helpers/engine.js';
 import { PG_URL, pgSkip, withSchema } from './helpers/pg.js';
@@ -33,6 +34,23 @@ const adapters: Adapter[] = [
     async with(_label, fn) {
       const { dir, cleanup } = tempDir();
       const store = new SqliteStore({ file: path.join(dir, 'c.db') });
+      try {
+        await store.migrate();
+        await fn(store);
+      } finally {
+        await store.close();
+        cleanup();
+      }
+    },
+  },
+  {
+    // The default for a node: the same store behind its worker thread, errors and claims crossing
+    // the thread boundary as plain data.
+    name: 'sqlite (own thread)',
+    skip: Promise.resolve(false),
+    async with(_label, fn) {
+      const { dir, cleanup } = tempDir();
+      const store = new ThreadedSqliteStore({ file: path.join(dir, 'c.db') });
       try {
         await store.migrate();
         await fn(store);

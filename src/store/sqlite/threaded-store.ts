@@ -55,7 +55,13 @@ export class ThreadedSqliteStore implements Store {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ id, method, args } satisfies WireCall);
+      try {
+        this.worker.postMessage({ id, method, args } satisfies WireCall);
+      } catch (err) {
+        // An argument that cannot be copied to the thread: this call fails, nothing else does.
+        this.pending.delete(id);
+        reject(err as Error);
+      }
     });
   }
 
