@@ -258,10 +258,12 @@ export class Fleet {
       }
       const a = answer(this.profile, this.random);
       this.count(a.kind);
-      this.arrived(verified.msgId, body, at, a.kind === 'ok' || a.kind === 'drip');
+      // The commit time a standard body carries, read once for both latency measures.
+      const committed = committedAt(body);
+      this.arrived(verified.msgId, committed, at, a.kind === 'ok' || a.kind === 'drip');
       switch (a.kind) {
         case 'ok':
-          this.accept(verified.msgId, body, at);
+          this.accept(verified.msgId, body, committed, at);
           this.later(a.delayMs, () => {
             if (!res.destroyed) res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
           });
@@ -283,7 +285,7 @@ export class Fleet {
           this.hold(res);
           return;
         case 'drip':
-          this.accept(verified.msgId, body, at);
+          this.accept(verified.msgId, body, committed, at);
           this.drip(res, a.durationMs);
           return;
       }
@@ -307,14 +309,13 @@ export class Fleet {
   }
 
   /** Records the engine's delay on an id's first attempt. */
-  private arrived(webhookId: string, body: Buffer, at: number, accepting: boolean): void {
+  private arrived(webhookId: string, committed: number, at: number, accepting: boolean): void {
     if (this.ledger.has(webhookId) || this.seenUnaccepted.has(webhookId)) return;
     if (!accepting) this.seenUnaccepted.add(webhookId);
-    const committed = committedAt(body);
     if (Number.isFinite(committed) && committed >= this.steadyFrom) this.firstArrival.record(at - committed);
   }
 
-  private accept(webhookId: string, body: Buffer, at: number): void {
+  private accept(webhookId: string, body: Buffer, committed: number, at: number): void {
     if (this.ledger.has(webhookId)) {
       this.duplicates++;
       return;
@@ -322,10 +323,9 @@ export class Fleet {
     let tx = '';
     let seq = 0;
     try {
-      const parsed = JSON.parse(body.toString('utf8')) as { timestamp?: string; data?: { id?: string; seq?: number } };
+      const parsed = JSON.parse(body.toString('utf8')) as { data?: { id?: string; seq?: number } };
       tx = parsed.data?.id ?? '';
       seq = parsed.data?.seq ?? 0;
-      const committed = parsed.timestamp === undefined ? Number.NaN : Date.parse(parsed.timestamp);
       if (Number.isFinite(committed)) this.latency.record(at - committed);
     } catch {
       // Not our JSON format: still an accepted id, without a transaction.
