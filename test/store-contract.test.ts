@@ -27,39 +27,30 @@ interface Adapter {
 
 const ADMIN: Scope = { kind: 'admin' };
 
+/** An SQLite adapter: a fresh file per test, opened by `open`. */
+function sqlite(name: string, open: (file: string) => Store): Adapter {
+  return {
+    name,
+    skip: Promise.resolve(false),
+    async with(_label, fn) {
+      const { dir, cleanup } = tempDir();
+      const store = open(path.join(dir, 'c.db'));
+      try {
+        await store.migrate();
+        await fn(store);
+      } finally {
+        await store.close();
+        cleanup();
+      }
+    },
+  };
+}
+
 const adapters: Adapter[] = [
-  {
-    name: 'sqlite',
-    skip: Promise.resolve(false),
-    async with(_label, fn) {
-      const { dir, cleanup } = tempDir();
-      const store = new SqliteStore({ file: path.join(dir, 'c.db') });
-      try {
-        await store.migrate();
-        await fn(store);
-      } finally {
-        await store.close();
-        cleanup();
-      }
-    },
-  },
-  {
-    // The default for a node: the same store behind its worker thread, errors and claims crossing
-    // the thread boundary as plain data.
-    name: 'sqlite (own thread)',
-    skip: Promise.resolve(false),
-    async with(_label, fn) {
-      const { dir, cleanup } = tempDir();
-      const store = new ThreadedSqliteStore({ file: path.join(dir, 'c.db') });
-      try {
-        await store.migrate();
-        await fn(store);
-      } finally {
-        await store.close();
-        cleanup();
-      }
-    },
-  },
+  sqlite('sqlite', (file) => new SqliteStore({ file })),
+  // The default for a node: the same store behind its worker thread, errors and claims crossing
+  // the thread boundary as plain data.
+  sqlite('sqlite (own thread)', (file) => new ThreadedSqliteStore({ file })),
   {
     name: 'postgres',
     skip: pgSkip(),
