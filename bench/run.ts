@@ -7,7 +7,8 @@
  *   c. the same with the `realistic` fleet;
  *   d. at 2,000/s offered with `realistic`: commit→receipt percentiles for healthy merchants and
  *      the backlog over time;
- *   e. CPU and peak RSS of the engine process in each.
+ *   e. CPU and peak RSS of the engine process in each (CPU over the steady window: cores used and
+ *      µs per confirmation, with the harness's own — fleet and load share the machine);
  * and (b) again on PostgreSQL (DATABASE_URL, a fresh schema per run, dropped afterwards):
  *   pg-b-1: one `--role all` node; pg-b-2w: one `--role api` node plus 2 `--role worker` processes
  *   (CPU and RSS then summed over the three). Skipped when PostgreSQL does not answer; left out of
@@ -155,6 +156,8 @@ function summarise(r: Row) {
     engineCpuPerSec: r.result.engine === undefined ? undefined : r.result.engine.cpuSec / r.result.wallSec,
     enginePeakRssMB: r.result.engine === undefined ? undefined : r.result.engine.peakRssBytes / 1048576,
     loadAndFleetCpuSec: r.loadGenCpuSec,
+    /** Over the steady window only: cores used and CPU µs per delivered confirmation, node and harness. */
+    steadyCpu: r.result.steadyCpu,
     backlogOverTime: backlog,
     errors: r.result.errorSamples,
   };
@@ -262,16 +265,16 @@ async function main(): Promise<void> {
   const lines = [
     '',
     `machine: ${report.machine.cpus} cpus, ${report.machine.model}, node ${process.version}, load ${loadavg.map((l) => l.toFixed(2)).join(' ')}`,
-    '| run | offered/s | sustained/s | vs raw | lost | dup | p50 ms | p99 ms | p99.9 ms | delay p50/p99/p99.9 ms | engine CPU/s | peak RSS MB |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| run | offered/s | sustained/s | vs raw | lost | dup | p50 ms | p99 ms | p99.9 ms | delay p50/p99/p99.9 ms | engine cores | CPU µs/conf engine / harness | peak RSS MB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
-  if (raw !== undefined) lines.push(`| a raw undici → node:http | – | ${fmt(raw.perSec)} | 100% | – | – | – | – | – | – | – | – |`);
+  if (raw !== undefined) lines.push(`| a raw undici → node:http | – | ${fmt(raw.perSec)} | 100% | – | – | – | – | – | – | – | – | – |`);
   for (const s of report.scenarios) {
     lines.push(
-      `| ${s.name} (${s.merchants} merchants) | ${fmt(s.offeredPerSec)} | ${fmt(s.sustainedPerSec)} | ${ratio(s.sustainedPerSec)} | ${s.lost} | ${s.duplicates} | ${fmt(s.latencyMs.p50)} | ${fmt(s.latencyMs.p99)} | ${fmt(s.latencyMs.p999)} | ${fmt(s.engineDelayMs.p50)} / ${fmt(s.engineDelayMs.p99)} / ${fmt(s.engineDelayMs.p999)} | ${fmt(s.engineCpuPerSec, 2)} | ${fmt(s.enginePeakRssMB)} |`,
+      `| ${s.name} (${s.merchants} merchants) | ${fmt(s.offeredPerSec)} | ${fmt(s.sustainedPerSec)} | ${ratio(s.sustainedPerSec)} | ${s.lost} | ${s.duplicates} | ${fmt(s.latencyMs.p50)} | ${fmt(s.latencyMs.p99)} | ${fmt(s.latencyMs.p999)} | ${fmt(s.engineDelayMs.p50)} / ${fmt(s.engineDelayMs.p99)} / ${fmt(s.engineDelayMs.p999)} | ${fmt(s.steadyCpu?.engineCores, 2)} | ${fmt(s.steadyCpu?.engineUsPerConfirmation)} / ${fmt(s.steadyCpu?.harnessUsPerConfirmation)} | ${fmt(s.enginePeakRssMB)} |`,
     );
   }
-  for (const name of skipped) lines.push(`| ${name} | skipped: PostgreSQL not reachable at ${PG_URL} | | | | | | | | | | |`);
+  for (const name of skipped) lines.push(`| ${name} | skipped: PostgreSQL not reachable at ${PG_URL} | | | | | | | | | | | |`);
   process.stdout.write(lines.join('\n') + '\n');
   mkdirSync(args.out, { recursive: true });
   const file = path.join(args.out, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);

@@ -61,6 +61,23 @@ export interface Tick {
   readonly dead: number;
   readonly retries: number;
   readonly engine: ProcSample | undefined;
+  /** When the sample was taken (epoch ms), and the CPU this process (fleet and load) has used so far. */
+  readonly at: number;
+  readonly harnessCpuSec: number;
+}
+
+/**
+ * CPU over the steady part of the load phase (the window `sustainedPerSec` counts), from the
+ * once-a-second samples: cores used on average and CPU time per delivered confirmation, for the
+ * node's processes and for this one (fleet and load generator share the same machine).
+ */
+export interface SteadyCpu {
+  readonly seconds: number;
+  readonly confirmed: number;
+  readonly engineCores: number;
+  readonly harnessCores: number;
+  readonly engineUsPerConfirmation: number;
+  readonly harnessUsPerConfirmation: number;
 }
 
 export interface ScenarioResult {
@@ -80,8 +97,27 @@ export interface ScenarioResult {
    */
   readonly sustainedPerSec: number;
   readonly engine: { cpuSec: number; peakRssBytes: number } | undefined;
+  /** Undefined when the steady window held fewer than two samples (very short runs). */
+  readonly steadyCpu: SteadyCpu | undefined;
   readonly drained: boolean;
   readonly errorSamples: string[];
+}
+
+/**
+ * Keep-alive sockets each dispatching process may open to the fleet's origin. Every simulated
+ * merchant shares that one origin, where real ones each have their own, so the node would open up
+ * to all its lanes' worth of sockets to it (one origin per merchant was measured too: slower and
+ * far more memory, docs/benchmarks.md). But the fleet is one Node process, and a Node server
+ * accepts one new connection per turn of its event loop: once it is busy, a burst of new
+ * connections waits in its accept queue, requests written on them wait past the 5 s deadline, the
+ * node times them out and sends them again, and the fleet reads the first copy later: duplicates
+ * made by the harness, not the node. So `instant`, which answers at once and needs few sockets for
+ * any rate this machine reaches, gets 256 per process; the slow profiles, which hold a request open
+ * for their latency, get as many as all lanes together (256 to 1,024), shared by the processes.
+ */
+export function fleetSockets(profile: ProfileName, merchants: number, lane: number, dispatchers: number): number {
+  if (profile === 'instant') return 256;
+  return Math.max(64, Math.floor(Math.min(Math.max(256, merchants * lane), 1024) / dispatchers));
 }
 
 export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult> {
@@ -103,11 +139,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       CONFIRMA_SHUTDOWN_GRACE_MS: '2000',
       // The load generator is the whole payment platform on one key: its limit is sized for that.
       CONFIRMA_RATE_LIMIT: '20000',
-      // Every simulated merchant shares the fleet's one origin, where real ones each have their
-      // own: give the origin as many sockets as all lanes together, as separate origins would (up
-      // to 1,024). One origin per merchant was measured too: slower and far more memory
-      // (docs/benchmarks.md).
-      CONFIRMA_CONNECTIONS_PER_ORIGIN: String(Math.min(Math.max(256, opts.merchants * (opts.maxInFlightPerMerchant ?? 32)), 1024)),
+      CONFIRMA_CONNECTIONS_PER_ORIGIN: String(fleetSockets(opts.profile, opts.merchants, opts.maxInFlightPerMerchant ?? 32, split ? (opts.workers ?? 1) : 1)),
       ...opts.engineEnv,
     };
     engine = await startEngineProcess({
@@ -180,6 +212,8 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
         dead: m.get('confirma_confirmations{state="dead"}') ?? 0,
         retries: m.get('confirma_attempts_total{outcome="retry"}') ?? 0,
         engine: sampleAll(),
+        at: Date.now(),
+        harnessCpuSec: cpuSecOf(process.cpuUsage()),
       };
       lastAccepted = s.accepted;
       ticks.push(t);
@@ -237,6 +271,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     );
     const final = sampleAll();
     await load.close();
+    const steadyTo = Math.min(loadEndedAt, started + opts.durationSec * 1000);
     return {
       options: { ...opts, onTick: undefined } as Omit<ScenarioOptions, 'onTick'>,
       load: loadResult,
@@ -246,8 +281,9 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       wallSec,
       confirmedPerSec: verdict.delivered / Math.max(wallSec, 0.001),
       // Up to the end of the duration: past it only late approvals are still being sent.
-      sustainedPerSec: deliveredBetween(fleet, fleet.steadyFrom, Math.min(loadEndedAt, started + opts.durationSec * 1000)),
+      sustainedPerSec: deliveredBetween(fleet, fleet.steadyFrom, steadyTo),
       engine: final === undefined ? undefined : { cpuSec: final.cpuSec, peakRssBytes: final.peakRssBytes },
+      steadyCpu: steadyCpu(ticks, fleet.steadyFrom, steadyTo),
       drained,
       errorSamples: load.errorSamples,
     };
@@ -256,6 +292,29 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     await engine?.stop().catch(() => undefined);
     await fleet.close();
   }
+}
+
+const cpuSecOf = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1e6;
+
+/** See `SteadyCpu`: from the first sample at or after `from` to the last at or before `to`. */
+export function steadyCpu(ticks: readonly Tick[], from: number, to: number): SteadyCpu | undefined {
+  const inside = ticks.filter((t) => t.at >= from && t.at <= to && t.engine !== undefined);
+  const a = inside[0];
+  const b = inside[inside.length - 1];
+  if (a === undefined || b === undefined || b === a || a.engine === undefined || b.engine === undefined) return undefined;
+  const seconds = (b.at - a.at) / 1000;
+  const confirmed = b.fleet.accepted - a.fleet.accepted;
+  const engine = b.engine.cpuSec - a.engine.cpuSec;
+  const harness = b.harnessCpuSec - a.harnessCpuSec;
+  const per = (cpu: number): number => (confirmed > 0 ? (cpu * 1e6) / confirmed : Number.NaN);
+  return {
+    seconds,
+    confirmed,
+    engineCores: engine / seconds,
+    harnessCores: harness / seconds,
+    engineUsPerConfirmation: per(engine),
+    harnessUsPerConfirmation: per(harness),
+  };
 }
 
 /** Confirmations accepted per second between two times (the steady part of the load phase). */
