@@ -7,6 +7,7 @@ import { HttpClient } from './dispatch/http-client.js';
 import { parseAllowList } from './dispatch/ssrf.js';
 import { GroupCommit } from './ingest/group-commit.js';
 import type { Logger } from './observe/logger.js';
+import { LoopDelay } from './observe/loop-delay.js';
 import { Metrics } from './observe/metrics.js';
 import { openStore } from './store/open-store.js';
 import type { IngestOp, IngestResult, Store } from './store/store.js';
@@ -113,6 +114,19 @@ export async function createApp(
   });
   metrics.gauge('confirma_in_flight', 'Delivery requests in flight on this node.', () => dispatcher.inFlightCount);
   metrics.gauge('confirma_ingest_backlog', 'Writes waiting for a group commit.', () => ingest.backlog);
+  const loopDelay = new LoopDelay();
+  metrics.gauge(
+    'confirma_event_loop_delay_seconds',
+    'How late the main event loop ran over the last 10 s (quantile 1 is the maximum).',
+    () => {
+      const d = loopDelay.read();
+      return [
+        [{ quantile: '0.5' }, d.p50],
+        [{ quantile: '0.99' }, d.p99],
+        [{ quantile: '1' }, d.max],
+      ];
+    },
+  );
   let stopped: Promise<void> | undefined;
   let unsubscribe: (() => Promise<void>) | undefined;
   let retentionTimer: NodeJS.Timeout | undefined;
@@ -166,6 +180,7 @@ export async function createApp(
         await dispatcher.stop(config.shutdownGraceMs);
         await client.close();
         await store.close();
+        loopDelay.stop();
       })();
       return stopped;
     },
