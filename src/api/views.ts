@@ -1,4 +1,5 @@
 import type { Attempt, Confirmation } from '../domain/confirmation.js';
+import { isoTime } from '../domain/iso-time.js';
 import type { Merchant } from '../domain/merchant.js';
 import type { Transaction } from '../domain/transaction.js';
 
@@ -7,12 +8,8 @@ import type { Transaction } from '../domain/transaction.js';
  * Field names here are the public API and do not change (fields may be added).
  */
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
 function isoOrNull(ms: number | null): string | null {
-  return ms === null ? null : iso(ms);
+  return ms === null ? null : isoTime(ms);
 }
 
 export function merchantView(m: Merchant) {
@@ -29,8 +26,8 @@ export function merchantView(m: Merchant) {
     enabled: m.disabledAt === null,
     disabledAt: isoOrNull(m.disabledAt),
     disabledReason: m.disabledReason,
-    createdAt: iso(m.createdAt),
-    updatedAt: iso(m.updatedAt),
+    createdAt: isoTime(m.createdAt),
+    updatedAt: isoTime(m.updatedAt),
   };
 }
 
@@ -44,8 +41,8 @@ export function transactionView(t: Transaction) {
     status: t.status,
     customer: t.customer,
     metadata: t.metadata,
-    createdAt: iso(t.createdAt),
-    updatedAt: iso(t.updatedAt),
+    createdAt: isoTime(t.createdAt),
+    updatedAt: isoTime(t.updatedAt),
   };
 }
 
@@ -60,7 +57,7 @@ export function confirmationSummaryView(c: Confirmation) {
     dueAt: isoOrNull(c.dueAt),
     deliveredAt: isoOrNull(c.deliveredAt),
     lastError: c.lastError,
-    createdAt: iso(c.createdAt),
+    createdAt: isoTime(c.createdAt),
   };
 }
 
@@ -72,7 +69,7 @@ export function confirmationView(c: Confirmation) {
 export function attemptView(a: Attempt) {
   return {
     number: a.number,
-    startedAt: iso(a.startedAt),
+    startedAt: isoTime(a.startedAt),
     durationMs: a.durationMs,
     statusCode: a.statusCode,
     errorKind: a.errorKind,

@@ -1,3 +1,4 @@
+import { isoTime } from '../domain/iso-time.js';
 import { signedHeaders } from '../signing/standard-webhooks.js';
 import type { BodyInput, PayloadFormat } from './format.js';
 
@@ -37,16 +38,4 @@ export function standardBody({ msgId, seq, type, tx, at }: BodyInput): string {
       updatedAt: isoTime(tx.updatedAt),
     },
   });
-}
-
-let lastMs = Number.NaN;
-let lastIso = '';
-
-/** `toISOString()` of an epoch-ms time, remembered for the last one: a commit stamps every body with the same `now`. */
-function isoTime(ms: number): string {
-  if (ms !== lastMs) {
-    lastIso = new Date(ms).toISOString();
-    lastMs = ms;
-  }
-  return lastIso;
 }
