@@ -3,7 +3,23 @@ import { AUDIT_ACTIONS } from '../domain/audit.js';
 import { CONFIRMATION_STATES } from '../domain/confirmation.js';
 import { FORMATS } from '../domain/merchant.js';
 import { STATUSES } from '../domain/status.js';
-import { errorCatalog, type ErrorCode } from '../errors.js';
+import { errorCatalog } from '../errors.js';
+import {
+  AUTH,
+  errors,
+  idParam,
+  input,
+  int,
+  json,
+  nullable,
+  obj,
+  query,
+  ref,
+  str,
+  time,
+  type Props,
+  type Schema,
+} from './openapi-schema.js';
 import { LIMITS } from './validate.js';
 
 /**
@@ -11,52 +27,6 @@ import { LIMITS } from './validate.js';
  * codes are taken from the same constants the validators use, so they cannot drift; a test checks
  * that every registered route appears here and nothing else does.
  */
-
-type Schema = Record<string, unknown>;
-
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` });
-const str = (extra: Schema = {}): Schema => ({ type: 'string', ...extra });
-const int = (minimum: number, maximum: number, extra: Schema = {}): Schema => ({ type: 'integer', minimum, maximum, ...extra });
-const nullable = (s: Schema): Schema => ({ oneOf: [s, { type: 'null' }] });
-const time = (): Schema => str({ format: 'date-time' });
-type Props = Record<string, Schema>;
-/** A response object: open, since fields may be added to responses without a new version. */
-const obj = (properties: Props, required: string[] = Object.keys(properties)): Schema => ({
-  type: 'object',
-  properties,
-  required,
-});
-/** A request object: closed, since the API refuses unknown fields (unknown_field). */
-const input = (properties: Props, required: string[]): Schema => ({
-  type: 'object',
-  additionalProperties: false,
-  properties,
-  required,
-});
-
-const json = (schema: Schema) => ({ content: { 'application/json': { schema } } });
-
-/** The error responses an operation may give, grouped by HTTP status, each naming its codes. */
-function errors(...codes: ErrorCode[]): Record<string, unknown> {
-  const byStatus = new Map<number, ErrorCode[]>();
-  for (const c of [...codes, 'internal' as const]) {
-    const s = errorCatalog[c].status;
-    byStatus.set(s, [...(byStatus.get(s) ?? []), c]);
-  }
-  return Object.fromEntries(
-    [...byStatus].map(([status, cs]) => [String(status), { description: `Error: ${cs.join(', ')}`, ...json(ref('Error')) }]),
-  );
-}
-
-const AUTH = ['unauthorized'] as const;
-const idParam = (description: string) => ({ name: 'id', in: 'path', required: true, description, schema: str() });
-const query = (name: string, schema: Schema, description: string) => ({
-  name,
-  in: 'query',
-  required: false,
-  description,
-  schema,
-});
 
 export function openapiDocument(config: Config): Record<string, unknown> {
   const timeoutMsMax = Math.min(LIMITS.timeoutMsMax, config.leaseMs - 2000);
@@ -304,7 +274,7 @@ export function openapiDocument(config: Config): Record<string, unknown> {
       get: {
         ...open,
         operationId: 'metrics',
-        summary: 'Prometheus metrics: attempts by outcome, attempt durations, commit batches, in flight, confirmations by state',
+        summary: 'Prometheus metrics: attempts by outcome, attempt durations, commit batches, in flight, confirmations by state, event-loop delay',
         responses: { '200': { description: 'Prometheus text exposition', content: { 'text/plain': { schema: str() } } } },
       },
     },
