@@ -247,14 +247,18 @@ export class Dispatcher extends EventEmitter {
     // Lanes that asked for work: one transaction claims for all of them through the per-merchant index.
     if (this.wanting.size > 0) {
       const now = Date.now();
-      const wants: Array<{ merchantId: string; limit: number; lane: Lane }> = [];
+      // Only ids and limits go to the store: a lane holds secrets and, while it reloads its
+      // merchant, a promise, and the store may have to copy its arguments to another thread.
+      const wants: Array<{ merchantId: string; limit: number }> = [];
+      const asked: Lane[] = [];
       let room = config.maxInFlight - this.inFlight - this.reserved;
       for (const lane of this.wanting) {
         if (room <= 0) break;
         this.wanting.delete(lane);
         const free = Math.min(lane.free(now), room);
         if (free <= 0) continue;
-        wants.push({ merchantId: lane.merchantId, limit: free, lane });
+        wants.push({ merchantId: lane.merchantId, limit: free });
+        asked.push(lane);
         room -= free;
       }
       if (wants.length > 0) {
@@ -265,7 +269,9 @@ export class Dispatcher extends EventEmitter {
           this.launch(claim, now);
         }
         // A lane that got all it asked for may have more waiting; one that got less is drained.
-        for (const w of wants) w.lane.backlogged = (got.get(w.merchantId) ?? 0) >= w.limit;
+        wants.forEach((w, i) => {
+          (asked[i] as Lane).backlogged = (got.get(w.merchantId) ?? 0) >= w.limit;
+        });
       }
       if (this.wanting.size > 0) this.again = true;
     }

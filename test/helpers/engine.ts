@@ -6,6 +6,7 @@ import path from 'node:path';
 import { createApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/observe/logger.js';
+import type { Store } from '../../src/store/store.js';
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
@@ -37,8 +38,11 @@ export interface Engine {
   stop(): Promise<void>;
 }
 
-/** Starts a whole node in this process on a fresh SQLite file and a free loopback port. */
-export async function startEngine(env: Record<string, string> = {}): Promise<Engine> {
+/**
+ * Starts a whole node in this process on a fresh SQLite file and a free loopback port; `makeStore`
+ * opens that file some other way than the configured default (a test's instrumented store).
+ */
+export async function startEngine(env: Record<string, string> = {}, makeStore?: (dbPath: string) => Store): Promise<Engine> {
   const { dir, cleanup } = tempDir();
   const dbPath = path.join(dir, 'confirma.db');
   const config = loadConfig({
@@ -50,7 +54,8 @@ export async function startEngine(env: Record<string, string> = {}): Promise<Eng
     CONFIRMA_SHUTDOWN_GRACE_MS: '2000',
     ...env,
   });
-  const app = await createApp(config, createLogger(config.logLevel, destination({ dest: testLogFile('engine'), sync: true })));
+  const log = createLogger(config.logLevel, destination({ dest: testLogFile('engine'), sync: true }));
+  const app = await (makeStore === undefined ? createApp(config, log) : createApp(config, log, makeStore(dbPath)));
   const url = await app.start();
   return {
     app,
