@@ -504,6 +504,24 @@ for (const adapter of adapters) {
       assert.deepEqual(next.map((c) => [c.transactionId, c.seq]), [['ci-1', 2]]);
     });
 
+    test('claim at insert: a status change is taken too, without asking up to `unasked`, never after a refusal', async (store) => {
+      const a = await merchant(store);
+      const now = Date.now();
+      await store.ingest([create(a, { id: 'su-1' }), create(a, { id: 'su-2' }), create(a, { id: 'su-3' })], now);
+      for (const c of await claimAll(store, now)) await record(store, c, { kind: 'delivered' }, now);
+      const claimsOf = (rs: IngestResult[]) => rs.flatMap((r) => (r.ok && r.claim !== undefined ? [r.claim] : []));
+      // The approval makes its second confirmation due at once: the node takes it.
+      const taken = claimsOf(await store.ingest([status('su-1', 'approved')], now + 1, { leaseMs: 10_000, take: () => true, unasked: 1 }));
+      assert.deepEqual(taken.map((c) => [c.transactionId, c.seq, c.token, c.tries]), [['su-1', 2, 1, 0]]);
+      assert.match(taken[0]!.body, /"status":"approved"/);
+      // Not taken when the claimer says no and allows nothing unasked.
+      assert.deepEqual(claimsOf(await store.ingest([status('su-2', 'approved')], now + 2, { leaseMs: 10_000, take: () => false, unasked: 0 })), []);
+      // Nor when the batch asked about the merchant (for its new transaction) and was refused.
+      const refused = await store.ingest([create(a, { id: 'su-4' }), status('su-3', 'approved')], now + 3, { leaseMs: 10_000, take: () => false, unasked: 5 });
+      assert.deepEqual(claimsOf(refused), []);
+      assert.deepEqual(await store.countByState(), { waiting: 0, pending: 3, inflight: 1, delivered: 3, dead: 0, parked: 0 });
+    });
+
     test('parking: disabling parks, new ones arrive parked, a 410 disables, enabling unparks', async (store) => {
       const m = await merchant(store);
       const now = Date.now();

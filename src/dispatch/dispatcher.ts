@@ -152,6 +152,7 @@ export class Dispatcher extends EventEmitter {
     let settled = false;
     return {
       leaseMs: this.deps.config.leaseMs,
+      unasked: Math.max(this.deps.config.maxInFlight - this.inFlight - this.reserved, 0),
       take: (merchantId) => {
         if (settled || this.deps.config.maxInFlight - this.inFlight - this.reserved <= 0) return false;
         // Only merchants this node already delivers for: an op naming an unknown merchant (it will
@@ -167,14 +168,46 @@ export class Dispatcher extends EventEmitter {
       settle: (claims) => {
         if (settled) return;
         settled = true;
+        const at = Date.now();
+        const unasked: Claim[] = [];
+        for (const claim of claims) {
+          const lane = this.lanes.get(claim.merchantId);
+          const n = lane === undefined ? 0 : (held.get(lane) ?? 0);
+          if (lane === undefined || n <= 0) {
+            unasked.push(claim);
+            continue;
+          }
+          held.set(lane, n - 1);
+          lane.reserved--;
+          this.reserved--;
+          this.launch(claim, at);
+        }
         for (const [lane, n] of held) {
           lane.reserved -= n;
           this.reserved -= n;
         }
-        const at = Date.now();
-        for (const claim of claims) this.launch(claim, at);
+        if (unasked.length > 0) this.settleUnasked(unasked, at);
       },
     };
+  }
+
+  /**
+   * Rows an ingest commit took without a reservation (see `IngestClaimer.unasked`): each goes out
+   * if its lane and the node have a free slot now; the others are handed back to the queue and
+   * their lanes asked to claim them as usual.
+   */
+  private settleUnasked(claims: readonly Claim[], now: number): void {
+    const back: Claim[] = [];
+    for (const claim of claims) {
+      const lane = this.lane(claim.merchantId);
+      if (lane.free(now) > 0 && this.deps.config.maxInFlight - this.inFlight - this.reserved > 0) this.launch(claim, now);
+      else back.push(claim);
+    }
+    if (back.length === 0) return;
+    this.deps.store.releaseClaims(back, now).then(
+      () => this.wake(new Set(back.map((c) => c.merchantId))),
+      (err: unknown) => this.deps.log.error({ err }, 'handing back claims failed'),
+    );
   }
 
   /** Drops a merchant's cached settings and secrets (after PATCH or rotation). */

@@ -49,6 +49,13 @@ export interface IngestClaimer {
   readonly leaseMs: number;
   /** Whether the node takes a new due confirmation of this merchant now (it counts it if so). */
   take(merchantId: string): boolean;
+  /**
+   * How many rows the commit may take without asking `take` (0 or absent: none). For a store that
+   * cannot ask while its commit runs (on another thread) about an op whose merchant it learns only
+   * there: a status change names just its transaction. The claimer's owner sends each such row if
+   * its merchant has room when the commit is back, and gives it back otherwise.
+   */
+  readonly unasked?: number;
 }
 
 /** An attempt's result and the outcome decided for it, to be written back under the claim's token. */

@@ -15,7 +15,7 @@ import type {
   Store,
 } from '../store.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
-import { fromWireError, fromWireResults, type WireCall, type WireIngestResult, type WireReply } from './wire.js';
+import { fromWireError, fromWireResults, type WireCall, type WireClaimer, type WireIngestResult, type WireReply } from './wire.js';
 
 /**
  * The embedded store on its own thread. better-sqlite3 is synchronous: on the event loop, every
@@ -118,18 +118,26 @@ export class ThreadedSqliteStore implements Store {
 
   /**
    * The claimer's decisions cannot run on the SQLite thread, so they are made here first, op by
-   * op, as a budget per merchant for the new transactions of the batch (status changes are left
-   * to the usual claims). Slots a budget reserves and the commit does not use are given back by
-   * the claimer's owner.
+   * op, as a budget per merchant for the new transactions of the batch; a merchant asked and
+   * refused gets a budget of 0. A status change names only its transaction, so its merchant is
+   * known only on the thread: those may take up to `claimer.unasked` rows of merchants the batch
+   * did not ask about (see `IngestClaimer.unasked`). Slots a budget reserves and the commit does
+   * not use are given back by the claimer's owner.
    */
   async ingest(ops: readonly IngestOp[], now: number, claimer?: IngestClaimer): Promise<IngestResult[]> {
-    let wire: { leaseMs: number; budget: Record<string, number> } | undefined;
+    let wire: WireClaimer | undefined;
     if (claimer !== undefined) {
       const budget: Record<string, number> = {};
+      let statusOps = 0;
       for (const op of ops) {
-        if (op.kind === 'create' && claimer.take(op.tx.merchantId)) budget[op.tx.merchantId] = (budget[op.tx.merchantId] ?? 0) + 1;
+        if (op.kind === 'create') {
+          const m = op.tx.merchantId;
+          budget[m] = (budget[m] ?? 0) + (claimer.take(m) ? 1 : 0);
+        } else {
+          statusOps++;
+        }
       }
-      wire = { leaseMs: claimer.leaseMs, budget };
+      wire = { leaseMs: claimer.leaseMs, budget, unasked: Math.min(statusOps, claimer.unasked ?? 0) };
     }
     return fromWireResults(await this.call<WireIngestResult[]>('ingest', ops, now, wire));
   }

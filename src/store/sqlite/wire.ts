@@ -21,6 +21,16 @@ export type WireReply =
   | { readonly id: number; readonly ok: true; readonly value: unknown }
   | { readonly id: number; readonly ok: false; readonly error: WireError };
 
+/**
+ * An ingest claimer on the wire: the rows each merchant may take (decided on the main thread) and
+ * how many rows of merchants not in `budget` may be taken without asking (status changes).
+ */
+export interface WireClaimer {
+  readonly leaseMs: number;
+  readonly budget: Record<string, number>;
+  readonly unasked: number;
+}
+
 /** An ingest result on the wire: a refused op carries its catalog error as plain data. */
 export type WireIngestResult = Exclude<IngestResult, { ok: false }> | { readonly ok: false; readonly error: WireError };
 
