@@ -62,6 +62,58 @@ describe('merchant fleet', () => {
     }
   });
 
+  it('measures commit → the answer on first attempts, next to the answer time alone', async () => {
+    // A constant random source: every request is answered 2xx after the same drawn latency.
+    const fixed = () => 0.9;
+    const drawn = answer(profile('realistic'), fixed);
+    assert.equal(drawn.kind, 'ok');
+    const answerMs = (drawn as { delayMs: number }).delayMs;
+    const fleet = await new Fleet({ merchants: 1, profile: 'realistic', random: fixed }).listen();
+    try {
+      const secret = generateSecret();
+      fleet.setSecret(0, secret);
+      fleet.steadyFrom = Date.now() - 1_000;
+      const committed = Date.now() - 40;
+      assert.equal(await post(fleet.url(0), secret, 'msg_1', body('msg_1', 'tx_1', 1, committed)), 200);
+      assert.equal(await post(fleet.url(0), secret, 'msg_2', body('msg_2', 'tx_2', 1, committed)), 200);
+      // A repeat is not a first attempt; a confirmation committed before steadyFrom is not measured.
+      assert.equal(await post(fleet.url(0), secret, 'msg_1', body('msg_1', 'tx_1', 1, committed)), 200);
+      assert.equal(await post(fleet.url(0), secret, 'msg_3', body('msg_3', 'tx_3', 1, fleet.steadyFrom - 1)), 200);
+      const s = fleet.stats();
+      assert.equal(s.answered.count, 2);
+      assert.deepEqual([s.ownLatency.count, s.ownLatency.p50, s.ownLatency.max], [2, Math.round(answerMs), answerMs]);
+      // Arrival (≥ 40 ms after the commit) plus the answer time.
+      assert.ok(s.answered.p50 >= 40 + Math.round(answerMs), `answered p50 ${s.answered.p50}`);
+      assert.equal(s.answered.p50, s.firstArrival.p50 + Math.round(answerMs));
+    } finally {
+      await fleet.close();
+    }
+  });
+
+  it("measures a transaction's later confirmation from the answer to the one before it", async () => {
+    const fixed = () => 0.9;
+    const answerMs = (answer(profile('realistic'), fixed) as { delayMs: number }).delayMs;
+    const fleet = await new Fleet({ merchants: 1, profile: 'realistic', random: fixed }).listen();
+    try {
+      const secret = generateSecret();
+      fleet.setSecret(0, secret);
+      fleet.steadyFrom = Date.now() - 1_000;
+      // The approval is committed before the pending confirmation is even sent; the engine may send
+      // it only once the merchant has answered the pending one (after `answerMs`).
+      const committed = Date.now() - 200;
+      assert.equal(await post(fleet.url(0), secret, 'msg_p', body('msg_p', 'tx_o', 1, committed)), 200);
+      assert.equal(await post(fleet.url(0), secret, 'msg_a', body('msg_a', 'tx_o', 2, committed)), 200);
+      const s = fleet.stats();
+      assert.equal(s.firstArrival.count, 2);
+      // The pending one waited ≥ 200 ms since its commit; the approval only the few ms between the
+      // answer and its own arrival, not the 200 ms plus the answer time since its commit.
+      assert.ok(s.firstArrival.max >= 200, `pending ${s.firstArrival.max}`);
+      assert.ok(s.firstArrival.p50 < 100, `approval ${s.firstArrival.p50} (answer time ${answerMs})`);
+    } finally {
+      await fleet.close();
+    }
+  });
+
   it('rejects a bad signature and keeps it out of the ledger', async () => {
     const fleet = await new Fleet({ merchants: 1, profile: 'instant' }).listen();
     try {

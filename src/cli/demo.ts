@@ -45,7 +45,9 @@ function summary(r: ScenarioResult): string {
     `  lost                        ${fmt(v.lost)}${v.lost > 0 ? `   e.g. ${v.lostSamples.join(', ')}` : ''}`,
     `  duplicates received         ${fmt(r.fleet.duplicates)}   bad signatures ${fmt(r.fleet.badSignatures)}`,
     `  commit→receipt latency      p50 ${ms(lat.p50)}   p99 ${ms(lat.p99)}   p99.9 ${ms(lat.p999)}   max ${ms(lat.max)}   (retries included)`,
-    `  engine delay (first tries)  p50 ${ms(first.p50)}   p99 ${ms(first.p99)}   p99.9 ${ms(first.p999)}   (commit → first attempt's arrival, after warm-up)`,
+    `  engine delay (first tries)  p50 ${ms(first.p50)}   p99 ${ms(first.p99)}   p99.9 ${ms(first.p999)}   (sendable → first attempt's arrival, after warm-up)`,
+    `  sendable→merchant's answer  p50 ${ms(r.fleet.answered.p50)}   p99 ${ms(r.fleet.answered.p99)}   against the merchants' own p99 ${ms(r.fleet.ownLatency.p99)}   (first tries answered 2xx)`,
+    `                              (sendable: committed, and the transaction's previous confirmation answered)`,
     `  sustained while sending     ${fmt(r.sustainedPerSec)} confirmations/s (after warm-up)`,
     `  throughput                  ${fmt(r.confirmedPerSec)} confirmations/s over ${r.wallSec.toFixed(1)} s, drain included` +
       (r.drained ? '' : '   (drain timed out: some healthy confirmations were still retrying)'),

@@ -57,11 +57,22 @@ export interface FleetStats {
   /** Commit (the body's timestamp) → receipt of the accepted attempt, ms, over accepted ids (retries included). */
   readonly latency: Percentiles;
   /**
-   * Commit → arrival of the first attempt, whatever it was answered, for confirmations committed
-   * from `steadyFrom` on: the delay the engine itself adds (the merchant's answer time and the
-   * retry schedule are not in it).
+   * From the moment a confirmation could be sent to the arrival of its first attempt, whatever it
+   * was answered, for confirmations committed from `steadyFrom` on: the delay the engine itself
+   * adds. It could be sent once committed and, for a transaction's later confirmation (per-
+   * transaction order), once the merchant had answered the one before 2xx, whichever came later:
+   * so neither the merchant's answer time nor the retry schedule is in it.
    */
   readonly firstArrival: Percentiles;
+  /**
+   * The same start → the merchant's answer (arrival plus the answer time its profile drew), for
+   * first attempts answered 2xx at once (`ok`): what the merchant experiences end to end. Set
+   * against `ownLatency` (the answer times alone, same requests), its p99 shows what the engine
+   * adds at the merchants' own p99.
+   */
+  readonly answered: Percentiles;
+  /** The merchant's own answer time for the requests in `answered`. */
+  readonly ownLatency: Percentiles;
 }
 
 export interface Percentiles {
@@ -88,10 +99,19 @@ export class Fleet {
   readonly server: http.Server;
   readonly latency = new Histogram();
   readonly firstArrival = new Histogram();
+  readonly answered = new Histogram();
+  readonly ownLatency = new Histogram();
   /** Commit time from which first arrivals are measured (a run sets it past its warm-up). */
   steadyFrom = 0;
   /** Ids seen in attempts that were not accepted: their next attempt is not a first arrival. */
   private readonly seenUnaccepted = new Set<string>();
+  /**
+   * Transaction id → when its latest confirmation was answered 2xx, for the ready time of the
+   * next one; two generations swapped every `ANSWERS_KEPT_MS`, so memory stays bounded.
+   */
+  private answeredTx = new Map<string, number>();
+  private answeredTxOld = new Map<string, number>();
+  private answeredTxSince = Date.now();
   private readonly ledger = new Map<string, LedgerEntry>();
   private readonly slots: MerchantSlot[];
   private readonly hung = new Set<http.ServerResponse>();
@@ -182,6 +202,8 @@ export class Fleet {
       hanging: this.hung.size,
       latency: percentiles(h),
       firstArrival: percentiles(this.firstArrival),
+      answered: percentiles(this.answered),
+      ownLatency: percentiles(this.ownLatency),
     };
   }
 
@@ -258,12 +280,12 @@ export class Fleet {
       }
       const a = answer(this.profile, this.random);
       this.count(a.kind);
-      // The commit time a standard body carries, read once for both latency measures.
-      const committed = committedAt(body);
-      this.arrived(verified.msgId, committed, at, a.kind === 'ok' || a.kind === 'drip');
+      // Read once for every measure: the commit time, the transaction and the confirmation's seq.
+      const info = bodyInfo(body);
+      this.arrived(verified.msgId, info, at, a.kind === 'ok' || a.kind === 'drip', a.kind === 'ok' ? a.delayMs : undefined);
       switch (a.kind) {
         case 'ok':
-          this.accept(verified.msgId, body, committed, at);
+          this.accept(verified.msgId, info, at, a.delayMs);
           this.later(a.delayMs, () => {
             if (!res.destroyed) res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
           });
@@ -285,7 +307,7 @@ export class Fleet {
           this.hold(res);
           return;
         case 'drip':
-          this.accept(verified.msgId, body, committed, at);
+          this.accept(verified.msgId, info, at, a.durationMs);
           this.drip(res, a.durationMs);
           return;
       }
@@ -308,29 +330,39 @@ export class Fleet {
     this.later(step, next);
   }
 
-  /** Records the engine's delay on an id's first attempt. */
-  private arrived(webhookId: string, committed: number, at: number, accepting: boolean): void {
+  /**
+   * Records the engine's delay on an id's first attempt (see `FleetStats.firstArrival`) and, when
+   * it is answered 2xx at once after `answerMs`, the end-to-end time to that answer next to the
+   * answer time alone.
+   */
+  private arrived(webhookId: string, info: BodyInfo, at: number, accepting: boolean, answerMs: number | undefined): void {
     if (this.ledger.has(webhookId) || this.seenUnaccepted.has(webhookId)) return;
     if (!accepting) this.seenUnaccepted.add(webhookId);
-    if (Number.isFinite(committed) && committed >= this.steadyFrom) this.firstArrival.record(at - committed);
+    if (!Number.isFinite(info.committed) || info.committed < this.steadyFrom) return;
+    const previous = info.seq > 1 ? (this.answeredTx.get(info.tx) ?? this.answeredTxOld.get(info.tx)) : undefined;
+    const ready = previous === undefined ? info.committed : Math.max(info.committed, previous);
+    this.firstArrival.record(at - ready);
+    if (answerMs !== undefined) {
+      this.answered.record(at - ready + answerMs);
+      this.ownLatency.record(answerMs);
+    }
   }
 
-  private accept(webhookId: string, body: Buffer, committed: number, at: number): void {
+  /** A 2xx answer after `answerMs`: into the ledger the first time, a duplicate after. */
+  private accept(webhookId: string, info: BodyInfo, at: number, answerMs: number): void {
     if (this.ledger.has(webhookId)) {
       this.duplicates++;
       return;
     }
-    let tx = '';
-    let seq = 0;
-    try {
-      const parsed = JSON.parse(body.toString('utf8')) as { data?: { id?: string; seq?: number } };
-      tx = parsed.data?.id ?? '';
-      seq = parsed.data?.seq ?? 0;
-      if (Number.isFinite(committed)) this.latency.record(at - committed);
-    } catch {
-      // Not our JSON format: still an accepted id, without a transaction.
+    if (Number.isFinite(info.committed)) this.latency.record(at - info.committed);
+    this.ledger.set(webhookId, { at, tx: info.tx, seq: info.seq });
+    if (info.tx === '') return;
+    if (at - this.answeredTxSince > ANSWERS_KEPT_MS) {
+      this.answeredTxOld = this.answeredTx;
+      this.answeredTx = new Map();
+      this.answeredTxSince = at;
     }
-    this.ledger.set(webhookId, { at, tx, seq });
+    this.answeredTx.set(info.tx, at + answerMs);
   }
 
   private control(req: http.IncomingMessage, res: http.ServerResponse, route: string): void {
@@ -372,9 +404,29 @@ export class Fleet {
   }
 }
 
-/** The commit time a standard body carries in `timestamp` (NaN when it has none). */
-function committedAt(body: Buffer): number {
-  // The timestamp is near the start of the body: no need to parse all of it.
-  const m = /"timestamp":"([^"]+)"/.exec(body.toString('latin1', 0, Math.min(body.length, 200)));
-  return m === null ? Number.NaN : Date.parse(m[1] as string);
+/**
+ * How long an answer time is kept for the next confirmation of its transaction: a later one is
+ * sent right after (an approval already waiting), or its ready time is its own commit anyway.
+ */
+const ANSWERS_KEPT_MS = 30_000;
+
+/** What the measures read from a body: its commit time (NaN without one), transaction and seq. */
+interface BodyInfo {
+  readonly committed: number;
+  readonly tx: string;
+  readonly seq: number;
+}
+
+/** A standard body's `timestamp`, `data.id` and `data.seq`; an unknown format gives NaN, '' and 0. */
+function bodyInfo(body: Buffer): BodyInfo {
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { timestamp?: unknown; data?: { id?: unknown; seq?: unknown } };
+    return {
+      committed: typeof parsed.timestamp === 'string' ? Date.parse(parsed.timestamp) : Number.NaN,
+      tx: typeof parsed.data?.id === 'string' ? parsed.data.id : '',
+      seq: typeof parsed.data?.seq === 'number' ? parsed.data.seq : 0,
+    };
+  } catch {
+    return { committed: Number.NaN, tx: '', seq: 0 };
+  }
 }
