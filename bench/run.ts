@@ -13,7 +13,10 @@
  *   pg-b-1: one `--role all` node; pg-b-2w: one `--role api` node plus 2 `--role worker` processes
  *   (CPU and RSS then summed over the three). Skipped when PostgreSQL does not answer; left out of
  *   `--quick` unless named with `--only`.
- * Prints a table, writes bench/results/<timestamp>.json, states each rate as a ratio to (a).
+ * Prints a table, writes bench/results/<timestamp>.json, states each rate as a ratio to the raw
+ * ceiling. This machine's speed drifts by a factor of two within minutes (other tenants of the
+ * host), so besides (a) a 3-second probe of the same ceiling runs just before each scenario, and
+ * the scenario's ratio is to its own probe (`--quick` uses (a) for all).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -124,6 +127,8 @@ interface Row {
   readonly offered: number;
   readonly result: ScenarioResult;
   readonly loadGenCpuSec: number;
+  /** The raw ceiling probed just before the scenario (requests/s), when probes run. */
+  readonly rawBefore: number | undefined;
 }
 
 function summarise(r: Row) {
@@ -133,6 +138,7 @@ function summarise(r: Row) {
   const backlog = r.result.ticks.map((t) => [Math.round(t.elapsedSec), t.backlog]);
   return {
     name: r.name,
+    rawCeilingBeforePerSec: r.rawBefore,
     profile: r.result.options.profile,
     merchants: r.result.options.merchants,
     offeredPerSec: r.offered,
@@ -173,12 +179,17 @@ function summarise(r: Row) {
   };
 }
 
+/** How each scenario probes the raw ceiling just before it runs (undefined: no probe). */
+let probe: (() => Promise<number>) | undefined;
+
 async function scenario(
   name: string,
   dir: string,
   o: Omit<ScenarioOptions, 'dir'>,
 ): Promise<Row> {
-  process.stderr.write(`\n[${name}] ${o.profile}, ${o.merchants} merchants, ${o.rate}/s offered for ${o.durationSec} s …\n`);
+  const rawBefore = probe === undefined ? undefined : await probe();
+  process.stderr.write(`\n[${name}] ${o.profile}, ${o.merchants} merchants, ${o.rate}/s offered for ${o.durationSec} s` +
+    `${rawBefore === undefined ? '' : ` (raw ceiling just before: ${Math.round(rawBefore)}/s)`} …\n`);
   const cpu0 = process.cpuUsage();
   const result = await runScenario({
     metricsEveryMs: 10_000,
@@ -190,7 +201,7 @@ async function scenario(
       ),
   });
   const cpu = process.cpuUsage(cpu0);
-  return { name, offered: o.rate, result, loadGenCpuSec: (cpu.user + cpu.system) / 1e6 };
+  return { name, offered: o.rate, result, loadGenCpuSec: (cpu.user + cpu.system) / 1e6, rawBefore };
 }
 
 const fmt = (n: number | undefined, digits = 0): string =>
@@ -212,6 +223,7 @@ async function main(): Promise<void> {
       process.stderr.write(`[a] raw ceiling: undici → node:http, ${bytes}-byte POSTs, ${q ? 1 : 10} s …\n`);
       raw = await rawCeiling(bytes, q ? 1 : 10, q ? 16 : 128);
     }
+    if (!q) probe = async () => (await rawCeiling(bytes, 3, 128)).perSec;
     if (want('b')) {
       rows.push(await scenario('b-instant', work, {
         profile: 'instant', merchants: q ? 5 : 50, rate: q ? 300 : 40_000, durationSec: duration,
@@ -271,17 +283,20 @@ async function main(): Promise<void> {
     scenarios: rows.map(summarise),
     skipped,
   };
-  const ratio = (x: number): string => (raw === undefined ? '–' : `${fmt((x / raw.perSec) * 100, 1)}%`);
+  const ratio = (x: number, own: number | undefined): string => {
+    const base = own ?? raw?.perSec;
+    return base === undefined ? '–' : `${fmt((x / base) * 100, 1)}%${own === undefined ? '' : ` of ${fmt(own)}`}`;
+  };
   const lines = [
     '',
     `machine: ${report.machine.cpus} cpus, ${report.machine.model}, node ${process.version}, load ${loadavg.map((l) => l.toFixed(2)).join(' ')}`,
-    '| run | offered/s | sustained/s | vs raw | lost | dup | p50 ms | p99 ms | p99.9 ms | delay p50/p99/p99.9 ms | answer p99 / merchant p99 ms | engine cores | CPU µs/conf engine / harness | peak RSS MB |',
+    '| run | offered/s | sustained/s | vs raw (probed just before) | lost | dup | p50 ms | p99 ms | p99.9 ms | delay p50/p99/p99.9 ms | answer p99 / merchant p99 ms | engine cores | CPU µs/conf engine / harness | peak RSS MB |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   if (raw !== undefined) lines.push(`| a raw undici → node:http | – | ${fmt(raw.perSec)} | 100% | – | – | – | – | – | – | – | – | – | – |`);
   for (const s of report.scenarios) {
     lines.push(
-      `| ${s.name} (${s.merchants} merchants) | ${fmt(s.offeredPerSec)} | ${fmt(s.sustainedPerSec)} | ${ratio(s.sustainedPerSec)} | ${s.lost} | ${s.duplicates} | ${fmt(s.latencyMs.p50)} | ${fmt(s.latencyMs.p99)} | ${fmt(s.latencyMs.p999)} | ${fmt(s.engineDelayMs.p50)} / ${fmt(s.engineDelayMs.p99)} / ${fmt(s.engineDelayMs.p999)} | ${fmt(s.answeredMs.p99)} / ${fmt(s.merchantOwnMs.p99)} | ${fmt(s.steadyCpu?.engineCores, 2)} | ${fmt(s.steadyCpu?.engineUsPerConfirmation)} / ${fmt(s.steadyCpu?.harnessUsPerConfirmation)} | ${fmt(s.enginePeakRssMB)} |`,
+      `| ${s.name} (${s.merchants} merchants) | ${fmt(s.offeredPerSec)} | ${fmt(s.sustainedPerSec)} | ${ratio(s.sustainedPerSec, s.rawCeilingBeforePerSec)} | ${s.lost} | ${s.duplicates} | ${fmt(s.latencyMs.p50)} | ${fmt(s.latencyMs.p99)} | ${fmt(s.latencyMs.p999)} | ${fmt(s.engineDelayMs.p50)} / ${fmt(s.engineDelayMs.p99)} / ${fmt(s.engineDelayMs.p999)} | ${fmt(s.answeredMs.p99)} / ${fmt(s.merchantOwnMs.p99)} | ${fmt(s.steadyCpu?.engineCores, 2)} | ${fmt(s.steadyCpu?.engineUsPerConfirmation)} / ${fmt(s.steadyCpu?.harnessUsPerConfirmation)} | ${fmt(s.enginePeakRssMB)} |`,
     );
   }
   for (const name of skipped) lines.push(`| ${name} | skipped: PostgreSQL not reachable at ${PG_URL} | | | | | | | | | | | | |`);
