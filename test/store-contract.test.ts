@@ -643,22 +643,30 @@ for (const adapter of adapters) {
         const m = await merchant(store);
         const now = Date.now();
         const schema = (store as unknown as PostgresStore).channel.replace('confirma_due_', '');
-        const weeks = async (): Promise<string[]> => {
+        const sql = async (text: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> => {
           const db = new pg.Client({ connectionString: PG_URL });
           await db.connect();
           try {
-            const { rows } = await db.query(
-              `SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-               WHERE n.nspname = $1 AND c.relkind = 'r' AND relname LIKE 'confirmations\\_w%' ORDER BY 1`,
-              [schema],
-            );
-            return rows.map((r) => String(r.relname));
+            return (await db.query(text, params)).rows;
           } finally {
             await db.end();
           }
         };
+        const weeks = async (table = 'confirmations'): Promise<string[]> =>
+          (
+            await sql(
+              `SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+               WHERE n.nspname = $1 AND c.relkind = 'r' AND relname LIKE $2 ORDER BY 1`,
+              [schema, `${table.replace(/_/g, '\\_')}\\_w%`],
+            )
+          ).map((r) => String(r.relname).slice(table.length));
+        const bodies = async (id: string): Promise<number> =>
+          Number((await sql(`SELECT count(*) AS n FROM ${schema}.confirmation_bodies WHERE id = $1`, [id]))[0]?.n);
         const before = await weeks();
         assert.equal(before.length, 3, `this week and two ahead: ${before.join(', ')}`);
+        // Bodies and attempts are partitioned by the same weeks.
+        assert.deepEqual(await weeks('confirmation_bodies'), before);
+        assert.deepEqual(await weeks('attempts'), before);
         await store.ingest([create(m, { id: 'w-1' }), create(m, { id: 'w-2' })], now);
         const claims = await claimAll(store, now);
         await record(store, claims[0]!, { kind: 'delivered' }, now);
@@ -666,6 +674,8 @@ for (const adapter of adapters) {
         // A cut-off five weeks ahead makes this week old; it holds a dead row, so it stays.
         const later = now + 5 * 7 * 86_400_000;
         assert.equal(await store.purgeHistory(later, 100), 1, 'the delivered row goes by a batched delete');
+        assert.equal(await bodies(claims[0]!.id), 0, 'and its body with it');
+        assert.equal(await bodies(claims[1]!.id), 1);
         assert.ok((await weeks()).includes(before[0]!));
         assert.equal((await store.getConfirmation(claims[1]!.id))?.state, 'dead');
         // Once the dead one is delivered too, the whole week is dropped.
@@ -674,6 +684,8 @@ for (const adapter of adapters) {
         await record(store, again!, { kind: 'delivered' }, now);
         await store.purgeHistory(later, 100);
         assert.ok(!(await weeks()).includes(before[0]!), 'the week was dropped');
+        assert.ok(!(await weeks('confirmation_bodies')).includes(before[0]!), 'with its bodies');
+        assert.ok(!(await weeks('attempts')).includes(before[0]!), 'and its attempts');
         assert.equal(await store.getConfirmation(claims[1]!.id), undefined);
         assert.deepEqual(await store.listAttempts(claims[1]!.id), []);
         assert.equal((await store.getTransaction('w-2'))?.id, 'w-2');

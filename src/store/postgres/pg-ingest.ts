@@ -229,10 +229,10 @@ export async function ingestBatch(
   if (confs.length > 0) {
     const col = (k: keyof NewConfirmationRow): unknown[] => confs.map((r) => r[k]);
     await c.query(
-      `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, body, format, due_at, lease_token, created_at)
-       SELECT u.*, $11::bigint
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[],
-                   $10::int[]) AS u`,
+      `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, format, due_at, lease_token, created_at)
+       SELECT u.*, $10::bigint
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::bigint[],
+                   $9::int[]) AS u`,
       [
         col('id'),
         col('transaction_id'),
@@ -240,13 +240,14 @@ export async function ingestBatch(
         col('seq'),
         col('type'),
         col('state'),
-        col('body'),
         col('format'),
         col('due_at'),
         col('lease_token'),
         now,
       ],
     );
+    // The body in its own table: written once, never copied again by claims and outcomes.
+    await c.query(`INSERT INTO confirmation_bodies (id, body) SELECT * FROM unnest($1::text[], $2::text[])`, [col('id'), col('body')]);
   }
   if (newIdem.length > 0) {
     const col = (k: string): unknown[] => newIdem.map((r) => r[k]);

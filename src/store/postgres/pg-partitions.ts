@@ -2,12 +2,13 @@ import type pg from 'pg';
 import { idFloor } from '../../domain/ids.js';
 
 /**
- * Weekly partitions of `confirmations` and `attempts`, by confirmation id (ids begin with their
- * creation time, so an id range is a time range). Weeks start on Monday 00:00 UTC.
+ * Weekly partitions of `confirmations`, `confirmation_bodies` and `attempts`, by confirmation id
+ * (ids begin with their creation time, so an id range is a time range). Weeks start on Monday
+ * 00:00 UTC.
  *
  * Creating: the weeks from `now - behindWeeks` to `now + 2 weeks` must exist, so inserts never
  * fall into the default partition. Dropping: a week whose end is older than the retention cut-off
- * goes as a whole (both tables, one short ACCESS EXCLUSIVE lock, bounded by lock_timeout) only
+ * goes as a whole (all three tables, one short ACCESS EXCLUSIVE lock, bounded by lock_timeout) only
  * when it holds nothing but delivered confirmations; otherwise it stays, and retention deletes its
  * delivered rows in batches like any other, leaving the open and dead ones where they are.
  */
@@ -31,7 +32,8 @@ async function lock(c: pg.PoolClient, schema: string): Promise<void> {
 async function existing(c: pg.PoolClient, schema: string): Promise<Set<string>> {
   const { rows } = await c.query<{ relname: string }>(
     `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = $1 AND c.relkind = 'r' AND (c.relname LIKE 'confirmations\\_w%' OR c.relname LIKE 'attempts\\_w%')`,
+     WHERE n.nspname = $1 AND c.relkind = 'r'
+       AND (c.relname LIKE 'confirmations\\_w%' OR c.relname LIKE 'confirmation\\_bodies\\_w%' OR c.relname LIKE 'attempts\\_w%')`,
     [schema],
   );
   return new Set(rows.map((r) => r.relname));
@@ -46,12 +48,17 @@ export async function ensurePartitions(c: pg.PoolClient, schema: string, now: nu
     const from = idFloor('msg', w);
     const to = idFloor('msg', w + WEEK_MS);
     const conf = `confirmations_w${suffix(w)}`;
+    const bodies = `confirmation_bodies_w${suffix(w)}`;
     const att = `attempts_w${suffix(w)}`;
     if (!have.has(conf)) {
       await c.query(
         `CREATE TABLE ${conf} PARTITION OF confirmations FOR VALUES FROM ('${from}') TO ('${to}') WITH (fillfactor = 80)`,
       );
       created.push(conf);
+    }
+    if (!have.has(bodies)) {
+      await c.query(`CREATE TABLE ${bodies} PARTITION OF confirmation_bodies FOR VALUES FROM ('${from}') TO ('${to}')`);
+      created.push(bodies);
     }
     if (!have.has(att)) {
       await c.query(`CREATE TABLE ${att} PARTITION OF attempts FOR VALUES FROM ('${from}') TO ('${to}')`);
@@ -80,6 +87,7 @@ export async function dropOldPartitions(c: pg.PoolClient, schema: string, before
     );
     if (rowCount !== 0) continue; // open or dead rows: keep the week; batched deletes take its delivered rows
     await c.query(`DROP TABLE IF EXISTS attempts_w${y}`);
+    await c.query(`DROP TABLE IF EXISTS confirmation_bodies_w${y}`);
     await c.query(`DROP TABLE ${name}`);
     dropped.push(y);
   }

@@ -44,7 +44,8 @@ const NOTIFY_MAX_BYTES = 7_000;
 const RUN_AGAIN = 4;
 const CONFIRMATION_COLUMNS =
   'id, transaction_id, merchant_id, seq, type, state, due_at, attempts, delivered_at, last_error, created_at';
-const CLAIM_COLUMNS = 'id, merchant_id, transaction_id, seq, body, format, tries, lease_token';
+/** A claim's columns; its body is read from `confirmation_bodies` (see `withBodies`). */
+const CLAIM_COLUMNS = 'id, merchant_id, transaction_id, seq, format, tries, lease_token';
 const API_KEY_COLUMNS = 'id, merchant_id, prefix, name, created_at, revoked_at';
 
 /**
@@ -462,7 +463,8 @@ export class PostgresStore implements Store {
          WHERE id = ANY($1::text[]) RETURNING ${CLAIM_COLUMNS}`,
         [ids, opts.now + opts.leaseMs],
       );
-      const byId = new Map(claimed.rows.map((r) => [String(r.id), toClaim(r)]));
+      const claims = await withBodies((sql, params) => c.query<Row>(sql, params), claimed.rows);
+      const byId = new Map(claims.map((claim) => [claim.id, claim]));
       return ids.map((id) => byId.get(id)!).filter((x) => x !== undefined);
     });
   }
@@ -481,10 +483,10 @@ export class PostgresStore implements Store {
                WHERE merchant_id = w.merchant_id AND state IN ('pending', 'inflight') AND due_at <= $3
                ORDER BY due_at LIMIT w.lim FOR UPDATE SKIP LOCKED) x) s
        WHERE c.id = s.id
-       RETURNING c.${CLAIM_COLUMNS.split(', ').join(', c.')}, c.due_at`,
+       RETURNING c.${CLAIM_COLUMNS.split(', ').join(', c.')}`,
       [wants.map((w) => w.merchantId), wants.map((w) => w.limit), now, now + leaseMs],
     );
-    return rows.map(toClaim);
+    return withBodies((sql, params) => this.q(sql, params), rows);
   }
 
   async recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<OutcomesRecorded> {
@@ -546,7 +548,8 @@ export class PostgresStore implements Store {
     const { rowCount } = await this.q(
       `WITH doomed AS (
          SELECT id FROM confirmations WHERE state = 'delivered' AND id < $1 ORDER BY state, id LIMIT $2 FOR UPDATE SKIP LOCKED),
-       gone AS (DELETE FROM attempts WHERE confirmation_id IN (SELECT id FROM doomed))
+       gone AS (DELETE FROM attempts WHERE confirmation_id IN (SELECT id FROM doomed)),
+       bodies AS (DELETE FROM confirmation_bodies WHERE id IN (SELECT id FROM doomed))
        DELETE FROM confirmations WHERE id IN (SELECT id FROM doomed)`,
       [idFloor('msg', before), limit],
     );
@@ -554,15 +557,32 @@ export class PostgresStore implements Store {
   }
 }
 
-function toClaim(r: Row): Claim {
-  return {
-    id: String(r.id),
-    merchantId: String(r.merchant_id),
-    transactionId: String(r.transaction_id),
-    seq: Number(r.seq),
-    body: String(r.body),
-    format: String(r.format) as Format,
-    tries: Number(r.tries),
-    token: Number(r.lease_token),
-  };
+/**
+ * Claims for claimed rows, with their bodies. A body never changes once written, so it may be read
+ * on any connection, inside the claim's transaction or after it.
+ */
+async function withBodies(
+  query: (sql: string, params: unknown[]) => Promise<pg.QueryResult<Row>>,
+  rows: readonly Row[],
+): Promise<Claim[]> {
+  if (rows.length === 0) return [];
+  const { rows: bodies } = await query('SELECT id, body FROM confirmation_bodies WHERE id = ANY($1::text[])', [
+    rows.map((r) => String(r.id)),
+  ]);
+  const bodyOf = new Map(bodies.map((b) => [String(b.id), String(b.body)]));
+  return rows.map((r) => {
+    const id = String(r.id);
+    const body = bodyOf.get(id);
+    if (body === undefined) throw new Error(`confirmation ${id} has no body`);
+    return {
+      id,
+      merchantId: String(r.merchant_id),
+      transactionId: String(r.transaction_id),
+      seq: Number(r.seq),
+      body,
+      format: String(r.format) as Format,
+      tries: Number(r.tries),
+      token: Number(r.lease_token),
+    };
+  });
 }
