@@ -152,9 +152,9 @@ export class Dispatcher extends EventEmitter {
     let settled = false;
     return {
       leaseMs: this.deps.config.leaseMs,
-      unasked: Math.max(this.deps.config.maxInFlight - this.inFlight - this.reserved, 0),
+      unasked: Math.max(this.nodeFree(), 0),
       take: (merchantId) => {
-        if (settled || this.deps.config.maxInFlight - this.inFlight - this.reserved <= 0) return false;
+        if (settled || this.nodeFree() <= 0) return false;
         // Only merchants this node already delivers for: an op naming an unknown merchant (it will
         // be refused) must not create a lane. A merchant's first rows go through the claim loop.
         const lane = this.lanes.get(merchantId);
@@ -200,7 +200,7 @@ export class Dispatcher extends EventEmitter {
     const back: Claim[] = [];
     for (const claim of claims) {
       const lane = this.lane(claim.merchantId);
-      if (lane.free(now) > 0 && this.deps.config.maxInFlight - this.inFlight - this.reserved > 0) this.launch(claim, now);
+      if (lane.free(now) > 0 && this.nodeFree() > 0) this.launch(claim, now);
       else back.push(claim);
     }
     if (back.length === 0) return;
@@ -208,6 +208,11 @@ export class Dispatcher extends EventEmitter {
       () => this.wake(new Set(back.map((c) => c.merchantId))),
       (err: unknown) => this.deps.log.error({ err }, 'handing back claims failed'),
     );
+  }
+
+  /** Requests the node may still start: its in-flight bound less what is in flight or reserved. */
+  private nodeFree(): number {
+    return this.deps.config.maxInFlight - this.inFlight - this.reserved;
   }
 
   /** Drops a merchant's cached settings and secrets (after PATCH or rotation). */
@@ -284,7 +289,7 @@ export class Dispatcher extends EventEmitter {
       // merchant, a promise, and the store may have to copy its arguments to another thread.
       const wants: Array<{ merchantId: string; limit: number }> = [];
       const asked: Lane[] = [];
-      let room = config.maxInFlight - this.inFlight - this.reserved;
+      let room = this.nodeFree();
       for (const lane of this.wanting) {
         if (room <= 0) break;
         this.wanting.delete(lane);
@@ -312,7 +317,7 @@ export class Dispatcher extends EventEmitter {
     this.scanWanted = false;
     for (;;) {
       if (this.stopping) return;
-      const room = config.maxInFlight - this.inFlight - this.reserved;
+      const room = this.nodeFree();
       if (room <= 0) {
         this.scanWanted = true; // finish the scan when slots free up
         return;
