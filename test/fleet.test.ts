@@ -33,6 +33,21 @@ async function post(url: string, secret: string, id: string, text: string, tampe
   return res.statusCode;
 }
 
+/**
+ * A one-merchant realistic fleet whose random source is constant, so every request is answered 2xx
+ * after the same drawn latency (`answerMs`); measured from a second ago.
+ */
+async function fixedFleet(): Promise<{ fleet: Fleet; secret: string; answerMs: number }> {
+  const fixed = () => 0.9;
+  const drawn = answer(profile('realistic'), fixed);
+  assert.equal(drawn.kind, 'ok');
+  const fleet = await new Fleet({ merchants: 1, profile: 'realistic', random: fixed }).listen();
+  const secret = generateSecret();
+  fleet.setSecret(0, secret);
+  fleet.steadyFrom = Date.now() - 1_000;
+  return { fleet, secret, answerMs: (drawn as { delayMs: number }).delayMs };
+}
+
 describe('merchant fleet', () => {
   it('keeps a ledger of accepted ids with their transaction, and counts duplicates', async () => {
     const fleet = await new Fleet({ merchants: 3, profile: 'instant' }).listen();
@@ -63,16 +78,8 @@ describe('merchant fleet', () => {
   });
 
   it('measures commit → the answer on first attempts, next to the answer time alone', async () => {
-    // A constant random source: every request is answered 2xx after the same drawn latency.
-    const fixed = () => 0.9;
-    const drawn = answer(profile('realistic'), fixed);
-    assert.equal(drawn.kind, 'ok');
-    const answerMs = (drawn as { delayMs: number }).delayMs;
-    const fleet = await new Fleet({ merchants: 1, profile: 'realistic', random: fixed }).listen();
+    const { fleet, secret, answerMs } = await fixedFleet();
     try {
-      const secret = generateSecret();
-      fleet.setSecret(0, secret);
-      fleet.steadyFrom = Date.now() - 1_000;
       const committed = Date.now() - 40;
       assert.equal(await post(fleet.url(0), secret, 'msg_1', body('msg_1', 'tx_1', 1, committed)), 200);
       assert.equal(await post(fleet.url(0), secret, 'msg_2', body('msg_2', 'tx_2', 1, committed)), 200);
@@ -91,13 +98,8 @@ describe('merchant fleet', () => {
   });
 
   it("measures a transaction's later confirmation from the answer to the one before it", async () => {
-    const fixed = () => 0.9;
-    const answerMs = (answer(profile('realistic'), fixed) as { delayMs: number }).delayMs;
-    const fleet = await new Fleet({ merchants: 1, profile: 'realistic', random: fixed }).listen();
+    const { fleet, secret, answerMs } = await fixedFleet();
     try {
-      const secret = generateSecret();
-      fleet.setSecret(0, secret);
-      fleet.steadyFrom = Date.now() - 1_000;
       // The approval is committed before the pending confirmation is even sent; the engine may send
       // it only once the merchant has answered the pending one (after `answerMs`).
       const committed = Date.now() - 200;
