@@ -86,18 +86,22 @@ export async function createApp(
   );
   let accepting = true;
   // Prometheus text, served at /metrics by the API server and by a worker's own small server alike.
-  // Counting by state scans the table: at most once per 5 s, however often it is scraped.
+  // Only the open states are counted (their cost follows the backlog, not the delivered history
+  // retention keeps; deliveries are counted by confirma_attempts_total), at most once per 5 s.
   let counts: Record<string, number> = {};
   let countsAt = 0;
   const metricsText = async (): Promise<string> => {
     if (Date.now() - countsAt > 5_000) {
-      counts = await store.countByState();
+      counts = await store.countOpen();
       countsAt = Date.now();
     }
     const states = Object.entries(counts)
       .map(([state, n]) => `confirma_confirmations{state="${state}"} ${n}`)
       .join('\n');
-    return `${metrics.render()}# HELP confirma_confirmations Confirmations by state.\n# TYPE confirma_confirmations gauge\n${states}\n`;
+    return (
+      `${metrics.render()}# HELP confirma_confirmations Confirmations not yet delivered, by state (waiting, pending, inflight, parked, dead).\n` +
+      `# TYPE confirma_confirmations gauge\n${states}\n`
+    );
   };
   const server = config.role === 'worker' ? workerServer(store, () => accepting, metricsText) : buildServer({
     config,

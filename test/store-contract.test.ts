@@ -522,6 +522,24 @@ for (const adapter of adapters) {
       assert.deepEqual(await store.countByState(), { waiting: 0, pending: 3, inflight: 1, delivered: 3, dead: 0, parked: 0 });
     });
 
+    test('countOpen counts every state but delivered, as countByState does, per merchant too', async (store) => {
+      const a = await merchant(store);
+      const b = await merchant(store);
+      const now = Date.now();
+      await store.ingest([create(a, { id: 'co-1' }), create(a, { id: 'co-2' }), create(b, { id: 'co-3' }), create(b, { id: 'co-4' })], now);
+      await store.ingest([status('co-1', 'approved')], now); // waiting behind co-1's first
+      const claims = await claimAll(store, now);
+      const by = (tx: string) => claims.find((c) => c.transactionId === tx)!;
+      await record(store, by('co-2'), { kind: 'delivered' }, now);
+      await record(store, by('co-3'), { kind: 'dead', reason: 'gave up' }, now);
+      await store.updateMerchant(b, { enabled: false }, now); // co-4 was claimed: it stays inflight
+      await store.ingest([create(b, { id: 'co-5' })], now); // arrives parked
+      const all = await store.countByState();
+      assert.deepEqual(all, { waiting: 1, pending: 0, inflight: 2, delivered: 1, dead: 1, parked: 1 });
+      const { delivered: _, ...open } = all;
+      assert.deepEqual(await store.countOpen(), open);
+    });
+
     test('parking: disabling parks, new ones arrive parked, a 410 disables, enabling unparks', async (store) => {
       const m = await merchant(store);
       const now = Date.now();

@@ -14,6 +14,10 @@ import type { Format } from './merchant.js';
 export const CONFIRMATION_STATES = ['waiting', 'pending', 'inflight', 'delivered', 'dead', 'parked'] as const;
 export type ConfirmationState = (typeof CONFIRMATION_STATES)[number];
 
+/** The states a confirmation can still leave: everything but `delivered`, the history retention keeps. */
+export const OPEN_STATES = ['waiting', 'pending', 'inflight', 'parked', 'dead'] as const satisfies readonly ConfirmationState[];
+export type OpenState = (typeof OPEN_STATES)[number];
+
 /** A confirmation as the API shows it. */
 export interface Confirmation {
   /** Also the `webhook-id` header: identical on every attempt. */

@@ -1,8 +1,8 @@
 import pg from 'pg';
 import type { ApiKeyRecord, NewApiKey } from '../../domain/api-key.js';
 import type { AuditEntry, NewAuditEntry } from '../../domain/audit.js';
-import type { Attempt, Claim, Confirmation, ConfirmationState } from '../../domain/confirmation.js';
-import { CONFIRMATION_STATES } from '../../domain/confirmation.js';
+import type { Attempt, Claim, Confirmation, ConfirmationState, OpenState } from '../../domain/confirmation.js';
+import { CONFIRMATION_STATES, OPEN_STATES } from '../../domain/confirmation.js';
 import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { idFloor } from '../../domain/ids.js';
@@ -517,6 +517,16 @@ export class PostgresStore implements Store {
     const counts = Object.fromEntries(CONFIRMATION_STATES.map((s) => [s, 0])) as Record<ConfirmationState, number>;
     const { rows } = await this.q('SELECT state, count(*) AS n FROM confirmations GROUP BY state');
     for (const r of rows) counts[r.state as ConfirmationState] = Number(r.n);
+    return counts;
+  }
+
+  async countOpen(): Promise<Record<OpenState, number>> {
+    const counts = Object.fromEntries(OPEN_STATES.map((s) => [s, 0])) as Record<OpenState, number>;
+    // Ranges of the (state, id) index for the open states only: delivered rows are never read.
+    const { rows } = await this.q('SELECT state, count(*) AS n FROM confirmations WHERE state = ANY($1::text[]) GROUP BY state', [
+      [...OPEN_STATES],
+    ]);
+    for (const r of rows) counts[r.state as OpenState] = Number(r.n);
     return counts;
   }
 

@@ -3,8 +3,8 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ApiKeyRecord, NewApiKey } from '../../domain/api-key.js';
 import type { AuditEntry, NewAuditEntry } from '../../domain/audit.js';
-import type { Attempt, Claim, Confirmation, ConfirmationState } from '../../domain/confirmation.js';
-import { CONFIRMATION_STATES } from '../../domain/confirmation.js';
+import type { Attempt, Claim, Confirmation, ConfirmationState, OpenState } from '../../domain/confirmation.js';
+import { CONFIRMATION_STATES, OPEN_STATES } from '../../domain/confirmation.js';
 import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { idFloor } from '../../domain/ids.js';
@@ -527,6 +527,13 @@ export class SqliteStore implements Store {
     this.ready();
     const counts = Object.fromEntries(CONFIRMATION_STATES.map((s) => [s, 0])) as Record<ConfirmationState, number>;
     for (const r of this.s.countByState.all() as Row[]) counts[r.state as ConfirmationState] = Number(r.n);
+    return counts;
+  }
+
+  async countOpen(): Promise<Record<OpenState, number>> {
+    this.ready();
+    const counts = Object.fromEntries(OPEN_STATES.map((s) => [s, 0])) as Record<OpenState, number>;
+    for (const r of this.s.countOpen.all() as Row[]) counts[r.state as OpenState] = Number(r.n);
     return counts;
   }
 

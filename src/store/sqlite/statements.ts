@@ -89,6 +89,11 @@ const SQL = {
        AND (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NOT NULL`,
   nextDue: `SELECT due_at FROM confirmations INDEXED BY confirmations_due WHERE state IN ('pending', 'inflight') AND due_at IS NOT NULL ORDER BY due_at LIMIT 1`,
   countByState: 'SELECT state, count(*) AS n FROM confirmations GROUP BY state',
+  // One seek per merchant and open state in the (merchant_id, state, id) index: delivered rows are
+  // never read. (SQLite has no index that leads with state; this one serves both lookups.)
+  countOpen: `SELECT state, count(*) AS n FROM confirmations INDEXED BY confirmations_merchant_state
+     WHERE merchant_id IN (SELECT id FROM merchants) AND state IN ('waiting', 'pending', 'inflight', 'parked', 'dead')
+     GROUP BY state`,
   // Retention walks ids (they sort by creation time) below the floor; the three deletes pick the same rows.
   purgeAttempts: `DELETE FROM attempts WHERE confirmation_id IN
        (SELECT id FROM confirmations WHERE id < ? AND state = 'delivered' ORDER BY id LIMIT ?)`,

@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { ApiKeyRecord, NewApiKey } from '../../domain/api-key.js';
 import type { AuditEntry, NewAuditEntry } from '../../domain/audit.js';
-import type { Attempt, Claim, Confirmation, ConfirmationState } from '../../domain/confirmation.js';
+import type { Attempt, Claim, Confirmation, ConfirmationState, OpenState } from '../../domain/confirmation.js';
 import type { DeliveryTarget, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
 import type { Transaction } from '../../domain/transaction.js';
 import type {
@@ -187,6 +187,9 @@ export class ThreadedSqliteStore implements Store {
   }
   countByState(): Promise<Record<ConfirmationState, number>> {
     return this.call('countByState');
+  }
+  countOpen(): Promise<Record<OpenState, number>> {
+    return this.call('countOpen');
   }
   async subscribeDue(): Promise<() => Promise<void>> {
     // One process owns the file: its own commits wake its dispatcher, so there is nobody to hear.
