@@ -177,7 +177,11 @@ export interface Store {
    * discover work (start-up, polls), not on every finished attempt.
    */
   claimDue(opts: ClaimOptions): Promise<Claim[]>;
-  /** Claims up to `limit` due confirmations for each named merchant, in one transaction. */
+  /**
+   * Claims up to `limit` due pending confirmations for each named merchant, in one transaction,
+   * through the per-merchant index. A lapsed lease may be left to `claimDue` (SQLite's
+   * per-merchant index holds only pending rows); PostgreSQL takes those here too.
+   */
   claimForMerchants(
     wants: ReadonlyArray<{ readonly merchantId: string; readonly limit: number }>,
     now: number,

@@ -57,9 +57,10 @@ const SQL = {
      WHERE c.state IN ('pending', 'inflight') AND c.due_at <= ?
        AND c.merchant_id NOT IN (SELECT value FROM json_each(?))
      ORDER BY c.due_at LIMIT ?`,
+  // Pending rows only: lapsed leases come back through selectDue (see migration 0005).
   selectDueFor: `SELECT c.id, c.merchant_id, c.transaction_id, c.seq, b.body, c.format, c.tries, c.lease_token
      FROM confirmations c INDEXED BY confirmations_merchant_due CROSS JOIN confirmation_bodies b ON b.id = c.id
-     WHERE c.merchant_id = ? AND c.state IN ('pending', 'inflight') AND c.due_at <= ?
+     WHERE c.merchant_id = ? AND c.state = 'pending' AND c.due_at <= ?
      ORDER BY c.due_at LIMIT ?`,
   claim: `UPDATE confirmations SET state = 'inflight', due_at = ?, lease_token = ? WHERE id = ?`,
   // Positional parameters on the hot path (state, due_at, tries, last_error, delivered_at, id, token).
