@@ -10,6 +10,7 @@ import type { Logger } from './observe/logger.js';
 import { LoopDelay } from './observe/loop-delay.js';
 import { Metrics } from './observe/metrics.js';
 import { openStore } from './store/open-store.js';
+import { retentionPass } from './store/retention.js';
 import type { IngestOp, IngestResult, Store } from './store/store.js';
 
 /** A running Confirma node: the API, the group-commit ingest, the dispatcher and the store. */
@@ -26,7 +27,7 @@ export interface App {
   stop(): Promise<void>;
 }
 
-/** How often the node removes history past CONFIRMA_RETENTION_DAYS, and how much per transaction. */
+/** How often the node removes history past its retention ages, and how many rows per database transaction. */
 const RETENTION_EVERY_MS = 10 * 60_000;
 const RETENTION_BATCH = 5_000;
 
@@ -135,20 +136,23 @@ export async function createApp(
   let unsubscribe: (() => Promise<void>) | undefined;
   let retentionTimer: NodeJS.Timeout | undefined;
   let purging = false;
-  /** Removes delivered history past the retention age in short batches, yielding between them. */
+  /** Removes history past the retention ages in short batches, yielding between them. */
   const purge = async (): Promise<void> => {
     if (purging || stopped !== undefined) return;
     purging = true;
     try {
-      const before = Date.now() - config.retentionDays * 86_400_000;
-      let removed = 0;
-      for (;;) {
-        const n = await store.purgeHistory(before, RETENTION_BATCH);
-        removed += n;
-        if (n < RETENTION_BATCH || stopped !== undefined) break;
-        await new Promise((r) => setTimeout(r, 50));
+      const removed = await retentionPass(
+        store,
+        { historyDays: config.retentionDays, transactionDays: config.transactionRetentionDays },
+        Date.now(),
+        { batch: RETENTION_BATCH, stopped: () => stopped !== undefined },
+      );
+      if (removed.confirmations + removed.idempotencyKeys + removed.transactions > 0) {
+        log.info(
+          { ...removed, retentionDays: config.retentionDays, transactionRetentionDays: config.transactionRetentionDays },
+          'removed history past its retention age',
+        );
       }
-      if (removed > 0) log.info({ removed, retentionDays: config.retentionDays }, 'removed delivered history');
     } catch (err) {
       log.warn({ err }, 'retention pass failed; trying again later');
     } finally {

@@ -82,6 +82,11 @@ export interface Config {
   readonly pgSchema: string;
   /** Delivered confirmations and their attempts older than this many days are removed (CONFIRMA_RETENTION_DAYS). */
   readonly retentionDays: number;
+  /**
+   * Transactions last changed more than this many days ago are removed once no confirmation of
+   * theirs is left (CONFIRMA_TRANSACTION_RETENTION_DAYS); at least `retentionDays`.
+   */
+  readonly transactionRetentionDays: number;
 }
 
 /** Node roles: one process may do both jobs, or N API nodes and M workers share one PostgreSQL. */
@@ -161,6 +166,7 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     pgPoolSize: int(env, 'CONFIRMA_PG_POOL_SIZE', 10, 1, 1_000),
     pgSchema: env.CONFIRMA_PG_SCHEMA === undefined || env.CONFIRMA_PG_SCHEMA === '' ? 'public' : env.CONFIRMA_PG_SCHEMA,
     retentionDays: int(env, 'CONFIRMA_RETENTION_DAYS', 7, 1, 3_650),
+    transactionRetentionDays: int(env, 'CONFIRMA_TRANSACTION_RETENTION_DAYS', 30, 1, 36_500),
     ...overrides,
   };
   if (cfg.adminKey !== undefined && cfg.adminKey.length < 24) {
@@ -189,6 +195,12 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     throw new ConfigError(
       `CONFIRMA_LEASE_MS (${cfg.leaseMs}) must exceed CONFIRMA_ATTEMPT_TIMEOUT_MS (${cfg.attemptTimeoutMs}) by more than 1000 ms, ` +
         'or a slow attempt could be claimed twice',
+    );
+  }
+  if (cfg.transactionRetentionDays < cfg.retentionDays) {
+    throw new ConfigError(
+      `CONFIRMA_TRANSACTION_RETENTION_DAYS (${cfg.transactionRetentionDays}) cannot be less than CONFIRMA_RETENTION_DAYS ` +
+        `(${cfg.retentionDays}): a transaction is kept while any of its confirmations is`,
     );
   }
   if (cfg.maxInFlightPerMerchant > cfg.maxInFlight) {

@@ -10,7 +10,7 @@ import { ConfirmaError } from '../src/errors.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { ThreadedSqliteStore } from '../src/store/sqlite/threaded-store.js';
-import type { IngestOp, IngestResult, Scope, Store } from '../src/store/store.js';
+import type { IngestOp, IngestResult, PurgeCursor, Scope, Store } from '../src/store/store.js';
 import { tempDir } from './helpers/engine.js';
 import { PG_URL, pgSkip, withSchema } from './helpers/pg.js';
 
@@ -624,6 +624,79 @@ for (const adapter of adapters) {
       for (const c of more) await record(store, c, { kind: 'delivered' }, now);
       assert.equal(await store.purgeHistory(now + 60_000, 1), 1);
       assert.ok((await store.purgeHistory(now + 60_000, 100)) >= 1);
+    });
+
+    test('retention: a transaction goes once none of its confirmations is left and it was last changed before the cut-off', async (store) => {
+      const m = await merchant(store);
+      const now = Date.now();
+      const day = 86_400_000;
+      await store.ingest(
+        [
+          create(m, { id: 't-done', status: 'approved' }),
+          create(m, { id: 't-dead', status: 'approved' }),
+          create(m, { id: 't-open' }),
+          create(m, { id: 't-late' }),
+        ],
+        now,
+      );
+      await store.ingest([status('t-open', 'approved')], now); // waits behind its first confirmation
+      const first = new Map((await claimAll(store, now)).map((c) => [c.transactionId, c]));
+      await record(store, first.get('t-done')!, { kind: 'delivered' }, now);
+      await record(store, first.get('t-dead')!, { kind: 'dead', reason: 'gave up' }, now);
+      await record(store, first.get('t-open')!, { kind: 'delivered' }, now); // its approval is now pending
+      await record(store, first.get('t-late')!, { kind: 'delivered' }, now);
+      // t-late changes ten days on; its second confirmation is delivered too.
+      await store.ingest([status('t-late', 'approved')], now + 10 * day);
+      const second = (await claimAll(store, now + 10 * day)).find((c) => c.transactionId === 't-late')!;
+      await record(store, second, { kind: 'delivered' }, now + 10 * day);
+
+      // Nothing is old yet; and while their delivered confirmations are kept, transactions stay.
+      assert.deepEqual(await store.purgeTransactions(now - day, 100), { removed: 0, next: undefined });
+      assert.equal((await store.purgeTransactions(now + 5 * day, 100)).removed, 0);
+      assert.ok((await store.purgeHistory(now + 60_000, 100)) >= 3);
+
+      // A cut-off five days on: t-done goes; t-dead (a dead confirmation), t-open (its approval is
+      // still pending) and t-late (changed after the cut-off) stay.
+      assert.equal((await store.purgeTransactions(now + 5 * day, 100)).removed, 1);
+      assert.equal(await store.getTransaction('t-done'), undefined);
+      for (const id of ['t-dead', 't-open', 't-late']) assert.equal((await store.getTransaction(id))?.id, id);
+      failed((await store.ingest([status('t-done', 'reversed')], now + 5 * day))[0], 'transaction_not_found');
+      assert.equal((await store.countByState()).dead, 1, 'the dead confirmation is untouched');
+
+      // Past its change, t-late goes as well; a scan of one row at a time resumes from its cursor.
+      const seen: string[] = [];
+      let after: PurgeCursor | undefined;
+      let removed = 0;
+      for (let i = 0; i < 10; i++) {
+        const batch = await store.purgeTransactions(now + 11 * day, 1, after);
+        removed += batch.removed;
+        if (batch.next === undefined) break;
+        seen.push(batch.next.id);
+        after = batch.next;
+      }
+      assert.equal(removed, 1);
+      assert.equal(new Set(seen).size, seen.length, 'each call moves past the last one');
+      assert.equal(await store.getTransaction('t-late'), undefined);
+      assert.equal((await store.getTransaction('t-dead'))?.id, 't-dead');
+      assert.equal((await store.getTransaction('t-open'))?.id, 't-open');
+    });
+
+    test('retention: idempotency keys older than the cut-off go; the key is then free for a new request', async (store) => {
+      const m = await merchant(store);
+      const now = Date.now();
+      const idempotency = { scope: 'key_1', key: 'k-old', requestHash: 'h1' };
+      const firstAnswer = ok((await store.ingest([{ ...create(m), idempotency } as IngestOp], now))[0]);
+      const younger = ok((await store.ingest([{ ...create(m), idempotency: { ...idempotency, key: 'k-new' } } as IngestOp], now + 60_000))[0]);
+      assert.equal(await store.purgeIdempotencyKeys(now - 1_000, 100), 0);
+      assert.equal(await store.purgeIdempotencyKeys(now + 1, 100), 1);
+      assert.equal(await store.purgeIdempotencyKeys(now + 1, 100), 0);
+      // The same key with another body: a conflict before, a new transaction now.
+      const again = ok((await store.ingest([{ ...create(m), idempotency: { ...idempotency, requestHash: 'h2' } } as IngestOp], now + 2))[0]);
+      assert.equal(again.httpStatus, 201);
+      assert.notEqual(again.transaction.id, firstAnswer.transaction.id);
+      // The younger key still replays its first answer.
+      const replay = ok((await store.ingest([{ ...create(m), idempotency: { ...idempotency, key: 'k-new' } } as IngestOp], now + 3))[0]);
+      assert.equal(replay.transaction.id, younger.transaction.id);
     });
 
     if (adapter.name === 'sqlite') {

@@ -219,4 +219,25 @@ export interface Store {
    * Call again until it returns less than `limit`.
    */
   purgeHistory(before: number, limit: number): Promise<number>;
+  /**
+   * Retention of transactions: looks at up to `limit` transactions created before `before`, in
+   * creation order after `after` (the previous call's `next`), and removes those also last changed
+   * before `before` that have no confirmation left (retention removed them, or none was made), in
+   * one short transaction. A transaction with any confirmation (open, dead or delivered and still
+   * kept) stays. `next` is undefined once the scan reached the cut-off.
+   */
+  purgeTransactions(before: number, limit: number, after?: PurgeCursor): Promise<PurgeBatch>;
+  /** Removes up to `limit` idempotency keys created before `before`; returns how many. */
+  purgeIdempotencyKeys(before: number, limit: number): Promise<number>;
+}
+
+/** Where a retention scan of transactions stopped: the last transaction it looked at. */
+export interface PurgeCursor {
+  readonly createdAt: number;
+  readonly id: string;
+}
+
+export interface PurgeBatch {
+  readonly removed: number;
+  readonly next: PurgeCursor | undefined;
 }

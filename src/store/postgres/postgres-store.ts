@@ -16,6 +16,8 @@ import type {
   IngestResult,
   OutcomeRecord,
   OutcomesRecorded,
+  PurgeBatch,
+  PurgeCursor,
   Store,
 } from '../store.js';
 import { ingestBatch, IngestRace } from './pg-ingest.js';
@@ -562,6 +564,40 @@ export class PostgresStore implements Store {
        bodies AS (DELETE FROM confirmation_bodies WHERE id IN (SELECT id FROM doomed))
        DELETE FROM confirmations WHERE id IN (SELECT id FROM doomed)`,
       [idFloor('msg', before), limit],
+    );
+    return rowCount ?? 0;
+  }
+
+  async purgeTransactions(before: number, limit: number, after?: PurgeCursor): Promise<PurgeBatch> {
+    return this.tx(async (c) => {
+      const { rows } = await c.query<Row>(
+        `SELECT id, created_at FROM transactions WHERE created_at < $1 AND (created_at, id) > ($2, $3)
+         ORDER BY created_at, id LIMIT $4`,
+        [before, after?.createdAt ?? -1, after?.id ?? '', limit],
+      );
+      if (rows.length === 0) return { removed: 0, next: undefined };
+      // A transaction an ingest holds right now (FOR UPDATE) is skipped: it is being changed. One
+      // changed since this statement's snapshot fails updated_at when its lock is taken.
+      const { rowCount } = await c.query(
+        `DELETE FROM transactions WHERE id IN (
+           SELECT t.id FROM transactions t WHERE t.id = ANY($1::text[]) AND t.updated_at < $2
+             AND NOT EXISTS (SELECT 1 FROM confirmations x WHERE x.transaction_id = t.id)
+           FOR UPDATE SKIP LOCKED)`,
+        [rows.map((r) => String(r.id)), before],
+      );
+      const last = rows[rows.length - 1] as Row;
+      return {
+        removed: rowCount ?? 0,
+        next: rows.length < limit ? undefined : { createdAt: Number(last.created_at), id: String(last.id) },
+      };
+    });
+  }
+
+  async purgeIdempotencyKeys(before: number, limit: number): Promise<number> {
+    const { rowCount } = await this.q(
+      `DELETE FROM idempotency_keys WHERE (scope, key) IN (
+         SELECT scope, key FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [before, limit],
     );
     return rowCount ?? 0;
   }

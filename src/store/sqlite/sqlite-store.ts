@@ -29,6 +29,8 @@ import type {
   IngestResult,
   OutcomeRecord,
   OutcomesRecorded,
+  PurgeBatch,
+  PurgeCursor,
   Store,
 } from '../store.js';
 
@@ -553,5 +555,24 @@ export class SqliteStore implements Store {
         return this.s.purgeConfirmations.run(floor, limit).changes;
       })
       .immediate();
+  }
+
+  async purgeTransactions(before: number, limit: number, after?: PurgeCursor): Promise<PurgeBatch> {
+    this.ready();
+    return this.db
+      .transaction((): PurgeBatch => {
+        const rows = this.s.scanOldTransactions.all(before, after?.createdAt ?? -1, after?.id ?? '', limit) as Row[];
+        let removed = 0;
+        for (const r of rows) removed += this.s.purgeTransaction.run(r.id, before).changes;
+        const last = rows[rows.length - 1];
+        const next = rows.length < limit || last === undefined ? undefined : { createdAt: Number(last.created_at), id: String(last.id) };
+        return { removed, next };
+      })
+      .immediate();
+  }
+
+  async purgeIdempotencyKeys(before: number, limit: number): Promise<number> {
+    this.ready();
+    return this.s.purgeIdempotency.run(before, limit).changes;
   }
 }

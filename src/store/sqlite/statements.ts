@@ -102,6 +102,13 @@ const SQL = {
        (SELECT id FROM confirmations WHERE id < ? AND state = 'delivered' ORDER BY id LIMIT ?)`,
   purgeConfirmations: `DELETE FROM confirmations WHERE id IN
        (SELECT id FROM confirmations WHERE id < ? AND state = 'delivered' ORDER BY id LIMIT ?)`,
+  // Transactions by creation time after a cursor (the index's entries carry the id too).
+  scanOldTransactions: `SELECT id, created_at FROM transactions INDEXED BY transactions_created
+     WHERE created_at < ? AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?`,
+  purgeTransaction: `DELETE FROM transactions WHERE id = ? AND updated_at < ?
+       AND NOT EXISTS (SELECT 1 FROM confirmations c WHERE c.transaction_id = transactions.id)`,
+  purgeIdempotency: `DELETE FROM idempotency_keys WHERE rowid IN
+       (SELECT rowid FROM idempotency_keys INDEXED BY idempotency_keys_created WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
 } as const;
 
 /** Every statement the SQLite adapter runs, prepared once per connection. */

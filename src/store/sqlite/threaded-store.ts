@@ -12,6 +12,8 @@ import type {
   IngestResult,
   OutcomeRecord,
   OutcomesRecorded,
+  PurgeBatch,
+  PurgeCursor,
   Store,
 } from '../store.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
@@ -197,6 +199,12 @@ export class ThreadedSqliteStore implements Store {
   }
   purgeHistory(before: number, limit: number): Promise<number> {
     return this.call('purgeHistory', before, limit);
+  }
+  purgeTransactions(before: number, limit: number, after?: PurgeCursor): Promise<PurgeBatch> {
+    return this.call('purgeTransactions', before, limit, after);
+  }
+  purgeIdempotencyKeys(before: number, limit: number): Promise<number> {
+    return this.call('purgeIdempotencyKeys', before, limit);
   }
 }
 
