@@ -206,6 +206,35 @@ for (const adapter of adapters) {
       assert.deepEqual((await store.getDeliveryTarget(plain, Date.now()))?.merchant.epayco, { custId: '7', sealedPKey: 's' });
     });
 
+    test('stored credentials: listed as stored, replaced only while unchanged', async (store) => {
+      const plain = await merchant(store, 'whsec_first');
+      await store.rotateSecret(plain, 'whsec_second', Date.now(), Date.now() + 60_000);
+      const epayco = newId('mer');
+      await store.createMerchant(
+        { id: epayco, name: 'e', url: 'https://e.example/c', format: 'epayco', maxInFlight: null, timeoutMs: null, retrySchedule: null, epayco: { custId: '1', sealedPKey: 'v1.k1.iv.ct' } },
+        'whsec_third',
+        { id: newId('key'), hash: newId('key'), prefix: 'cfm_mk_x' },
+      );
+      const all = await store.listStoredCredentials();
+      const mine = all.filter((c) => c.merchantId === plain || c.merchantId === epayco);
+      assert.deepEqual(
+        mine.map((c) => [c.kind, c.merchantId, c.stored]),
+        [
+          ['signing_secret', plain, 'whsec_first'],
+          ['signing_secret', plain, 'whsec_second'],
+          ['signing_secret', epayco, 'whsec_third'],
+          ['epayco_p_key', epayco, 'v1.k1.iv.ct'],
+        ],
+      );
+      const [first, , , pKey] = mine;
+      assert.equal(await store.replaceStoredCredential(first!, 'v1.k2.a.b'), true);
+      assert.equal(await store.replaceStoredCredential(first!, 'v1.k3.a.b'), false, 'no longer what was read');
+      assert.equal(await store.replaceStoredCredential(pKey!, 'v1.k2.c.d'), true);
+      assert.equal((await store.getMerchant(epayco))?.epayco?.sealedPKey, 'v1.k2.c.d');
+      const target = await store.getDeliveryTarget(plain, Date.now());
+      assert.deepEqual([...(target?.secrets ?? [])].sort(), ['v1.k2.a.b', 'whsec_second']);
+    });
+
     test('api keys: create, list by owner in creation order, revoke once', async (store) => {
       const m = await merchant(store);
       const t = Date.now();

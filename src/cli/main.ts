@@ -4,6 +4,7 @@ import { registerStart } from './start.js';
 import { registerMigrate } from './migrate.js';
 import { registerReceiver } from './receiver.js';
 import { registerKeys } from './keys.js';
+import { registerReseal } from './reseal.js';
 import { registerFleet } from './fleet.js';
 import { registerLoad } from './load.js';
 import { registerDemo } from './demo.js';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerMigrate(program);
   registerReceiver(program);
   registerKeys(program);
+  registerReseal(program);
   registerFleet(program);
   registerLoad(program);
   registerDemo(program);

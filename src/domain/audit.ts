@@ -7,6 +7,7 @@ export const AUDIT_ACTIONS = [
   'merchant.secret_rotated',
   'merchant.replayed',
   'confirmation.redelivered',
+  'credentials.resealed',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -58,6 +58,12 @@ export class Keyring {
     return `${VERSION}.${this.keyId}.${iv.toString('base64url')}.${ct.toString('base64url')}`;
   }
 
+  /** The id of the key a sealed value names, or undefined when `value` is not in the sealed form. */
+  static sealedUnder(value: string): string | undefined {
+    const parts = value.split('.');
+    return parts.length === 4 && parts[0] === VERSION ? parts[1] : undefined;
+  }
+
   /** Decrypts a value made by {@link seal} with the same `aad`; throws KeyringError otherwise. */
   open(sealed: string, aad: string): string {
     const parts = sealed.split('.');

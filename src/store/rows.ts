@@ -7,7 +7,7 @@ import { confirmationBody } from '../domain/payload.js';
 import { confirmationType, type Status } from '../domain/status.js';
 import type { Customer, NewTransaction, Transaction } from '../domain/transaction.js';
 import { ConfirmaError } from '../errors.js';
-import type { IngestClaimer, IngestResult, Scope } from './store.js';
+import type { IngestClaimer, IngestResult, Scope, StoredCredential } from './store.js';
 
 /**
  * Row mapping shared by both adapters: the SQL dialects differ, the columns and their meaning do
@@ -186,4 +186,12 @@ export function replayIdempotent(prior: Row, requestHash: string): IngestResult 
     httpStatus: Number(prior.http_status) as 200 | 201,
     transaction: JSON.parse(String(prior.response)) as Transaction,
   };
+}
+
+/** Stored credentials from rows of `merchant_secrets` (id, merchant_id, secret) and `merchants` (id, epayco_p_key_sealed). */
+export function storedCredentials(secrets: readonly Row[], pKeys: readonly Row[]): StoredCredential[] {
+  return [
+    ...secrets.map((r): StoredCredential => ({ kind: 'signing_secret', ref: String(r.id), merchantId: String(r.merchant_id), stored: String(r.secret) })),
+    ...pKeys.map((r): StoredCredential => ({ kind: 'epayco_p_key', ref: String(r.id), merchantId: String(r.id), stored: String(r.epayco_p_key_sealed) })),
+  ];
 }

@@ -119,6 +119,16 @@ export interface Store {
   updateMerchant(id: string, patch: MerchantPatch, now: number): Promise<Merchant | undefined>;
   /** Makes `secret` the current signing secret; older ones keep signing until `overlapUntil`. */
   rotateSecret(merchantId: string, secret: string, now: number, overlapUntil: number): Promise<boolean>;
+  /**
+   * Every stored merchant credential as it is at rest (sealed or not): all signing secrets, expired
+   * ones included, and each ePayco `pKey`. For re-sealing under a new master key; never for an API.
+   */
+  listStoredCredentials(): Promise<StoredCredential[]>;
+  /**
+   * Replaces one stored credential with `next`, only if it still holds `c.stored` (so a rotation
+   * or a PATCH that happened meanwhile is not overwritten). Returns whether it did.
+   */
+  replaceStoredCredential(c: StoredCredential, next: string): Promise<boolean>;
   /** Merchant and its signing secrets still valid at `now`, for the dispatcher. */
   getDeliveryTarget(merchantId: string, now: number): Promise<DeliveryTarget | undefined>;
   /** The merchant id a live (not revoked) API key hash belongs to, or undefined. */
@@ -229,6 +239,16 @@ export interface Store {
   purgeTransactions(before: number, limit: number, after?: PurgeCursor): Promise<PurgeBatch>;
   /** Removes up to `limit` idempotency keys created before `before`; returns how many. */
   purgeIdempotencyKeys(before: number, limit: number): Promise<number>;
+}
+
+/** A merchant credential at rest: a signing secret (by its row) or a merchant's ePayco `pKey`. */
+export interface StoredCredential {
+  readonly kind: 'signing_secret' | 'epayco_p_key';
+  /** The secret's row id, or the merchant id for a `pKey`. */
+  readonly ref: string;
+  readonly merchantId: string;
+  /** As stored: `whsec_…` (not sealed) or a sealed value. */
+  readonly stored: string;
 }
 
 /** Where a retention scan of transactions stopped: the last transaction it looked at. */

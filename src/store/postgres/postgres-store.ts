@@ -7,7 +7,7 @@ import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } fro
 import type { Transaction } from '../../domain/transaction.js';
 import { idFloor } from '../../domain/ids.js';
 import { loadMigrations } from '../migrations.js';
-import { toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, toAuditEntry, type Row } from '../rows.js';
+import { storedCredentials, toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, toAuditEntry, type Row } from '../rows.js';
 import type {
   ClaimOptions,
   ConfirmationQuery,
@@ -19,6 +19,7 @@ import type {
   PurgeBatch,
   PurgeCursor,
   Store,
+  StoredCredential,
 } from '../store.js';
 import { ingestBatch, IngestRace } from './pg-ingest.js';
 import { applyOutcomes } from './pg-outcomes.js';
@@ -566,6 +567,25 @@ export class PostgresStore implements Store {
       [idFloor('msg', before), limit],
     );
     return rowCount ?? 0;
+  }
+
+  async listStoredCredentials(): Promise<StoredCredential[]> {
+    const secrets = await this.q('SELECT id, merchant_id, secret FROM merchant_secrets ORDER BY id');
+    const pKeys = await this.q('SELECT id, epayco_p_key_sealed FROM merchants WHERE epayco_p_key_sealed IS NOT NULL ORDER BY id');
+    return storedCredentials(secrets.rows, pKeys.rows);
+  }
+
+  async replaceStoredCredential(c: StoredCredential, next: string): Promise<boolean> {
+    const { rowCount } =
+      c.kind === 'signing_secret'
+        ? await this.q('UPDATE merchant_secrets SET secret = $1 WHERE id = $2 AND merchant_id = $3 AND secret = $4', [
+            next,
+            Number(c.ref),
+            c.merchantId,
+            c.stored,
+          ])
+        : await this.q('UPDATE merchants SET epayco_p_key_sealed = $1 WHERE id = $2 AND epayco_p_key_sealed = $3', [next, c.merchantId, c.stored]);
+    return rowCount === 1;
   }
 
   async purgeTransactions(before: number, limit: number, after?: PurgeCursor): Promise<PurgeBatch> {

@@ -16,6 +16,7 @@ import {
   toAttempt,
   toConfirmation,
   toAuditEntry,
+  storedCredentials,
   type Row,
 } from '../rows.js';
 import { IngestBatch } from './sqlite-ingest.js';
@@ -32,6 +33,7 @@ import type {
   PurgeBatch,
   PurgeCursor,
   Store,
+  StoredCredential,
 } from '../store.js';
 
 /** Options for the embedded store. */
@@ -231,6 +233,20 @@ export class SqliteStore implements Store {
         return true;
       })
       .immediate();
+  }
+
+  async listStoredCredentials(): Promise<StoredCredential[]> {
+    this.ready();
+    return storedCredentials(this.s.allSecrets.all() as Row[], this.s.allPKeys.all() as Row[]);
+  }
+
+  async replaceStoredCredential(c: StoredCredential, next: string): Promise<boolean> {
+    this.ready();
+    const changed =
+      c.kind === 'signing_secret'
+        ? this.s.replaceSecret.run(next, Number(c.ref), c.merchantId, c.stored).changes
+        : this.s.replacePKey.run(next, c.merchantId, c.stored).changes;
+    return changed === 1;
   }
 
   async getDeliveryTarget(merchantId: string, now: number): Promise<DeliveryTarget | undefined> {

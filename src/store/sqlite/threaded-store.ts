@@ -15,6 +15,7 @@ import type {
   PurgeBatch,
   PurgeCursor,
   Store,
+  StoredCredential,
 } from '../store.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
 import { fromWireError, fromWireResults, type WireCall, type WireClaimer, type WireIngestResult, type WireReply } from './wire.js';
@@ -199,6 +200,12 @@ export class ThreadedSqliteStore implements Store {
   }
   purgeHistory(before: number, limit: number): Promise<number> {
     return this.call('purgeHistory', before, limit);
+  }
+  listStoredCredentials(): Promise<StoredCredential[]> {
+    return this.call('listStoredCredentials');
+  }
+  replaceStoredCredential(c: StoredCredential, next: string): Promise<boolean> {
+    return this.call('replaceStoredCredential', c, next);
   }
   purgeTransactions(before: number, limit: number, after?: PurgeCursor): Promise<PurgeBatch> {
     return this.call('purgeTransactions', before, limit, after);
