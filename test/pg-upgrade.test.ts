@@ -39,7 +39,7 @@ describe('PostgreSQL upgrade', () => {
       }
       const store = new PostgresStore({ url: PG_URL, schema, poolSize: 2 });
       try {
-        assert.deepEqual(await store.migrate(), ['0004_bodies', '0005_retention_indexes']);
+        assert.deepEqual(await store.migrate(), ['0004_bodies', '0005_retention_indexes', '0006_index_diet']);
         // The old row is claimed with its body, read from the new table.
         const claims = await store.claimDue({ now, limit: 10, leaseMs: 10_000, exclude: [], capacity: new Map(), defaultCapacity: 10 });
         assert.deepEqual(claims.map((c) => [c.id, c.body]), [[id, '{"old":true}']]);

@@ -483,7 +483,7 @@ export class PostgresStore implements Store {
        FROM (SELECT x.id FROM unnest($1::text[], $2::int[]) AS w(merchant_id, lim)
              CROSS JOIN LATERAL (
                SELECT id FROM confirmations
-               WHERE merchant_id = w.merchant_id AND state IN ('pending', 'inflight') AND due_at <= $3
+               WHERE merchant_id = w.merchant_id AND state = 'pending' AND due_at <= $3
                ORDER BY due_at LIMIT w.lim FOR UPDATE SKIP LOCKED) x) s
        WHERE c.id = s.id
        RETURNING c.${CLAIM_COLUMNS.split(', ').join(', c.')}`,
@@ -525,10 +525,11 @@ export class PostgresStore implements Store {
 
   async countOpen(): Promise<Record<OpenState, number>> {
     const counts = Object.fromEntries(OPEN_STATES.map((s) => [s, 0])) as Record<OpenState, number>;
-    // Ranges of the (state, id) index for the open states only: delivered rows are never read.
-    const { rows } = await this.q('SELECT state, count(*) AS n FROM confirmations WHERE state = ANY($1::text[]) GROUP BY state', [
-      [...OPEN_STATES],
-    ]);
+    // Ranges of the (state, id) index, which holds only the open states: delivered rows are never
+    // read. The states are written into the statement so the planner can prove it may use it.
+    const { rows } = await this.q(
+      `SELECT state, count(*) AS n FROM confirmations WHERE state IN (${OPEN_STATES.map((st) => `'${st}'`).join(', ')}) GROUP BY state`,
+    );
     for (const r of rows) counts[r.state as OpenState] = Number(r.n);
     return counts;
   }
@@ -556,11 +557,12 @@ export class PostgresStore implements Store {
       if ((err as { code?: unknown }).code !== '55P03') throw err;
       this.onError(err);
     }
-    // Then a short transaction per batch through the (state, id) index; ids sort by creation time.
-    // Rows locked by someone else right now (a redeliver) are skipped, not waited for.
+    // Then a short transaction per batch along the primary key (ids sort by creation time; the
+    // (state, id) index holds no delivered rows). Rows locked by someone else right now (a
+    // redeliver) are skipped, not waited for.
     const { rowCount } = await this.q(
       `WITH doomed AS (
-         SELECT id FROM confirmations WHERE state = 'delivered' AND id < $1 ORDER BY state, id LIMIT $2 FOR UPDATE SKIP LOCKED),
+         SELECT id FROM confirmations WHERE id < $1 AND state = 'delivered' ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED),
        gone AS (DELETE FROM attempts WHERE confirmation_id IN (SELECT id FROM doomed)),
        bodies AS (DELETE FROM confirmation_bodies WHERE id IN (SELECT id FROM doomed))
        DELETE FROM confirmations WHERE id IN (SELECT id FROM doomed)`,
