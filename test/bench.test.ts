@@ -48,3 +48,25 @@ it('the store micro-benchmark runs on a tiny size and reports each call', async 
   assert.match(stdout, /^claim +wall [\d.]+ µs\/op +cpu [\d.]+ µs\/op +\(500 ops\)$/m);
   assert.match(stdout, /^outcome +wall [\d.]+ µs\/op +cpu [\d.]+ µs\/op +\(1000 ops\)$/m);
 });
+
+// Not a timed test either: the harness-floor benchmark runs briefly and writes what it measured.
+it('bench/harness-floor measures the raw server and the fleet, every request signed and accepted', async () => {
+  const { dir, cleanup } = tempDir('confirma-floor-test-');
+  try {
+    const floor = fileURLToPath(new URL('../bench/harness-floor.js', import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, [floor, '--seconds', '2', '--out', dir], { timeout: 60_000 });
+    assert.match(stdout, /\| fleet, instant \(verifies, ledger\) \| [\d,]+ \| [\d,]+ \|/);
+    const files = readdirSync(dir).filter((f) => f.startsWith('harness-floor-') && f.endsWith('.json'));
+    assert.equal(files.length, 1);
+    const report = JSON.parse(readFileSync(path.join(dir, files[0]!), 'utf8'));
+    const [raw, fleet] = report.rows;
+    assert.ok(raw.requests > 0 && raw.serverCpuUsPerRequest > 0);
+    assert.ok(fleet.requests > 0 && fleet.serverCpuUsPerRequest > 0);
+    // Every request the client finished was verified and went into the ledger once.
+    assert.equal(fleet.exit.badSignatures, 0);
+    assert.equal(fleet.exit.duplicates, 0);
+    assert.ok(fleet.exit.accepted >= fleet.requests);
+  } finally {
+    cleanup();
+  }
+});
