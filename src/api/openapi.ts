@@ -278,6 +278,46 @@ export function openapiDocument(config: Config): Record<string, unknown> {
         responses: { '200': { description: 'Prometheus text exposition', content: { 'text/plain': { schema: str() } } } },
       },
     },
+    '/': {
+      get: {
+        ...open,
+        operationId: 'dashboard',
+        summary: "Dashboard: this node's rates (ingested, delivered, retries per second), in flight, event-loop delay, and the store's confirmations not yet delivered, by state; read from /metrics, no merchant data",
+        responses: { '200': { description: 'HTML page', content: { 'text/html': { schema: str() } } } },
+      },
+    },
+    '/docs': {
+      get: {
+        ...open,
+        operationId: 'docs',
+        summary: 'This API as a page: every operation with its summary, answers and whether it needs a key',
+        responses: { '200': { description: 'HTML page', content: { 'text/html': { schema: str() } } } },
+      },
+    },
+    '/ui.js': {
+      get: {
+        ...open,
+        operationId: 'pageScript',
+        summary: 'The script of the dashboard and the docs page',
+        responses: { '200': { description: 'JavaScript', content: { 'text/javascript': { schema: str() } } } },
+      },
+    },
+    '/favicon.svg': {
+      get: {
+        ...open,
+        operationId: 'pageIcon',
+        summary: 'The icon of the dashboard and the docs page',
+        responses: { '200': { description: 'SVG image', content: { 'image/svg+xml': { schema: str() } } } },
+      },
+    },
+    '/ui.css': {
+      get: {
+        ...open,
+        operationId: 'pageStyle',
+        summary: 'The style of the dashboard and the docs page',
+        responses: { '200': { description: 'CSS', content: { 'text/css': { schema: str() } } } },
+      },
+    },
     '/openapi.json': {
       get: {
         ...open,

@@ -19,6 +19,7 @@ import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { merchantRoutes } from './routes/merchants.js';
 import { openapiRoutes } from './routes/openapi.js';
+import { pageRoutes } from './routes/pages.js';
 import { transactionRoutes } from './routes/transactions.js';
 import { merchantRules, type MerchantRules } from './validate.js';
 
@@ -169,6 +170,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
 
   void app.register(async (scoped) => healthRoutes(scoped, ctx));
   void app.register(async (scoped) => openapiRoutes(scoped, ctx));
+  void app.register(async (scoped) => pageRoutes(scoped));
   void app.register(async (scoped) => merchantRoutes(scoped, ctx));
   void app.register(async (scoped) => transactionRoutes(scoped, ctx));
   void app.register(async (scoped) => confirmationRoutes(scoped, ctx));

@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { MerchantServer } from './helpers/merchant-server.js';
+import { startEngine, txBody, waitFor, type Engine } from './helpers/engine.js';
+
+/**
+ * The dashboard and the docs page in a real browser (Debian's chromium through playwright-core):
+ * they load under their Content-Security-Policy without an error and show what the node is doing.
+ * Without chromium they are skipped outside CI, and fail in CI (.ci/run installs it).
+ */
+const CHROMIUM = process.env.CONFIRMA_TEST_CHROMIUM ?? '/usr/bin/chromium';
+const inCi = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
+const skip = existsSync(CHROMIUM) || inCi ? false : `no browser at ${CHROMIUM} (apt-get install -y chromium) and CI is not set`;
+
+describe('dashboard and docs page in chromium', { skip }, () => {
+  let engine: Engine;
+  let fleet: MerchantServer;
+  let browser: Browser;
+  const problems: string[] = [];
+
+  before(async () => {
+    fleet = await new MerchantServer().listen();
+    engine = await startEngine({ CONFIRMA_ATTEMPT_TIMEOUT_MS: '60000', CONFIRMA_LEASE_MS: '120000' });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+  });
+  after(async () => {
+    await browser?.close();
+    await engine?.stop();
+    await fleet?.close();
+  });
+
+  async function open(path: string): Promise<Page> {
+    const page = await browser.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(`${path} console: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`${path} page error: ${e.message}`));
+    page.on('response', (r) => {
+      if (r.status() >= 400) problems.push(`${path} loaded ${r.url()}: ${r.status()}`);
+    });
+    const res = await page.goto(engine.url + path);
+    assert.equal(res?.status(), 200);
+    assert.match(res?.headers()['content-security-policy'] ?? '', /script-src 'self'/);
+    return page;
+  }
+
+  it('shows rates, open confirmations by state and totals, from /metrics, with no key', async () => {
+    const created = await engine.call('POST', '/v1/merchants', { name: 'shop', url: fleet.url('shop') });
+    assert.equal(created.status, 201);
+    fleet.merchant('shop', created.body.secret);
+    const down = await engine.call('POST', '/v1/merchants', { name: 'down', url: 'http://127.0.0.1:9/confirm' });
+    assert.equal(down.status, 201);
+
+    const page = await open('/');
+    const text = async (id: string): Promise<string> => (await page.locator(`#${id}`).textContent()) ?? '';
+    await waitFor('the ready pill', async () => (await text('ready')) === 'ready', 10_000, 100);
+
+    // 40 for the healthy merchant, 5 for one whose port refuses: those stay open.
+    const transactions = [...Array.from({ length: 40 }, () => txBody(created.body.id)), ...Array.from({ length: 5 }, () => txBody(down.body.id))];
+    assert.equal((await engine.call('POST', '/v1/transactions/batch', { transactions })).status, 200);
+    await waitFor('40 deliveries', () => fleet.deliveries('shop').length >= 40);
+
+    await waitFor(
+      'the totals table to count 40 delivered attempts',
+      async () => /attempts: delivered\s*40\b/.test((await page.locator('#totals').innerText()).replace(/,/g, '')),
+      15_000,
+      200,
+    );
+    await waitFor('a rate above 0 in the chart', async () => {
+      const points = (await page.locator('#line-delivered').getAttribute('points')) ?? '';
+      return points.split(' ').some((p) => Number(p.split(',')[1]) < 118);
+    }, 15_000, 200);
+    // The five for the merchant that is down are counted as not delivered (the counts refresh every 5 s).
+    await waitFor('5 open confirmations shown', async () => {
+      const shown = ['state-pending', 'state-inflight'].map(async (id) => Number((await text(id)).replace(/,/g, '')) || 0);
+      const [pending, inflight] = await Promise.all(shown);
+      return pending! + inflight! === 5;
+    }, 20_000, 250);
+    assert.equal(await text('state-dead'), '0');
+    assert.match(await page.locator('#totals').innerText(), /outcomes dropped \(lease lapsed\)\s*0/);
+    assert.ok(await page.locator('#error').isHidden());
+    // Nothing merchant-specific on the page.
+    const html = await page.content();
+    assert.ok(!html.includes(created.body.id) && !html.includes('shop'), 'no merchant id or name on the dashboard');
+    await page.close();
+    assert.deepEqual(problems, []);
+  });
+
+  it('lists every operation of /openapi.json, marking the public ones', async () => {
+    const page = await open('/docs');
+    await waitFor('the operations table', async () => (await page.locator('#operations tr').count()) > 10, 10_000, 100);
+    const doc = (await engine.call('GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
+    const expected = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
+    const shown = await page.locator('#operations tr').evaluateAll((rows) => rows.map((r) => r.getAttribute("data-operation")));
+    assert.deepEqual(shown.sort(), expected.sort());
+    assert.equal(await page.locator('tr[data-operation="GET /healthz"] td').nth(4).textContent(), 'public');
+    assert.equal(await page.locator('tr[data-operation="POST /v1/transactions"] td').nth(4).textContent(), 'key');
+    await page.close();
+    assert.deepEqual(problems, []);
+  });
+});
