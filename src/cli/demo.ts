@@ -26,6 +26,7 @@ function view(t: Tick, series: number[], header: string): string[] {
     `  backlog ${fmt(t.backlog)}   queued in engine ${fmt(t.queued)}   retries scheduled ${fmt(t.retries)}   dead ${fmt(t.dead)}` +
       (t.engine === undefined ? '' : `   engine RSS ${fmt(t.engine.rssBytes / 1048576)} MB`),
     `  confirmed/s ${sparkline(series)}`,
+    `  dashboard ${t.engineUrl}/`,
   ];
 }
 
@@ -98,6 +99,8 @@ export function registerDemo(program: Command): void {
           if (tty) {
             process.stderr.write((drawn > 0 ? `\x1b[${drawn}A` : '') + lines.map((l) => `\x1b[2K${l}\n`).join(''));
             drawn = lines.length;
+          } else if (series.length === 1) {
+            process.stderr.write(`dashboard ${t.engineUrl}/\n`);
           } else if (Math.round(t.elapsedSec) % 5 === 0) {
             process.stderr.write(`${lines[1]?.trim()} · p99 ${ms(t.fleet.latency.p99)} · backlog ${fmt(t.backlog)}\n`);
           }

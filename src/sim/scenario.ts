@@ -64,6 +64,8 @@ export interface Tick {
   /** When the sample was taken (epoch ms), and the CPU this process (fleet and load) has used so far. */
   readonly at: number;
   readonly harnessCpuSec: number;
+  /** The node taking the load (its dashboard is at this URL's `/`). */
+  readonly engineUrl: string;
 }
 
 /**
@@ -214,6 +216,7 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
         engine: sampleAll(),
         at: Date.now(),
         harnessCpuSec: cpuSecOf(process.cpuUsage()),
+        engineUrl: e.url,
       };
       lastAccepted = s.accepted;
       ticks.push(t);
