@@ -13,10 +13,11 @@ export function registerReseal(program: Command): void {
   program
     .command('reseal')
     .description(
-      'Seal every stored merchant credential under CONFIRMA_MASTER_KEY, then exit: signing secrets\n' +
-        'stored before a master key was set, and values sealed under a key in CONFIRMA_MASTER_KEY_PREVIOUS\n' +
-        '(after which that previous key can be removed). Safe to run while nodes run, and again.\n' +
-        'Run it with the same CONFIRMA_MASTER_KEY (and DATABASE_URL) as the nodes.',
+      'Seal every stored merchant credential under CONFIRMA_MASTER_KEY, then exit.\n' +
+        'Seals signing secrets stored before a master key was set, and moves values\n' +
+        'sealed under a key in CONFIRMA_MASTER_KEY_PREVIOUS to the current key (that\n' +
+        'previous key can then be removed). Safe while nodes run, and to run again.\n' +
+        'Use the same CONFIRMA_MASTER_KEY (and DATABASE_URL) as the nodes.',
     )
     .option('--db <file>', 'SQLite file (env CONFIRMA_DB_PATH, default ./data/confirma.db)')
     .action(async (opts: { db?: string }) => {
