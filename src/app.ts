@@ -9,6 +9,7 @@ import { GroupCommit } from './ingest/group-commit.js';
 import type { Logger } from './observe/logger.js';
 import { LoopDelay } from './observe/loop-delay.js';
 import { Metrics } from './observe/metrics.js';
+import { traced } from './observe/tracing.js';
 import { openStore } from './store/open-store.js';
 import { retentionPass } from './store/retention.js';
 import type { IngestOp, IngestResult, Store } from './store/store.js';
@@ -63,7 +64,7 @@ export async function createApp(
       const claimer = dispatches ? dispatcher.ingestClaimer() : undefined;
       let results: IngestResult[];
       try {
-        results = await store.ingest(ops, Date.now(), claimer);
+        results = await traced('confirma.ingest.commit', { 'confirma.ops': ops.length }, () => store.ingest(ops, Date.now(), claimer));
       } catch (err) {
         claimer?.settle([]);
         throw err;

@@ -5,6 +5,7 @@ import type { DeliveryTarget } from '../domain/merchant.js';
 import { GroupCommit } from '../ingest/group-commit.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
+import { hostOf, SpanKind, SpanStatusCode, traced, tracer } from '../observe/tracing.js';
 import { formatOf, FormatError, type OutgoingRequest } from '../formats/index.js';
 import { KeyringError, keyringOf, type Keyring } from '../signing/keyring.js';
 import { openSigningSecret } from '../signing/sealed-secrets.js';
@@ -84,7 +85,9 @@ export class Dispatcher extends EventEmitter {
     this.keyring = keyringOf(deps.config);
     this.recorder = new GroupCommit<OutcomeRecord, void>(
       async (records) => {
-        const { stale, promoted } = await deps.store.recordOutcomes(records, Date.now());
+        const { stale, promoted } = await traced('confirma.outcomes.commit', { 'confirma.ops': records.length }, () =>
+          deps.store.recordOutcomes(records, Date.now()),
+        );
         if (stale > 0) deps.metrics.staleOutcomes.inc(undefined, stale);
         // A transaction's next confirmation became due: its merchant's lane claims it.
         if (promoted.length > 0) this.wake(promoted);
@@ -386,6 +389,19 @@ export class Dispatcher extends EventEmitter {
     const merchant = target.merchant;
     // The body's format decides the bytes and headers: stored body in, exact request out.
     const request = this.buildRequest(claim, target);
+    // Attributes only when an SDK records the span: without one this costs one no-op object.
+    const span = tracer.startSpan('confirma.attempt', { kind: SpanKind.CLIENT });
+    if (span.isRecording()) {
+      span.setAttributes({
+        'confirma.confirmation_id': claim.id,
+        'confirma.merchant_id': claim.merchantId,
+        'confirma.transaction_id': claim.transactionId,
+        'confirma.seq': claim.seq,
+        'confirma.attempt': claim.tries + 1,
+        'http.request.method': 'POST',
+        'server.address': hostOf(merchant.url),
+      });
+    }
     let result: AttemptResult;
     if ('body' in request) {
       result = await client.send({
@@ -407,6 +423,13 @@ export class Dispatcher extends EventEmitter {
       retryAfterCapMs: config.retryAfterCapMs,
     });
     this.deps.metrics.attempts.inc({ outcome: outcome.kind });
+    if (span.isRecording()) {
+      if (result.statusCode !== undefined) span.setAttribute('http.response.status_code', result.statusCode);
+      if (result.errorKind !== undefined) span.setAttribute('error.type', result.errorKind);
+      span.setAttribute('confirma.outcome', outcome.kind);
+      if (!result.ok) span.setStatus({ code: SpanStatusCode.ERROR, message: result.errorKind ?? 'not delivered' });
+    }
+    span.end();
     this.deps.metrics.attemptSeconds.observe(result.durationMs / 1000);
     if (this.stopping && !this.held.has(claim.id)) return; // released at shutdown: not ours to record
     await this.recorder.submit({ claim, outcome, attempt: result });
