@@ -7,6 +7,7 @@ import { confirmationBody } from '../domain/payload.js';
 import { confirmationType, type Status } from '../domain/status.js';
 import type { Customer, NewTransaction, Transaction } from '../domain/transaction.js';
 import { ConfirmaError } from '../errors.js';
+import { OPEN_STATES } from '../domain/confirmation.js';
 import type { IngestClaimer, IngestResult, Scope, StoredCredential } from './store.js';
 
 /**
@@ -195,3 +196,6 @@ export function storedCredentials(secrets: readonly Row[], pKeys: readonly Row[]
     ...pKeys.map((r): StoredCredential => ({ kind: 'epayco_p_key', ref: String(r.id), merchantId: String(r.id), stored: String(r.epayco_p_key_sealed) })),
   ];
 }
+
+/** The open states as an SQL list (`'waiting', 'pending', …`), written into statements so a planner can match partial indexes. */
+export const OPEN_STATES_SQL = OPEN_STATES.map((s) => `'${s}'`).join(', ');

@@ -1,3 +1,5 @@
+import { OPEN_STATES } from '../../domain/confirmation.js';
+
 /**
  * The two pages a node serves besides its API: the dashboard at `/` and the API reference at
  * `/docs`. Both are static; their script (`/ui.js`) reads only what is public anyway (`/metrics`,
@@ -214,7 +216,7 @@ export const UI_JS = `'use strict';
       set('in-flight', fmt(m.get('confirma_in_flight')));
       set('ingest-backlog', fmt(m.get('confirma_ingest_backlog')));
       set('loop-p99', fmt((m.get('confirma_event_loop_delay_seconds{quantile="0.99"}') ?? NaN) * 1000, 1) + ' ms');
-      for (const state of ['waiting', 'pending', 'inflight', 'parked', 'dead']) {
+      for (const state of ${JSON.stringify(OPEN_STATES)}) {
         set('state-' + state, fmt(m.get('confirma_confirmations{state="' + state + '"}')));
       }
       const body = $('totals');

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { idFloor } from '../../domain/ids.js';
+import { OPEN_STATES_SQL } from '../rows.js';
 
 /**
  * Weekly partitions of `confirmations`, `confirmation_bodies` and `attempts`, by confirmation id
@@ -83,7 +84,7 @@ export async function dropOldPartitions(c: pg.PoolClient, schema: string, before
     if (start + WEEK_MS > before) continue;
     // IN (…) rather than <> so the (state, id) index answers without reading the week.
     const { rowCount } = await c.query(
-      `SELECT 1 FROM ${name} WHERE state IN ('waiting', 'pending', 'inflight', 'parked', 'dead') LIMIT 1`,
+      `SELECT 1 FROM ${name} WHERE state IN (${OPEN_STATES_SQL}) LIMIT 1`,
     );
     if (rowCount !== 0) continue; // open or dead rows: keep the week; batched deletes take its delivered rows
     await c.query(`DROP TABLE IF EXISTS attempts_w${y}`);

@@ -7,7 +7,7 @@ import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } fro
 import type { Transaction } from '../../domain/transaction.js';
 import { idFloor } from '../../domain/ids.js';
 import { loadMigrations } from '../migrations.js';
-import { storedCredentials, toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, toAuditEntry, type Row } from '../rows.js';
+import { OPEN_STATES_SQL, storedCredentials, toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, toAuditEntry, type Row } from '../rows.js';
 import type {
   ClaimOptions,
   ConfirmationQuery,
@@ -528,7 +528,7 @@ export class PostgresStore implements Store {
     // Ranges of the (state, id) index, which holds only the open states: delivered rows are never
     // read. The states are written into the statement so the planner can prove it may use it.
     const { rows } = await this.q(
-      `SELECT state, count(*) AS n FROM confirmations WHERE state IN (${OPEN_STATES.map((st) => `'${st}'`).join(', ')}) GROUP BY state`,
+      `SELECT state, count(*) AS n FROM confirmations WHERE state IN (${OPEN_STATES_SQL}) GROUP BY state`,
     );
     for (const r of rows) counts[r.state as OpenState] = Number(r.n);
     return counts;

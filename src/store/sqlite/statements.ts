@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { OPEN_STATES_SQL } from '../rows.js';
 
 /** Columns of a confirmation as the API shows it (never the body). */
 export const CONFIRMATION_COLUMNS =
@@ -97,7 +98,7 @@ const SQL = {
   // One seek per merchant and open state in the (merchant_id, state, id) index: delivered rows are
   // never read. (SQLite has no index that leads with state; this one serves both lookups.)
   countOpen: `SELECT state, count(*) AS n FROM confirmations INDEXED BY confirmations_merchant_state
-     WHERE merchant_id IN (SELECT id FROM merchants) AND state IN ('waiting', 'pending', 'inflight', 'parked', 'dead')
+     WHERE merchant_id IN (SELECT id FROM merchants) AND state IN (${OPEN_STATES_SQL})
      GROUP BY state`,
   // Retention walks ids (they sort by creation time) below the floor; the three deletes pick the same rows.
   purgeAttempts: `DELETE FROM attempts WHERE confirmation_id IN
