@@ -8,7 +8,7 @@ import { confirmationType, type Status } from '../domain/status.js';
 import type { Customer, NewTransaction, Transaction } from '../domain/transaction.js';
 import { ConfirmaError } from '../errors.js';
 import { OPEN_STATES } from '../domain/confirmation.js';
-import type { IngestClaimer, IngestResult, Scope, StoredCredential } from './store.js';
+import type { IngestClaimer, IngestResult, PurgeCursor, Scope, StoredCredential } from './store.js';
 
 /**
  * Row mapping shared by both adapters: the SQL dialects differ, the columns and their meaning do
@@ -199,3 +199,9 @@ export function storedCredentials(secrets: readonly Row[], pKeys: readonly Row[]
 
 /** The open states as an SQL list (`'waiting', 'pending', …`), written into statements so a planner can match partial indexes. */
 export const OPEN_STATES_SQL = OPEN_STATES.map((s) => `'${s}'`).join(', ');
+
+/** Where a retention scan of transactions resumes: after the last row of a full batch, none after a short one. */
+export function nextPurgeCursor(rows: readonly Row[], limit: number): PurgeCursor | undefined {
+  const last = rows[rows.length - 1];
+  return rows.length < limit || last === undefined ? undefined : { createdAt: Number(last.created_at), id: String(last.id) };
+}

@@ -5,7 +5,6 @@ import type { Attempt, Claim, Confirmation, ConfirmationState, OpenState } from 
 import { CONFIRMATION_STATES, OPEN_STATES } from '../../domain/confirmation.js';
 import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
 import type { Transaction } from '../../domain/transaction.js';
-import { idFloor } from '../../domain/ids.js';
 import { loadMigrations } from '../migrations.js';
 import { OPEN_STATES_SQL, storedCredentials, toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, toAuditEntry, type Row } from '../rows.js';
 import type {
@@ -26,6 +25,7 @@ import { applyOutcomes } from './pg-outcomes.js';
 import { isConnectionError, isTransient, translate } from './pg-errors.js';
 import { PgListener, type DueListener } from './pg-listener.js';
 import { dropOldPartitions, ensurePartitions } from './pg-partitions.js';
+import { deleteBareTransactions, deleteDelivered, deleteOldIdempotencyKeys } from './pg-retention.js';
 
 /** Options for the PostgreSQL store. */
 export interface PostgresStoreOptions {
@@ -557,18 +557,8 @@ export class PostgresStore implements Store {
       if ((err as { code?: unknown }).code !== '55P03') throw err;
       this.onError(err);
     }
-    // Then a short transaction per batch along the primary key (ids sort by creation time; the
-    // (state, id) index holds no delivered rows). Rows locked by someone else right now (a
-    // redeliver) are skipped, not waited for.
-    const { rowCount } = await this.q(
-      `WITH doomed AS (
-         SELECT id FROM confirmations WHERE id < $1 AND state = 'delivered' ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED),
-       gone AS (DELETE FROM attempts WHERE confirmation_id IN (SELECT id FROM doomed)),
-       bodies AS (DELETE FROM confirmation_bodies WHERE id IN (SELECT id FROM doomed))
-       DELETE FROM confirmations WHERE id IN (SELECT id FROM doomed)`,
-      [idFloor('msg', before), limit],
-    );
-    return rowCount ?? 0;
+    // Then a short statement per batch (pg-retention.ts).
+    return deleteDelivered((sql, params) => this.q(sql, params), before, limit);
   }
 
   async listStoredCredentials(): Promise<StoredCredential[]> {
@@ -591,37 +581,11 @@ export class PostgresStore implements Store {
   }
 
   async purgeTransactions(before: number, limit: number, after?: PurgeCursor): Promise<PurgeBatch> {
-    return this.tx(async (c) => {
-      const { rows } = await c.query<Row>(
-        `SELECT id, created_at FROM transactions WHERE created_at < $1 AND (created_at, id) > ($2, $3)
-         ORDER BY created_at, id LIMIT $4`,
-        [before, after?.createdAt ?? -1, after?.id ?? '', limit],
-      );
-      if (rows.length === 0) return { removed: 0, next: undefined };
-      // A transaction an ingest holds right now (FOR UPDATE) is skipped: it is being changed. One
-      // changed since this statement's snapshot fails updated_at when its lock is taken.
-      const { rowCount } = await c.query(
-        `DELETE FROM transactions WHERE id IN (
-           SELECT t.id FROM transactions t WHERE t.id = ANY($1::text[]) AND t.updated_at < $2
-             AND NOT EXISTS (SELECT 1 FROM confirmations x WHERE x.transaction_id = t.id)
-           FOR UPDATE SKIP LOCKED)`,
-        [rows.map((r) => String(r.id)), before],
-      );
-      const last = rows[rows.length - 1] as Row;
-      return {
-        removed: rowCount ?? 0,
-        next: rows.length < limit ? undefined : { createdAt: Number(last.created_at), id: String(last.id) },
-      };
-    });
+    return this.tx((c) => deleteBareTransactions(c, before, limit, after));
   }
 
   async purgeIdempotencyKeys(before: number, limit: number): Promise<number> {
-    const { rowCount } = await this.q(
-      `DELETE FROM idempotency_keys WHERE (scope, key) IN (
-         SELECT scope, key FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)`,
-      [before, limit],
-    );
-    return rowCount ?? 0;
+    return deleteOldIdempotencyKeys((sql, params) => this.q(sql, params), before, limit);
   }
 }
 

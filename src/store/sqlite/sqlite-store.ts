@@ -17,6 +17,7 @@ import {
   toConfirmation,
   toAuditEntry,
   storedCredentials,
+  nextPurgeCursor,
   type Row,
 } from '../rows.js';
 import { IngestBatch } from './sqlite-ingest.js';
@@ -580,9 +581,7 @@ export class SqliteStore implements Store {
         const rows = this.s.scanOldTransactions.all(before, after?.createdAt ?? -1, after?.id ?? '', limit) as Row[];
         let removed = 0;
         for (const r of rows) removed += this.s.purgeTransaction.run(r.id, before).changes;
-        const last = rows[rows.length - 1];
-        const next = rows.length < limit || last === undefined ? undefined : { createdAt: Number(last.created_at), id: String(last.id) };
-        return { removed, next };
+        return { removed, next: nextPurgeCursor(rows, limit) };
       })
       .immediate();
   }
