@@ -9,6 +9,7 @@ import { GroupCommit } from './ingest/group-commit.js';
 import type { Logger } from './observe/logger.js';
 import { LoopDelay } from './observe/loop-delay.js';
 import { Metrics } from './observe/metrics.js';
+import { registerStoreCounts, StoreCounts } from './observe/store-counts.js';
 import { traced } from './observe/tracing.js';
 import { openStore } from './store/open-store.js';
 import { retentionPass } from './store/retention.js';
@@ -47,7 +48,7 @@ export async function createApp(
 ): Promise<App> {
   const applied = await store.migrate();
   if (applied.length > 0) log.info({ applied }, 'applied migrations');
-  const metrics = new Metrics();
+  const metrics = new Metrics({ onCollectError: (metric, err) => log.warn({ err, metric }, 'metrics: a gauge could not be read; serving the rest') });
   const client = new HttpClient({
     connectTimeoutMs: config.connectTimeoutMs,
     // Many merchants may share one origin (a hosted shop platform): bound the sockets we open to
@@ -87,25 +88,13 @@ export async function createApp(
     { maxBatch: config.commitMaxBatch, maxWaitMs: config.commitWaitMs },
   );
   let accepting = true;
-  // Prometheus text, served at /metrics by the API server and by a worker's own small server alike.
   // Only the open states are counted (their cost follows the backlog, not the delivered history
-  // retention keeps; deliveries are counted by confirma_attempts_total), at most once per 5 s.
-  let counts: Record<string, number> = {};
-  let countsAt = 0;
-  const metricsText = async (): Promise<string> => {
-    if (Date.now() - countsAt > 5_000) {
-      counts = await store.countOpen();
-      countsAt = Date.now();
-    }
-    const states = Object.entries(counts)
-      .map(([state, n]) => `confirma_confirmations{state="${state}"} ${n}`)
-      .join('\n');
-    return (
-      `${metrics.render()}# HELP confirma_confirmations Confirmations not yet delivered, by state (waiting, pending, inflight, parked, dead).\n` +
-      `# TYPE confirma_confirmations gauge\n${states}\n`
-    );
-  };
-  const server = config.role === 'worker' ? workerServer(store, () => accepting, metricsText) : buildServer({
+  // retention keeps; deliveries are counted by confirma_attempts_total).
+  registerStoreCounts(
+    metrics,
+    new StoreCounts(() => store.countOpen(), { onError: (err) => log.warn({ err }, 'metrics: the store did not count; serving the last counts') }),
+  );
+  const server = config.role === 'worker' ? workerServer(store, () => accepting, metrics) : buildServer({
     config,
     store,
     ingest,
@@ -116,7 +105,7 @@ export async function createApp(
       dispatcher.wake();
     },
     onQueued: () => dispatcher.wake(),
-    metricsText,
+    metrics,
   });
   metrics.gauge('confirma_in_flight', 'Delivery requests in flight on this node.', () => dispatcher.inFlightCount);
   metrics.gauge('confirma_ingest_backlog', 'Writes waiting for a group commit.', () => ingest.backlog);
@@ -197,7 +186,7 @@ export async function createApp(
 }
 
 /** A worker's only HTTP surface: liveness, readiness (the database answers) and metrics. */
-function workerServer(store: Store, ready: () => boolean, metricsText: () => Promise<string>): FastifyInstance {
+function workerServer(store: Store, ready: () => boolean, metrics: Metrics): FastifyInstance {
   const server = Fastify({ logger: false });
   server.get('/healthz', async () => ({ ok: true, role: 'worker' }));
   server.get('/readyz', async (_req, reply) => {
@@ -210,6 +199,6 @@ function workerServer(store: Store, ready: () => boolean, metricsText: () => Pro
     return { ok: true };
   });
   // Open to scrapers like /healthz: counts and timings only, no merchant data.
-  server.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(await metricsText()));
+  server.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.render()));
   return server;
 }

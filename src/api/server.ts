@@ -11,6 +11,7 @@ import { parseAllowList, type Resolver } from '../dispatch/ssrf.js';
 import { ConfirmaError, isConfirmaError, type ErrorCode } from '../errors.js';
 import type { GroupCommit } from '../ingest/group-commit.js';
 import type { Logger } from '../observe/logger.js';
+import type { Metrics } from '../observe/metrics.js';
 import type { IngestOp, IngestResult, Store } from '../store/store.js';
 import { authenticate } from './auth.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -36,8 +37,8 @@ export interface ApiDeps {
   readonly onMerchantChanged?: (merchantId: string) => void;
   /** After confirmations were put back on the queue (redeliver, replay). */
   readonly onQueued?: () => void;
-  /** Prometheus text for GET /metrics; without it the route answers an empty exposition. */
-  readonly metricsText?: () => Promise<string>;
+  /** The node's metrics for GET /metrics; without them the route answers an empty exposition. */
+  readonly metrics?: Pick<Metrics, 'contentType' | 'render'>;
   /** DNS for the registration-time SSRF check; the system resolver by default (tests script their own). */
   readonly resolve?: Resolver;
 }

@@ -1,109 +1,126 @@
-/**
- * A small Prometheus registry: counters, gauges and fixed-bucket histograms, rendered in the text
- * exposition format at `/metrics`. Kept tiny and allocation-free on the hot path.
- */
-type Labels = Readonly<Record<string, string>>;
+import client from 'prom-client';
 
-function labelKey(labels: Labels | undefined): string {
-  if (labels === undefined) return '';
-  const parts = Object.keys(labels)
-    .sort()
-    .map((k) => `${k}="${String(labels[k]).replace(/["\\\n]/g, '_')}"`);
-  return parts.length === 0 ? '' : `{${parts.join(',')}}`;
-}
+/**
+ * The metrics Confirma exports at `/metrics`, on prom-client: its registry renders the text
+ * exposition format (escaping help texts and label values) and collects gauges at scrape time.
+ * The classes here only keep the call sites' small API (`inc(labels, n)`, `observe(v)`,
+ * `gauge(name, help, read)`) in front of it.
+ */
+export type Labels = Readonly<Record<string, string>>;
+
+/** What a gauge reads at each scrape: one value, or one per label set (which may change between scrapes). */
+export type GaugeValue = number | Array<[Labels, number]>;
 
 export class Counter {
-  private readonly values = new Map<string, number>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
+  private readonly counter: client.Counter;
+  constructor(registry: client.Registry, name: string, help: string, labelNames: readonly string[] = []) {
+    this.counter = new client.Counter({ name, help, labelNames, registers: [registry] });
+  }
+  /** `inc(undefined, n)` adds n: prom-client's own `inc(undefined, n)` would add 1. */
   inc(labels?: Labels, by = 1): void {
-    const k = labelKey(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
-  }
-  get(labels?: Labels): number {
-    return this.values.get(labelKey(labels)) ?? 0;
-  }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
-    for (const [k, v] of this.values) lines.push(`${this.name}${k} ${v}`);
-    return lines.join('\n');
-  }
-}
-
-export class Gauge {
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly read: () => number | Array<[Labels, number]>,
-  ) {}
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`];
-    const v = this.read();
-    if (typeof v === 'number') lines.push(`${this.name} ${v}`);
-    else for (const [labels, n] of v) lines.push(`${this.name}${labelKey(labels)} ${n}`);
-    return lines.join('\n');
+    if (labels === undefined) this.counter.inc(by);
+    else this.counter.inc(labels, by);
   }
 }
 
 export class Histogram {
-  private readonly counts: number[];
-  private sum = 0;
-  private count = 0;
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly buckets: readonly number[],
-  ) {
-    this.counts = new Array<number>(buckets.length).fill(0);
+  private readonly histogram: client.Histogram;
+  constructor(registry: client.Registry, name: string, help: string, buckets: readonly number[]) {
+    this.histogram = new client.Histogram({ name, help, buckets: [...buckets], registers: [registry] });
   }
   observe(v: number): void {
-    this.sum += v;
-    this.count++;
-    for (let i = 0; i < this.buckets.length; i++) {
-      if (v <= (this.buckets[i] as number)) {
-        this.counts[i] = (this.counts[i] as number) + 1;
-        break;
-      }
-    }
-  }
-  render(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    let acc = 0;
-    this.buckets.forEach((b, i) => {
-      acc += this.counts[i] as number;
-      lines.push(`${this.name}_bucket{le="${b}"} ${acc}`);
-    });
-    lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
-    return lines.join('\n');
+    this.histogram.observe(v);
   }
 }
 
-/** The metrics Confirma exports. One instance per process. */
+/**
+ * A gauge whose samples are whatever `read` answers at scrape time. prom-client's `set()` wants
+ * every label name declared up front; a read that names its own label sets (quantiles, states)
+ * has none to declare, so the samples are handed to the registry as they come. A read that fails
+ * serves no sample for this gauge and leaves the rest of the scrape alone.
+ */
+class ReadGauge extends client.Gauge {
+  constructor(
+    registry: client.Registry,
+    private readonly metricName: string,
+    help: string,
+    private readonly read: () => GaugeValue | Promise<GaugeValue>,
+    private readonly onError: (name: string, err: unknown) => void,
+  ) {
+    super({ name: metricName, help, registers: [registry] });
+  }
+  override async get(): ReturnType<client.Gauge['get']> {
+    const metric = await super.get(); // name, help, type and aggregator as prom-client has them
+    try {
+      const v = await this.read();
+      return { ...metric, values: typeof v === 'number' ? [{ value: v, labels: {} }] : v.map(([labels, value]) => ({ value, labels })) };
+    } catch (err) {
+      this.onError(this.metricName, err);
+      return { ...metric, values: [] };
+    }
+  }
+}
+
+let processRegistry: client.Registry | undefined;
+
+/**
+ * The process's own metrics (CPU, memory, handles, GC, event-loop lag: prom-client's defaults),
+ * once per process: they describe the process, not a node, and each collection starts a GC
+ * observer and an event-loop histogram that nothing can stop, so a test process running many
+ * nodes would otherwise pile them up.
+ */
+function processMetrics(): client.Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new client.Registry();
+    client.collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+export interface MetricsOptions {
+  /** Called when a gauge's read throws; the scrape goes on without that gauge's samples. */
+  readonly onCollectError?: (name: string, err: unknown) => void;
+}
+
+/**
+ * One node's metrics, in a registry of its own (never prom-client's global one), so several nodes
+ * in one process (tests, an embedding application) do not collide.
+ */
 export class Metrics {
-  readonly attempts = new Counter('confirma_attempts_total', 'Delivery attempts by outcome.');
-  readonly ingested = new Counter('confirma_ingested_total', 'Transactions and status changes committed.');
-  readonly staleOutcomes = new Counter('confirma_stale_outcomes_total', 'Outcomes dropped because the lease had lapsed.');
+  private readonly registry = new client.Registry();
+  // Made with the first node, at start-up: prom-client counts the process's CPU from then on.
+  private readonly process = processMetrics();
+  private readonly onCollectError: (name: string, err: unknown) => void;
+  readonly attempts = new Counter(this.registry, 'confirma_attempts_total', 'Delivery attempts by outcome.', ['outcome']);
+  readonly ingested = new Counter(this.registry, 'confirma_ingested_total', 'Transactions and status changes committed.');
+  readonly staleOutcomes = new Counter(this.registry, 'confirma_stale_outcomes_total', 'Outcomes dropped because the lease had lapsed.');
   readonly attemptSeconds = new Histogram(
+    this.registry,
     'confirma_attempt_duration_seconds',
     'Wall time of one delivery attempt.',
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   );
-  readonly commitBatch = new Histogram('confirma_commit_batch_size', 'Writes per group commit.', [
+  readonly commitBatch = new Histogram(this.registry, 'confirma_commit_batch_size', 'Writes per group commit.', [
     1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500,
   ]);
-  private readonly gauges: Gauge[] = [];
 
-  gauge(name: string, help: string, read: () => number | Array<[Labels, number]>): void {
-    this.gauges.push(new Gauge(name, help, read));
+  constructor(opts: MetricsOptions = {}) {
+    this.onCollectError = opts.onCollectError ?? (() => undefined);
   }
 
-  render(): string {
-    return (
-      [this.attempts, this.ingested, this.staleOutcomes, this.attemptSeconds, this.commitBatch, ...this.gauges]
-        .map((m) => m.render())
-        .join('\n') + '\n'
-    );
+  /** A gauge read at every scrape; `read` may be async (it is awaited) and should bound its own wait. */
+  gauge(name: string, help: string, read: () => GaugeValue | Promise<GaugeValue>): void {
+    new ReadGauge(this.registry, name, help, read, this.onCollectError);
+  }
+
+  /** The Content-Type of `render()`'s text. */
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text: this node's metrics, then the process's. */
+  async render(): Promise<string> {
+    const [own, proc] = await Promise.all([this.registry.metrics(), this.process.metrics()]);
+    return `${own}\n${proc}`;
   }
 }

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { prometheusContentType } from 'prom-client';
 import type { RouteContext } from '../server.js';
 
 /**
@@ -21,7 +22,7 @@ export function healthRoutes(app: FastifyInstance, ctx: RouteContext): void {
 
   // Open to scrapers like /healthz: counts and timings only, no merchant data.
   app.get('/metrics', { config: { public: true } }, async (_request, reply) => {
-    const text = ctx.metricsText === undefined ? '' : await ctx.metricsText();
-    return reply.type('text/plain; version=0.0.4').send(text);
+    if (ctx.metrics === undefined) return reply.type(prometheusContentType).send('');
+    return reply.type(ctx.metrics.contentType).send(await ctx.metrics.render());
   });
 }
