@@ -79,6 +79,7 @@ describe('dashboard and docs page in chromium', { skip }, () => {
       return pending! + inflight! === 5;
     }, 20_000, 250);
     assert.equal(await text('state-dead'), '0');
+    assert.match(await text('counts-age'), /^Across the whole store, read \d+ s ago/);
     assert.match(await page.locator('#totals').innerText(), /outcomes dropped \(lease lapsed\)\s*0/);
     assert.ok(await page.locator('#error').isHidden());
     // Nothing merchant-specific on the page.
@@ -99,5 +100,28 @@ describe('dashboard and docs page in chromium', { skip }, () => {
     assert.equal(await page.locator('tr[data-operation="POST /v1/transactions"] td').nth(4).textContent(), 'key');
     await page.close();
     assert.deepEqual(problems, []);
+  });
+
+  // Last: it closes the engine's store.
+  it('while the store is down: the last counts read, how old they are, and the rest still live', async () => {
+    const page = await open('/');
+    const text = async (id: string): Promise<string> => (await page.locator(`#${id}`).textContent()) ?? '';
+    await waitFor('the counts read', async () => /^Across the whole store/.test(await text('counts-age')), 10_000, 100);
+    await engine.app.store.close();
+    await waitFor('the store shown as not answering', async () => /^The store is not answering: these counts are from \d+ s ago\.$/.test(await text('counts-age')), 20_000, 250);
+    // The tiles keep the last counts the node read, as /metrics serves them.
+    const served = await (await fetch(engine.url + '/metrics')).text();
+    for (const state of ['waiting', 'pending', 'inflight', 'parked', 'dead']) {
+      const n = new RegExp(`^confirma_confirmations\\{state="${state}"\\} (\\d+)$`, 'm').exec(served)?.[1];
+      assert.ok(n !== undefined, state);
+      assert.equal((await text(`state-${state}`)).replace(/,/g, ''), n, state);
+    }
+    assert.notEqual(await text('in-flight'), '–', 'the node\'s own figures are still shown');
+    assert.ok(await page.locator('#error').isHidden(), '/metrics kept answering');
+    await waitFor('the pill says not ready', async () => (await text('ready')) === 'not ready', 10_000, 100);
+    await page.close();
+    // /readyz answers 503 now, as it should: the browser reports that fetch (and only that).
+    const readyz503 = (p: string): boolean => /\/readyz: 503$/.test(p) || p.endsWith('status of 503 (Service Unavailable)');
+    assert.deepEqual(problems.filter((p) => !readyz503(p)), []);
   });
 });

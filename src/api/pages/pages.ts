@@ -57,7 +57,7 @@ ${tile('loop-p99', 'event loop p99', 'how late the node ran its work, last 10 s'
 </section>
 <section>
 <h2>Not yet delivered</h2>
-<p class="hint">Across the whole store, refreshed every 5 s.</p>
+<p class="hint" id="counts-age">Across the whole store, refreshed every 5 s.</p>
 <section class="tiles">
 ${tile('state-waiting', 'waiting', 'behind an earlier confirmation of their transaction')}
 ${tile('state-pending', 'pending', 'due now or at their next retry')}
@@ -219,6 +219,13 @@ export const UI_JS = `'use strict';
       for (const state of ${JSON.stringify(OPEN_STATES)}) {
         set('state-' + state, fmt(m.get('confirma_confirmations{state="' + state + '"}')));
       }
+      // While the store does not answer, the node serves the last counts it read: say how old.
+      const age = m.get('confirma_confirmations_age_seconds');
+      const storeDown = m.get('confirma_store_up') === 0;
+      set('counts-age', storeDown
+        ? 'The store is not answering: ' + (age === undefined ? 'no counts read yet.' : 'these counts are from ' + fmt(age) + ' s ago.')
+        : 'Across the whole store, read ' + fmt(age) + ' s ago (every 5 s).');
+      $('counts-age').className = storeDown ? 'hint error' : 'hint';
       const body = $('totals');
       body.replaceChildren();
       totalsRow(body, 'committed (transactions and status changes)', current.ingested);
