@@ -274,7 +274,7 @@ export function openapiDocument(config: Config): Record<string, unknown> {
       get: {
         ...open,
         operationId: 'metrics',
-        summary: 'Prometheus metrics: attempts by outcome, attempt durations, commit batches, in flight, confirmations by state, event-loop delay',
+        summary: "Prometheus metrics: attempts by outcome, attempt durations, commit batches, in flight, confirmations by state (the last read, with its age and whether the store answered), event-loop delay, the process's CPU, memory and GC",
         responses: { '200': { description: 'Prometheus text exposition', content: { 'text/plain': { schema: str() } } } },
       },
     },
