@@ -110,7 +110,7 @@ export class Metrics {
 
   /** A gauge read at every scrape; `read` may be async (it is awaited) and should bound its own wait. */
   gauge(name: string, help: string, read: () => GaugeValue | Promise<GaugeValue>): void {
-    new ReadGauge(this.registry, name, help, read, this.onCollectError);
+    new ReadGauge(this.registry, name, help, read, this.onCollectError); // registers itself
   }
 
   /** The Content-Type of `render()`'s text. */
