@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Config } from '../config.js';
+import type { BreakerSnapshot } from '../dispatch/breaker.js';
 import { parseAllowList, type Resolver } from '../dispatch/ssrf.js';
 import { ConfirmaError, isConfirmaError, type ErrorCode } from '../errors.js';
 import type { GroupCommit } from '../ingest/group-commit.js';
@@ -36,6 +37,11 @@ export interface ApiDeps {
   readonly onMerchantChanged?: (merchantId: string) => void;
   /** After confirmations were put back on the queue (redeliver, replay). */
   readonly onQueued?: () => void;
+  /**
+   * A merchant's circuit breaker as this node's dispatcher sees it (`GET /v1/merchants/:id`);
+   * absent on a node that does not dispatch, whose merchant views show `breaker: null`.
+   */
+  readonly breakerOf?: (merchantId: string) => BreakerSnapshot;
   /** Prometheus text for GET /metrics; without it the route answers an empty exposition. */
   readonly metricsText?: () => Promise<string>;
   /** DNS for the registration-time SSRF check; the system resolver by default (tests script their own). */
