@@ -105,10 +105,19 @@ export async function createApp(
       dispatcher.wake();
     },
     onQueued: () => dispatcher.wake(),
+    // Only a node that dispatches has breakers; an `api` node shows none.
+    ...(dispatches ? { breakerOf: (merchantId: string) => dispatcher.breakerOf(merchantId) } : {}),
     metrics,
   });
   metrics.gauge('confirma_in_flight', 'Delivery requests in flight on this node.', () => dispatcher.inFlightCount);
   metrics.gauge('confirma_ingest_backlog', 'Writes waiting for a group commit.', () => ingest.backlog);
+  metrics.gauge('confirma_breakers', "Merchants whose circuit breaker is not closed on this node, by state (open, half_open).", () => {
+    const counts = dispatcher.breakerCounts();
+    return [
+      [{ state: 'open' }, counts.open],
+      [{ state: 'half_open' }, counts.half_open],
+    ];
+  });
   const loopDelay = new LoopDelay();
   metrics.gauge(
     'confirma_event_loop_delay_seconds',

@@ -64,9 +64,24 @@ export interface Config {
   readonly allowPrivateDestinations: string;
   /** Refuse merchant URLs that are not https (CONFIRMA_REQUIRE_HTTPS). */
   readonly requireHttps: boolean;
-  /** Consecutive failures that open a merchant's circuit (CONFIRMA_BREAKER_THRESHOLD). */
-  readonly breakerThreshold: number;
-  /** First open period of a circuit, ms (CONFIRMA_BREAKER_OPEN_MS). */
+  /**
+   * Length of the sliding window over which a merchant's circuit breaker counts attempts and
+   * failures, ms (CONFIRMA_BREAKER_WINDOW_MS); it slides in 1-second steps. First attempts and
+   * retries count alike.
+   */
+  readonly breakerWindowMs: number;
+  /**
+   * Attempts a merchant must have made within the window before its failure rate may open its
+   * circuit (CONFIRMA_BREAKER_MIN_ATTEMPTS): fewer decide nothing, so a merchant with little
+   * traffic is never cut off by a few failures (its retries follow the schedule).
+   */
+  readonly breakerMinAttempts: number;
+  /**
+   * Share of the window's attempts, in percent, that must have failed (5xx, 429, timeout, refused,
+   * reset …) to open the circuit (CONFIRMA_BREAKER_FAILURE_RATE).
+   */
+  readonly breakerFailureRate: number;
+  /** First open period of a circuit, ms; doubles per failed probe, up to 10 min (CONFIRMA_BREAKER_OPEN_MS). */
   readonly breakerOpenMs: number;
   /** How long old signing secrets keep signing after a rotation, ms (CONFIRMA_SECRET_OVERLAP_MS). */
   readonly secretOverlapMs: number;
@@ -157,7 +172,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     bodyLimitBytes: int(env, 'CONFIRMA_BODY_LIMIT', 1_048_576, 1_024, 64 * 1_048_576),
     allowPrivateDestinations: env.CONFIRMA_ALLOW_PRIVATE_DESTINATIONS ?? '',
     requireHttps: bool(env, 'CONFIRMA_REQUIRE_HTTPS', false),
-    breakerThreshold: int(env, 'CONFIRMA_BREAKER_THRESHOLD', 10, 1, 10_000),
+    breakerWindowMs: int(env, 'CONFIRMA_BREAKER_WINDOW_MS', 30_000, 1_000, 3_600_000),
+    breakerMinAttempts: int(env, 'CONFIRMA_BREAKER_MIN_ATTEMPTS', 20, 1, 1_000_000),
+    breakerFailureRate: int(env, 'CONFIRMA_BREAKER_FAILURE_RATE', 50, 1, 100),
     breakerOpenMs: int(env, 'CONFIRMA_BREAKER_OPEN_MS', 30_000, 100, 3_600_000),
     secretOverlapMs: int(env, 'CONFIRMA_SECRET_OVERLAP_MS', 86_400_000, 0, 30 * 86_400_000),
     shutdownGraceMs: int(env, 'CONFIRMA_SHUTDOWN_GRACE_MS', 10_000, 0, 600_000),
@@ -169,6 +186,16 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     transactionRetentionDays: int(env, 'CONFIRMA_TRANSACTION_RETENTION_DAYS', 30, 1, 36_500),
     ...overrides,
   };
+  // Refused rather than ignored: it was often set very high to keep the breaker out of the way (our
+  // own benchmarks did), and a node that silently turned a breaker back on, or read the number as
+  // something else, would surprise its operator at the worst moment.
+  if (env.CONFIRMA_BREAKER_THRESHOLD !== undefined && env.CONFIRMA_BREAKER_THRESHOLD !== '') {
+    throw new ConfigError(
+      'CONFIRMA_BREAKER_THRESHOLD is no longer read: the circuit breaker opens on a failure rate, not on consecutive failures. ' +
+        'Remove it and set CONFIRMA_BREAKER_FAILURE_RATE (percent, default 50), CONFIRMA_BREAKER_MIN_ATTEMPTS (default 20) and ' +
+        'CONFIRMA_BREAKER_WINDOW_MS (default 30000) instead; a very large CONFIRMA_BREAKER_MIN_ATTEMPTS keeps the breaker closed',
+    );
+  }
   if (cfg.adminKey !== undefined && cfg.adminKey.length < 24) {
     throw new ConfigError('CONFIRMA_ADMIN_KEY must be at least 24 characters (use a random value)');
   }

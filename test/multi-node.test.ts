@@ -28,7 +28,7 @@ function nodeEnv(schema: string, extra: Record<string, string> = {}): Record<str
     CONFIRMA_LEASE_MS: '7000',
     CONFIRMA_MAX_IN_FLIGHT_PER_MERCHANT: '8',
     CONFIRMA_RETRY_SCHEDULE: '0,1,1,1,1,1,1,1,1,1',
-    CONFIRMA_BREAKER_THRESHOLD: '10000',
+    CONFIRMA_BREAKER_MIN_ATTEMPTS: '1000000', // in effect no breaker: overload is not a merchant failing
     CONFIRMA_POLL_MS: '500',
     CONFIRMA_SHUTDOWN_GRACE_MS: '1000',
     ...extra,
@@ -199,6 +199,9 @@ describe('many nodes on one PostgreSQL', { skip }, () => {
         const apiMetrics = await fetch(`${api.url}/metrics`).then((r) => r.text());
         assert.doesNotMatch(apiMetrics, /confirma_attempts_total\{outcome="delivered"\} [1-9]/);
         assert.equal((await call(nodes[1]!.url, 'GET', '/v1/merchants')).status, 404);
+        // Breakers live in the workers: the API node has none to show, and each worker counts its own.
+        assert.equal((await call(api.url, 'GET', `/v1/merchants/${ids[0]}`)).body.breaker, null);
+        for (const m of metrics) assert.match(m, /confirma_breakers\{state="open"\} 0/);
         assert.equal((await fetch(`${nodes[1]!.url}/readyz`)).status, 200);
       } finally {
         await stopAll(nodes);

@@ -502,6 +502,53 @@ for (const adapter of adapters) {
       assert.deepEqual(await store.claimForMerchants([], now, 10_000), []);
     });
 
+    test('claims for a probe: first attempts before retries, oldest due first, beside plain claims', async (store) => {
+      const a = await merchant(store);
+      const b = await merchant(store);
+      const t = Date.now();
+      // Two rows of a that failed once and are due again (the retries of a merchant that was down)…
+      const [r1, r2] = (await store.ingest([create(a, { id: 'retry-1' }), create(a, { id: 'retry-2' })], t - 10_000)).map(ok);
+      const tried = await store.claimForMerchants([{ merchantId: a, limit: 10 }], t - 10_000, 60_000);
+      assert.deepEqual(tried.map((c) => c.transactionId).sort(), ['retry-1', 'retry-2']);
+      for (const c of tried) {
+        await record(store, c, { kind: 'retry', at: t - (c.transactionId === 'retry-1' ? 9_000 : 8_000), reason: 'http 500' }, t - 10_000);
+      }
+      // … then first attempts that arrived later, and one retry not due yet.
+      await store.ingest([create(a, { id: 'fresh-1' })], t - 6_000);
+      await store.ingest([create(a, { id: 'fresh-2' })], t - 5_000);
+      await store.ingest([create(a, { id: 'later' })], t - 4_000);
+      const [later] = await store.claimForMerchants([{ merchantId: a, limit: 1, preferFirstAttempts: true }], t - 4_000, 60_000);
+      assert.equal(later?.transactionId, 'fresh-1', 'the oldest first attempt, not the older retries');
+      await store.releaseClaims([later!], t - 6_000);
+      assert.ok(r1 && r2);
+      const [laterRow] = await store.claimForMerchants([{ merchantId: a, limit: 1 }], t - 4_000, 60_000);
+      assert.equal(laterRow?.transactionId, 'retry-1', 'without the preference: oldest due first');
+      assert.equal(laterRow?.tries, 1);
+      await record(store, laterRow!, { kind: 'retry', at: t + 60_000, reason: 'http 500' }, t - 4_000);
+      await store.ingest([create(b, { id: 'b-1' }), create(b, { id: 'b-2' })], t - 3_000);
+
+      // One call, a probe for a and a plain claim for b.
+      const claims = await store.claimForMerchants(
+        [
+          { merchantId: a, limit: 1, preferFirstAttempts: true },
+          { merchantId: b, limit: 5 },
+        ],
+        t,
+        60_000,
+      );
+      const ofA = claims.filter((c) => c.merchantId === a);
+      assert.deepEqual(ofA.map((c) => [c.transactionId, c.tries]), [['fresh-1', 0]]);
+      assert.ok(ofA[0]!.body.includes('fresh-1'), 'with its body');
+      assert.deepEqual(claims.filter((c) => c.merchantId === b).map((c) => c.transactionId).sort(), ['b-1', 'b-2']);
+      // The rest of a: first attempts, then the due retry; retry-1 is not due until t + 60 s.
+      const rest = await store.claimForMerchants([{ merchantId: a, limit: 10, preferFirstAttempts: true }], t, 60_000);
+      assert.deepEqual(rest.map((c) => [c.transactionId, c.tries]), [['fresh-2', 0], ['later', 0], ['retry-2', 1]]);
+      // Nothing due left: nothing claimed, and a probe with only retries due takes the oldest retry.
+      assert.deepEqual(await store.claimForMerchants([{ merchantId: a, limit: 1, preferFirstAttempts: true }], t, 60_000), []);
+      const [oldest] = await store.claimForMerchants([{ merchantId: a, limit: 1, preferFirstAttempts: true }], t + 61_000, 60_000);
+      assert.equal(oldest?.transactionId, 'retry-1');
+    });
+
     test('claim at insert: the commit hands due rows to the node, the rest stay for claims', async (store) => {
       const a = await merchant(store);
       const b = await merchant(store);

@@ -136,6 +136,23 @@ export function openapiDocument(config: Config): Record<string, unknown> {
       description:
         'A merchant key may change only url, timeoutMs, retrySchedule, enabled and epayco. null resets to the server default.',
     },
+    MerchantWithBreaker: obj({
+      ...merchantProps,
+      breaker: {
+        ...nullable(ref('Breaker')),
+        description: "This node's view of the merchant's circuit breaker; null on a node that does not dispatch (role api).",
+      },
+    }),
+    Breaker: obj({
+      state: { type: 'string', enum: ['closed', 'open', 'half_open'] },
+      since: { ...nullable(time()), description: 'When it entered this state; null while closed since this node started.' },
+      nextProbeAt: { ...nullable(time()), description: 'When the next probe may go, while open.' },
+      failedProbes: { type: 'integer', minimum: 0, description: 'Probes that failed since it last closed.' },
+      window: {
+        ...obj({ attempts: { type: 'integer', minimum: 0 }, failures: { type: 'integer', minimum: 0 } }),
+        description: 'Closed: attempts and failures in the sliding window now. Open or half_open: the counts that opened it.',
+      },
+    }),
     MerchantCreated: obj({
       ...merchantProps,
       secret: str({ pattern: '^whsec_', description: 'Signing secret; shown only here.' }),
@@ -357,10 +374,10 @@ export function openapiDocument(config: Config): Record<string, unknown> {
     '/v1/merchants/{id}': {
       get: {
         operationId: 'getMerchant',
-        summary: 'Get a merchant (admin or the merchant itself)',
+        summary: 'Get a merchant (admin or the merchant itself), with its circuit breaker as this node sees it',
         parameters: [idParam('Merchant id')],
         responses: {
-          '200': { description: 'The merchant', ...json(ref('Merchant')) },
+          '200': { description: 'The merchant', ...json(ref('MerchantWithBreaker')) },
           ...errors(...AUTH, 'merchant_not_found'),
         },
       },

@@ -7,6 +7,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Config } from '../config.js';
+import type { BreakerSnapshot } from '../dispatch/breaker.js';
 import { parseAllowList, type Resolver } from '../dispatch/ssrf.js';
 import { ConfirmaError, isConfirmaError, type ErrorCode } from '../errors.js';
 import type { GroupCommit } from '../ingest/group-commit.js';
@@ -39,6 +40,11 @@ export interface ApiDeps {
   readonly onQueued?: () => void;
   /** The node's metrics for GET /metrics; without them the route answers an empty exposition. */
   readonly metrics?: Pick<Metrics, 'contentType' | 'render'>;
+  /**
+   * A merchant's circuit breaker as this node's dispatcher sees it (`GET /v1/merchants/:id`);
+   * absent on a node that does not dispatch, whose merchant views show `breaker: null`.
+   */
+  readonly breakerOf?: (merchantId: string) => BreakerSnapshot;
   /** DNS for the registration-time SSRF check; the system resolver by default (tests script their own). */
   readonly resolve?: Resolver;
 }

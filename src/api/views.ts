@@ -1,3 +1,4 @@
+import type { BreakerSnapshot } from '../dispatch/breaker.js';
 import type { Attempt, Confirmation } from '../domain/confirmation.js';
 import { isoTime } from '../domain/iso-time.js';
 import type { Merchant } from '../domain/merchant.js';
@@ -28,6 +29,17 @@ export function merchantView(m: Merchant) {
     disabledReason: m.disabledReason,
     createdAt: isoTime(m.createdAt),
     updatedAt: isoTime(m.updatedAt),
+  };
+}
+
+/** A merchant's circuit breaker as one node sees it (`GET /v1/merchants/:id`). */
+export function breakerView(b: BreakerSnapshot) {
+  return {
+    state: b.state,
+    since: isoOrNull(b.since),
+    nextProbeAt: isoOrNull(b.nextProbeAt),
+    failedProbes: b.failedProbes,
+    window: { attempts: b.window.attempts, failures: b.window.failures },
   };
 }
 

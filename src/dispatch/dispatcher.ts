@@ -9,14 +9,23 @@ import { hostOf, SpanKind, SpanStatusCode, traced, tracer } from '../observe/tra
 import { formatOf, FormatError, type OutgoingRequest } from '../formats/index.js';
 import { KeyringError, keyringOf, type Keyring } from '../signing/keyring.js';
 import { openSigningSecret } from '../signing/sealed-secrets.js';
-import type { IngestClaimer, OutcomeRecord, Store } from '../store/store.js';
+import type { ClaimWant, IngestClaimer, OutcomeRecord, Store } from '../store/store.js';
 import { classify } from './backoff.js';
+import type { BreakerSnapshot, BreakerState } from './breaker.js';
 import type { HttpClient } from './http-client.js';
 import { Lane } from './lane.js';
-import type { AttemptResult, Outcome } from './outcome.js';
+import { verdictOf, type AttemptResult, type Outcome, type Verdict } from './outcome.js';
 
 /** How long a lane trusts its cached merchant settings and secrets. */
 const TARGET_TTL_MS = 5_000;
+
+/**
+ * After an attempt that could not be sent (settings failed to load, merchant disabled, no secret,
+ * signing failed): how long its lane claims nothing, and how soon a probe that was not sent goes
+ * again. Long enough that a row handed back is not claimed again on every pump, short enough that
+ * a passing store error costs a second.
+ */
+const NOT_SENT_RETRY_MS = 1_000;
 
 export interface DispatcherDeps {
   readonly store: Store;
@@ -29,6 +38,14 @@ export interface DispatcherDeps {
 /** An ingest claimer that reserves lane slots until the commit's claims are handed over. */
 export interface NodeClaimer extends IngestClaimer {
   settle(claims: readonly Claim[]): void;
+}
+
+/** Emitted when a merchant's circuit breaker changes state on this node (for logs, the dashboard and tests). */
+export interface BreakerEvent {
+  readonly merchantId: string;
+  readonly from: BreakerState;
+  readonly to: BreakerState;
+  readonly breaker: BreakerSnapshot;
 }
 
 /** Emitted after each attempt's outcome is committed (for the dashboard, demo and tests). */
@@ -53,6 +70,11 @@ export interface AttemptEvent {
  *
  * A lane's slot is freed when the HTTP attempt ends; the row stays `inflight` under its lease until
  * the outcome is committed, so no other claim can take it meanwhile.
+ *
+ * A lane whose circuit is open is left out of the queue scan and claims only its probe, through the
+ * per-merchant claim with first attempts preferred (`ClaimWant.preferFirstAttempts`), once the wait
+ * is over and nothing of it is in flight. Every way out of an attempt settles the lane's slot and
+ * the breaker (`settle`), a probe that never went out included.
  */
 export class Dispatcher extends EventEmitter {
   private readonly lanes = new Map<string, Lane>();
@@ -105,6 +127,32 @@ export class Dispatcher extends EventEmitter {
   /** In-flight requests per merchant (for metrics and tests). */
   laneInFlight(merchantId: string): number {
     return this.lanes.get(merchantId)?.inFlight ?? 0;
+  }
+
+  /**
+   * A merchant's circuit breaker as this node sees it; closed with nothing counted when this node
+   * has not delivered for the merchant since it started.
+   */
+  breakerOf(merchantId: string, now = Date.now()): BreakerSnapshot {
+    return (
+      this.lanes.get(merchantId)?.breaker.snapshot(now) ?? {
+        state: 'closed',
+        since: null,
+        nextProbeAt: null,
+        failedProbes: 0,
+        window: { attempts: 0, failures: 0 },
+      }
+    );
+  }
+
+  /** How many of this node's breakers are open and half-open (for /metrics). */
+  breakerCounts(): { open: number; half_open: number } {
+    const counts = { open: 0, half_open: 0 };
+    for (const lane of this.lanes.values()) {
+      const state = lane.breaker.state;
+      if (state !== 'closed') counts[state]++;
+    }
+    return counts;
   }
 
   start(): void {
@@ -255,9 +303,13 @@ export class Dispatcher extends EventEmitter {
   private lane(merchantId: string): Lane {
     let lane = this.lanes.get(merchantId);
     if (lane === undefined) {
-      lane = new Lane(merchantId, this.deps.config.maxInFlightPerMerchant, {
-        failureThreshold: this.deps.config.breakerThreshold,
-        openMs: this.deps.config.breakerOpenMs,
+      const { config } = this.deps;
+      lane = new Lane(merchantId, config.maxInFlightPerMerchant, {
+        minAttempts: config.breakerMinAttempts,
+        failureRatePercent: config.breakerFailureRate,
+        windowMs: config.breakerWindowMs,
+        openMs: config.breakerOpenMs,
+        unsentProbeRetryMs: NOT_SENT_RETRY_MS,
       });
       this.lanes.set(merchantId, lane);
     }
@@ -290,7 +342,7 @@ export class Dispatcher extends EventEmitter {
       const now = Date.now();
       // Only ids and limits go to the store: a lane holds secrets and, while it reloads its
       // merchant, a promise, and the store may have to copy its arguments to another thread.
-      const wants: Array<{ merchantId: string; limit: number }> = [];
+      const wants: ClaimWant[] = [];
       const asked: Lane[] = [];
       let room = this.nodeFree();
       for (const lane of this.wanting) {
@@ -298,7 +350,8 @@ export class Dispatcher extends EventEmitter {
         this.wanting.delete(lane);
         const free = Math.min(lane.free(now), room);
         if (free <= 0) continue;
-        wants.push({ merchantId: lane.merchantId, limit: free });
+        // A lane that is probing takes a first attempt if it has one (see ClaimWant).
+        wants.push(lane.probing ? { merchantId: lane.merchantId, limit: free, preferFirstAttempts: true } : { merchantId: lane.merchantId, limit: free });
         asked.push(lane);
         room -= free;
       }
@@ -328,11 +381,24 @@ export class Dispatcher extends EventEmitter {
       const now = Date.now();
       const exclude: string[] = [];
       const capacity = new Map<string, number>();
+      let nextAt = Number.POSITIVE_INFINITY;
       for (const lane of this.lanes.values()) {
         const free = lane.free(now);
-        if (free === 0) exclude.push(lane.merchantId);
+        // A lane held back or waiting for its probe gets a wake-up of its own, so neither waits for the slow poll.
+        const waits = lane.waitsUntil;
+        if (waits > now && waits < nextAt) nextAt = waits;
+        if (lane.probing) {
+          // The scan takes oldest due first, which for a merchant that was down is a retry: its
+          // probe is claimed for it alone, first attempts first, on the next round of the pump.
+          exclude.push(lane.merchantId);
+          if (free > 0 && !this.wanting.has(lane)) {
+            this.wanting.add(lane);
+            this.again = true;
+          }
+        } else if (free === 0) exclude.push(lane.merchantId);
         else capacity.set(lane.merchantId, free);
       }
+      if (nextAt !== Number.POSITIVE_INFINITY) this.wakeAt(nextAt);
       const limit = Math.min(config.claimBatch, room);
       const claims = await store.claimDue({
         now,
@@ -372,6 +438,24 @@ export class Dispatcher extends EventEmitter {
   }
 
   private async attempt(claim: Claim, lane: Lane): Promise<void> {
+    // Every way out of an attempt, a throw included, frees its slot and settles the breaker, once:
+    // a probe left unsettled would keep the circuit half_open on this node for good.
+    let settled = false;
+    const settle = (verdict: Verdict): void => {
+      if (settled) return;
+      settled = true;
+      this.judge(lane, verdict, Date.now());
+      this.freeSlot(lane);
+    };
+    try {
+      await this.deliver(claim, lane, settle);
+    } finally {
+      settle('not_sent');
+    }
+  }
+
+  /** One attempt: load the merchant, sign, send, classify, record; `settle` as soon as the request is over. */
+  private async deliver(claim: Claim, lane: Lane, settle: (verdict: Verdict) => void): Promise<void> {
     const { config, client, store } = this.deps;
     let target: DeliveryTarget | undefined;
     try {
@@ -380,10 +464,17 @@ export class Dispatcher extends EventEmitter {
       this.deps.log.error({ err, merchantId: claim.merchantId }, 'loading the merchant failed');
     }
     if (target === undefined || target.merchant.disabledAt !== null || target.secrets.length === 0) {
-      // Nothing to send to right now: hand the row back (the store parks it if the merchant is disabled).
-      this.freeSlot(lane);
+      // Nothing to send to right now, which says nothing about the endpoint. The row goes back (the
+      // store parks it if the merchant is disabled), and the lane claims nothing for a moment and
+      // then reads the merchant afresh: rows of a merchant that cannot be loaded must not be
+      // claimed and handed back on every pump.
+      const now = Date.now();
+      lane.invalidate();
+      lane.hold(now + NOT_SENT_RETRY_MS);
+      this.wakeAt(now + NOT_SENT_RETRY_MS);
+      settle('not_sent');
       this.held.delete(claim.id);
-      await store.releaseClaims([claim], Date.now());
+      await store.releaseClaims([claim], now);
       return;
     }
     const merchant = target.merchant;
@@ -410,12 +501,11 @@ export class Dispatcher extends EventEmitter {
         body: request.body,
         deadlineMs: merchant.timeoutMs ?? config.attemptTimeoutMs,
       });
-      if (isEndpointFailure(result)) lane.breaker.onFailure(Date.now());
-      else lane.breaker.onSuccess();
+      settle(verdictOf(result));
     } else {
-      result = request; // not sent; not the endpoint's fault, so the breaker is left alone
+      result = request; // not sent (signing failed): not the endpoint's doing
+      settle('not_sent');
     }
-    this.freeSlot(lane);
     const outcome = classify(result, {
       attemptsMade: claim.tries + 1,
       schedule: merchant.retrySchedule ?? config.retrySchedule,
@@ -474,6 +564,27 @@ export class Dispatcher extends EventEmitter {
     return plain;
   }
 
+  /** Gives an attempt's verdict to its lane's breaker; logs, wakes and emits when the state changes. */
+  private judge(lane: Lane, verdict: Verdict, now: number): void {
+    const change = lane.judge(verdict, now);
+    if (change === undefined) return;
+    const { from, to, before, after } = change;
+    // Ids and counts only: never the URL (it may carry a merchant's token) or a body.
+    const counts = (before ?? after).window;
+    const fields = { merchantId: lane.merchantId, ...counts, windowMs: this.deps.config.breakerWindowMs, failedProbes: after.failedProbes };
+    if (to === 'open') {
+      const nextProbeAt = after.nextProbeAt ?? now;
+      this.wakeAt(nextProbeAt);
+      const next = { ...fields, nextProbeAt: new Date(nextProbeAt).toISOString() };
+      if (from === 'closed') this.deps.log.warn(next, 'circuit breaker opened: the merchant fails too many of its attempts');
+      else if (verdict === 'failure') this.deps.log.warn(next, 'circuit breaker probe failed: open again');
+      else this.deps.log.debug(next, 'circuit breaker probe was not sent: probing again soon');
+    } else if (to === 'closed') {
+      this.deps.log.info({ ...fields, failedProbes: before?.failedProbes ?? 0 }, 'circuit breaker closed: the probe was delivered');
+    }
+    this.emit('breaker', { merchantId: lane.merchantId, from, to, breaker: after } satisfies BreakerEvent);
+  }
+
   private freeSlot(lane: Lane): void {
     lane.inFlight--;
     this.inFlight--;
@@ -500,12 +611,4 @@ export class Dispatcher extends EventEmitter {
     );
     this.dueTimer.unref();
   }
-}
-
-/** Failures that say the endpoint itself is unwell (they feed the circuit breaker). */
-function isEndpointFailure(r: AttemptResult): boolean {
-  if (r.ok) return false;
-  if (r.statusCode !== undefined) return r.statusCode >= 500 || r.statusCode === 429;
-  // Attempts that never reached the merchant say nothing about it.
-  return r.errorKind !== 'blocked_destination' && r.errorKind !== 'not_sent';
 }

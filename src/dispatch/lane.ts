@@ -1,5 +1,14 @@
 import type { DeliveryTarget } from '../domain/merchant.js';
-import { CircuitBreaker } from './breaker.js';
+import { CircuitBreaker, type BreakerOptions, type BreakerSnapshot, type BreakerState } from './breaker.js';
+import type { Verdict } from './outcome.js';
+
+/** A change of a lane's breaker state: what opened it (`before`, when it was not closed) and how it is now. */
+export interface BreakerChange {
+  readonly from: BreakerState;
+  readonly to: BreakerState;
+  readonly before: BreakerSnapshot | undefined;
+  readonly after: BreakerSnapshot;
+}
 
 /**
  * One merchant's lane: how many of its requests are in flight, its circuit breaker, and a cached
@@ -13,6 +22,8 @@ export class Lane {
   /** The merchant may have due rows beyond what the lane holds: claim for it when a slot frees. */
   backlogged = false;
   readonly breaker: CircuitBreaker;
+  /** No claims before this time (epoch ms): the merchant could not be loaded or sent to just now. */
+  heldUntil = 0;
   private target: DeliveryTarget | undefined;
   private loadedAt = 0;
   private loading: Promise<DeliveryTarget | undefined> | undefined;
@@ -20,7 +31,7 @@ export class Lane {
   constructor(
     readonly merchantId: string,
     private readonly defaultMaxInFlight: number,
-    breakerOpts: { failureThreshold: number; openMs: number },
+    breakerOpts: BreakerOptions,
   ) {
     this.breaker = new CircuitBreaker(breakerOpts);
   }
@@ -30,13 +41,51 @@ export class Lane {
     return this.target?.merchant.maxInFlight ?? this.defaultMaxInFlight;
   }
 
-  /** Free slots now. While the circuit is open: none; when a probe is due: one, if the lane is idle. */
+  /**
+   * Free slots now. None while held. While the circuit is open: none until the probe is due, then
+   * one if nothing of the merchant is in flight (so the probe's result is the only one to come);
+   * while half_open: none, the probe is out.
+   */
   free(now: number): number {
-    const state = this.breaker.state;
+    if (now < this.heldUntil) return 0;
     const busy = this.inFlight + this.reserved;
-    if (state === 'closed') return Math.max(this.maxInFlight - busy, 0);
-    if (state === 'open' && now < this.breaker.nextProbeAt) return 0;
-    return busy === 0 ? 1 : 0;
+    if (this.breaker.state === 'closed') return Math.max(this.maxInFlight - busy, 0);
+    return this.breaker.probeDue(now) && busy === 0 ? 1 : 0;
+  }
+
+  /** Whether the lane's next claim is a probe: its circuit is not closed. */
+  get probing(): boolean {
+    return this.breaker.state !== 'closed';
+  }
+
+  /**
+   * When a lane that is held or whose circuit is open may claim again by itself (epoch ms): the
+   * later of the end of its hold and its next probe. 0 when it is waiting for nothing.
+   */
+  get waitsUntil(): number {
+    return Math.max(this.heldUntil, this.breaker.nextProbeAt);
+  }
+
+  /**
+   * Gives an attempt's verdict to the breaker; returns the change when its state moved. A circuit
+   * that closes leaves the lane backlogged: rows came due while it was open.
+   */
+  judge(verdict: Verdict, now: number): BreakerChange | undefined {
+    const from = this.breaker.state;
+    // Read only while not closed (rare): what opened it, for the line that says it closed.
+    const before = from === 'closed' ? undefined : this.breaker.snapshot(now);
+    if (verdict === 'success') this.breaker.onSuccess(now);
+    else if (verdict === 'failure') this.breaker.onFailure(now);
+    else this.breaker.onNotSent(now);
+    const to = this.breaker.state;
+    if (to === from) return undefined;
+    if (to === 'closed') this.backlogged = true;
+    return { from, to, before, after: this.breaker.snapshot(now) };
+  }
+
+  /** Claims nothing for this merchant until `until` (epoch ms). */
+  hold(until: number): void {
+    this.heldUntil = Math.max(this.heldUntil, until);
   }
 
   /** The cached target, reloaded when older than `maxAgeMs`, when a secret's overlap ends, or after `invalidate()`. */

@@ -39,6 +39,21 @@ export interface AttemptResult {
   readonly responseSnippet?: string;
 }
 
+/** What one attempt says about the endpoint, for its circuit breaker. */
+export type Verdict = 'success' | 'failure' | 'not_sent';
+
+/**
+ * The verdict of an attempt: failures that say the endpoint is unwell (5xx, 429, timeout, refused,
+ * reset …) feed the breaker's failure rate; any other answer shows it is up; an attempt that never
+ * reached the merchant says nothing about it.
+ */
+export function verdictOf(r: AttemptResult): Verdict {
+  if (r.ok) return 'success';
+  if (r.statusCode !== undefined) return r.statusCode >= 500 || r.statusCode === 429 ? 'failure' : 'success';
+  const unsent = r.errorKind === 'blocked_destination' || r.errorKind === 'not_sent' || r.errorKind === 'signing' || r.errorKind === 'circuit_open';
+  return unsent ? 'not_sent' : 'failure';
+}
+
 /** What the dispatcher does with a confirmation after an attempt. */
 export type Outcome =
   | { readonly kind: 'delivered' }

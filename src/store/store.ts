@@ -90,6 +90,27 @@ export interface ClaimOptions {
   readonly defaultCapacity: number;
 }
 
+/** What a lane asks `claimForMerchants` for. */
+export interface ClaimWant {
+  readonly merchantId: string;
+  /** Most rows to claim for this merchant. */
+  readonly limit: number;
+  /**
+   * First attempts (`tries` 0) before retries, oldest due first within each, among the merchant's
+   * `FIRST_ATTEMPT_LOOKAHEAD` oldest due rows; without it, oldest due first. For the probe of an
+   * open circuit: a fresh confirmation tells whether the endpoint is back, while a retry may be
+   * one of the payloads it refuses (an unhandled case in its handler) whatever its health.
+   */
+  readonly preferFirstAttempts?: boolean;
+}
+
+/**
+ * How many of a merchant's oldest due rows a `preferFirstAttempts` claim looks through for a first
+ * attempt. A merchant that is down can have a deep backlog of due retries; the probe's cost stays
+ * bounded by this, not by the backlog (a first attempt further back is not found: a retry goes).
+ */
+export const FIRST_ATTEMPT_LOOKAHEAD = 1_000;
+
 /** What `recordOutcomes` did: outcomes written, outcomes refused (their lease had lapsed), and the merchants whose next confirmation of a transaction became due. */
 export interface OutcomesRecorded {
   readonly recorded: number;
@@ -189,14 +210,11 @@ export interface Store {
   claimDue(opts: ClaimOptions): Promise<Claim[]>;
   /**
    * Claims up to `limit` due pending confirmations for each named merchant, in one transaction,
-   * through the per-merchant index. A lapsed lease may be left to `claimDue` (SQLite's
-   * per-merchant index holds only pending rows); PostgreSQL takes those here too.
+   * through the per-merchant index: oldest due first, or first attempts first for a want with
+   * `preferFirstAttempts`. Lapsed leases are left to `claimDue` (the per-merchant index holds
+   * only pending rows).
    */
-  claimForMerchants(
-    wants: ReadonlyArray<{ readonly merchantId: string; readonly limit: number }>,
-    now: number,
-    leaseMs: number,
-  ): Promise<Claim[]>;
+  claimForMerchants(wants: readonly ClaimWant[], now: number, leaseMs: number): Promise<Claim[]>;
   /** Writes outcomes and attempt rows in one transaction; returns how many were stale (token moved on). */
   recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<OutcomesRecorded>;
   /** Gives claims back (shutdown): due now again, unless their token moved on. */

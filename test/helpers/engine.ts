@@ -33,6 +33,8 @@ export interface Engine {
   readonly app: App;
   readonly url: string;
   readonly dbPath: string;
+  /** The engine's log (pino JSON lines, debug level unless TEST_LOG_LEVEL says otherwise). */
+  readonly logFile: string;
   /** Calls the API with the admin key (or `key`), returning status and parsed JSON. */
   call(method: string, route: string, body?: unknown, key?: string, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
@@ -54,13 +56,15 @@ export async function startEngine(env: Record<string, string> = {}, makeStore?: 
     CONFIRMA_SHUTDOWN_GRACE_MS: '2000',
     ...env,
   });
-  const log = createLogger(config.logLevel, destination({ dest: testLogFile('engine'), sync: true }));
+  const logFile = testLogFile('engine');
+  const log = createLogger(config.logLevel, destination({ dest: logFile, sync: true }));
   const app = await (makeStore === undefined ? createApp(config, log) : createApp(config, log, makeStore(dbPath)));
   const url = await app.start();
   return {
     app,
     url,
     dbPath,
+    logFile,
     async call(method, route, body, key = ADMIN_KEY, headers = {}) {
       const res = await fetch(url + route, {
         method,

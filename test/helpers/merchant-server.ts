@@ -10,6 +10,16 @@ export type Script =
   | { kind: 'reset' } // destroy the socket
   | { kind: 'delay'; ms: number; status: number };
 
+/** What a script knows about the request it answers, beyond the merchant's request number. */
+export interface ScriptRequest {
+  /** The `webhook-id`: the confirmation being delivered. */
+  readonly id: string;
+  /** How many requests with this id the merchant saw before this one (0 on the first attempt). */
+  readonly seen: number;
+  /** How many distinct ids the merchant saw before this id first arrived (its arrival order, 0-based). */
+  readonly ordinal: number;
+}
+
 export interface Received {
   readonly merchant: string;
   readonly id: string;
@@ -37,8 +47,10 @@ export class MerchantServer {
   readonly maxOpen = new Map<string, number>();
   private readonly secrets = new Map<string, Webhook>();
   private readonly epayco = new Map<string, { custId: string; pKey: string }>();
-  private readonly scripts = new Map<string, (n: number) => Script>();
+  private readonly scripts = new Map<string, (n: number, req: ScriptRequest) => Script>();
   private readonly counts = new Map<string, number>();
+  /** Per merchant: each webhook-id's arrival order and how often it came. */
+  private readonly ids = new Map<string, Map<string, { ordinal: number; seen: number }>>();
   private readonly hung = new Set<http.ServerResponse>();
   port = 0;
 
@@ -47,8 +59,9 @@ export class MerchantServer {
     this.server.keepAliveTimeout = 60_000;
   }
 
-  async listen(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', 4096, resolve));
+  /** Listens on 127.0.0.1, on a free port unless given one. */
+  async listen(port = 0): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(port, '127.0.0.1', 4096, resolve));
     this.port = (this.server.address() as AddressInfo).port;
     return this;
   }
@@ -58,7 +71,12 @@ export class MerchantServer {
   }
 
   /** Registers the merchant's secret (for verification) and, optionally, its script by request number (0-based). */
-  merchant(name: string, secret: string, script?: (n: number) => Script, epayco?: { custId: string; pKey: string }): void {
+  merchant(
+    name: string,
+    secret: string,
+    script?: (n: number, req: ScriptRequest) => Script,
+    epayco?: { custId: string; pKey: string },
+  ): void {
     this.secrets.set(name, new Webhook(secret));
     if (script !== undefined) this.scripts.set(name, script);
     if (epayco !== undefined) this.epayco.set(name, epayco);
@@ -76,7 +94,13 @@ export class MerchantServer {
       const body = Buffer.concat(chunks).toString('utf8');
       const n = this.counts.get(name) ?? 0;
       this.counts.set(name, n + 1);
-      const script = this.scripts.get(name)?.(n) ?? { kind: 'status', status: 200 };
+      const id = String(req.headers['webhook-id'] ?? '');
+      let ids = this.ids.get(name);
+      if (ids === undefined) this.ids.set(name, (ids = new Map()));
+      let known = ids.get(id);
+      if (known === undefined) ids.set(id, (known = { ordinal: ids.size, seen: 0 }));
+      const script = this.scripts.get(name)?.(n, { id, seen: known.seen, ordinal: known.ordinal }) ?? { kind: 'status', status: 200 };
+      known.seen++;
       const wh = this.secrets.get(name);
       let verified = false;
       try {
@@ -93,7 +117,6 @@ export class MerchantServer {
       } catch {
         verified = false;
       }
-      const id = String(req.headers['webhook-id'] ?? '');
       const creds = this.epayco.get(name);
       const xSignatureOk = creds === undefined ? undefined : verifyEpaycoSignature(creds.custId, creds.pKey, body);
       const contentType = String(req.headers['content-type'] ?? '');

@@ -18,7 +18,7 @@ import {
   validateNoBody,
   type EpaycoInput,
 } from '../validate.js';
-import { merchantView } from '../views.js';
+import { breakerView, merchantView } from '../views.js';
 
 type IdParams = { Params: { id: string } };
 
@@ -84,7 +84,8 @@ export function merchantRoutes(app: FastifyInstance, ctx: RouteContext): void {
     requireMerchantVisible(authOf(request), id);
     const merchant = await store.getMerchant(id);
     if (merchant === undefined) throw new ConfirmaError('merchant_not_found', `merchant ${id} does not exist`);
-    return merchantView(merchant);
+    // This node's view of the breaker: each dispatching node keeps its own (see README).
+    return { ...merchantView(merchant), breaker: ctx.breakerOf === undefined ? null : breakerView(ctx.breakerOf(id)) };
   });
 
   app.patch<IdParams>('/v1/merchants/:id', async (request) => {

@@ -7,18 +7,20 @@ import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } fro
 import type { Transaction } from '../../domain/transaction.js';
 import { loadMigrations } from '../migrations.js';
 import { OPEN_STATES_SQL, storedCredentials, toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, toAuditEntry, type Row } from '../rows.js';
-import type {
-  ClaimOptions,
-  ConfirmationQuery,
-  IngestClaimer,
-  IngestOp,
-  IngestResult,
-  OutcomeRecord,
-  OutcomesRecorded,
-  PurgeBatch,
-  PurgeCursor,
-  Store,
-  StoredCredential,
+import {
+  FIRST_ATTEMPT_LOOKAHEAD,
+  type ClaimOptions,
+  type ClaimWant,
+  type ConfirmationQuery,
+  type IngestClaimer,
+  type IngestOp,
+  type IngestResult,
+  type OutcomeRecord,
+  type OutcomesRecorded,
+  type PurgeBatch,
+  type PurgeCursor,
+  type Store,
+  type StoredCredential,
 } from '../store.js';
 import { ingestBatch, IngestRace } from './pg-ingest.js';
 import { applyOutcomes } from './pg-outcomes.js';
@@ -472,24 +474,52 @@ export class PostgresStore implements Store {
     });
   }
 
-  async claimForMerchants(
-    wants: ReadonlyArray<{ readonly merchantId: string; readonly limit: number }>,
-    now: number,
-    leaseMs: number,
-  ): Promise<Claim[]> {
-    if (wants.length === 0) return [];
-    const { rows } = await this.q(
-      `UPDATE confirmations c SET state = 'inflight', due_at = $4, lease_token = c.lease_token + 1
-       FROM (SELECT x.id FROM unnest($1::text[], $2::int[]) AS w(merchant_id, lim)
-             CROSS JOIN LATERAL (
-               SELECT id FROM confirmations
-               WHERE merchant_id = w.merchant_id AND state = 'pending' AND due_at <= $3
-               ORDER BY due_at LIMIT w.lim FOR UPDATE SKIP LOCKED) x) s
-       WHERE c.id = s.id
-       RETURNING c.${CLAIM_COLUMNS.split(', ').join(', c.')}`,
-      [wants.map((w) => w.merchantId), wants.map((w) => w.limit), now, now + leaseMs],
-    );
-    return withBodies((sql, params) => this.q(sql, params), rows);
+  async claimForMerchants(wants: readonly ClaimWant[], now: number, leaseMs: number): Promise<Claim[]> {
+    const plain = wants.filter((w) => w.preferFirstAttempts !== true);
+    const first = wants.filter((w) => w.preferFirstAttempts === true);
+    // Two statements, so the plain claim keeps its index-ordered plan (an ORDER BY on tries would
+    // sort a merchant's whole backlog); one transaction when both are needed.
+    const run = async (query: (sql: string, params: unknown[]) => Promise<pg.QueryResult<Row>>): Promise<Claim[]> => {
+      const rows: Row[] = [];
+      const returning = `RETURNING c.${CLAIM_COLUMNS.split(', ').join(', c.')}`;
+      if (plain.length > 0) {
+        const claimed = await query(
+          `UPDATE confirmations c SET state = 'inflight', due_at = $4, lease_token = c.lease_token + 1
+           FROM (SELECT x.id FROM unnest($1::text[], $2::int[]) AS w(merchant_id, lim)
+                 CROSS JOIN LATERAL (
+                   SELECT id FROM confirmations
+                   WHERE merchant_id = w.merchant_id AND state = 'pending' AND due_at <= $3
+                   ORDER BY due_at LIMIT w.lim FOR UPDATE SKIP LOCKED) x) s
+           WHERE c.id = s.id
+           ${returning}`,
+          [plain.map((w) => w.merchantId), plain.map((w) => w.limit), now, now + leaseMs],
+        );
+        rows.push(...claimed.rows);
+      }
+      if (first.length > 0) {
+        // Among the merchant's oldest due rows (read without locks), first attempts first; the
+        // rows picked are then locked, skipping any another worker holds, and checked again.
+        const claimed = await query(
+          `UPDATE confirmations c SET state = 'inflight', due_at = $4, lease_token = c.lease_token + 1
+           FROM (SELECT x.id FROM unnest($1::text[], $2::int[]) AS w(merchant_id, lim)
+                 CROSS JOIN LATERAL (
+                   SELECT f.id FROM confirmations f
+                   WHERE f.id IN (SELECT id FROM confirmations
+                                  WHERE merchant_id = w.merchant_id AND state = 'pending' AND due_at <= $3
+                                  ORDER BY due_at LIMIT $5)
+                     AND f.state = 'pending' AND f.due_at <= $3
+                   ORDER BY f.tries > 0, f.due_at LIMIT w.lim FOR UPDATE SKIP LOCKED) x) s
+           WHERE c.id = s.id
+           ${returning}`,
+          [first.map((w) => w.merchantId), first.map((w) => w.limit), now, now + leaseMs, FIRST_ATTEMPT_LOOKAHEAD],
+        );
+        rows.push(...claimed.rows);
+      }
+      return withBodies(query, rows);
+    };
+    if (plain.length === 0 && first.length === 0) return [];
+    if (plain.length === 0 || first.length === 0) return run((sql, params) => this.q(sql, params));
+    return this.tx((c) => run((sql, params) => c.query<Row>(sql, params)));
   }
 
   async recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<OutcomesRecorded> {

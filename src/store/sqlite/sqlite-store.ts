@@ -23,18 +23,20 @@ import {
 import { IngestBatch } from './sqlite-ingest.js';
 import { CONFIRMATION_COLUMNS, prepareStatements } from './statements.js';
 
-import type {
-  ClaimOptions,
-  ConfirmationQuery,
-  IngestClaimer,
-  IngestOp,
-  IngestResult,
-  OutcomeRecord,
-  OutcomesRecorded,
-  PurgeBatch,
-  PurgeCursor,
-  Store,
-  StoredCredential,
+import {
+  FIRST_ATTEMPT_LOOKAHEAD,
+  type ClaimOptions,
+  type ClaimWant,
+  type ConfirmationQuery,
+  type IngestClaimer,
+  type IngestOp,
+  type IngestResult,
+  type OutcomeRecord,
+  type OutcomesRecorded,
+  type PurgeBatch,
+  type PurgeCursor,
+  type Store,
+  type StoredCredential,
 } from '../store.js';
 
 /** Options for the embedded store. */
@@ -59,9 +61,7 @@ export class SqliteStore implements Store {
   private s!: ReturnType<typeof prepareStatements>;
   private ingestTx!: Database.Transaction<(ops: readonly IngestOp[], now: number, claimer?: IngestClaimer) => IngestResult[]>;
   private claimTx!: Database.Transaction<(opts: ClaimOptions) => Claim[]>;
-  private claimForTx!: Database.Transaction<
-    (wants: ReadonlyArray<{ merchantId: string; limit: number }>, now: number, leaseMs: number) => Claim[]
-  >;
+  private claimForTx!: Database.Transaction<(wants: readonly ClaimWant[], now: number, leaseMs: number) => Claim[]>;
   private outcomeTx!: Database.Transaction<
     (records: readonly OutcomeRecord[], now: number) => OutcomesRecorded
   >;
@@ -113,10 +113,13 @@ export class SqliteStore implements Store {
     );
     this.claimTx = this.db.transaction((opts: ClaimOptions) => this.claimRows(opts));
     this.claimForTx = this.db.transaction(
-      (wants: ReadonlyArray<{ merchantId: string; limit: number }>, now: number, leaseMs: number) => {
+      (wants: readonly ClaimWant[], now: number, leaseMs: number) => {
         const claims: Claim[] = [];
         for (const w of wants) {
-          for (const r of this.s.selectDueFor.all(w.merchantId, now, w.limit) as Row[]) {
+          const rows = w.preferFirstAttempts === true
+            ? this.s.selectFirstDueFor.all(w.merchantId, now, FIRST_ATTEMPT_LOOKAHEAD, w.limit)
+            : this.s.selectDueFor.all(w.merchantId, now, w.limit);
+          for (const r of rows as Row[]) {
             claims.push(this.claimRow(r, now + leaseMs));
           }
         }
@@ -434,11 +437,7 @@ export class SqliteStore implements Store {
     };
   }
 
-  async claimForMerchants(
-    wants: ReadonlyArray<{ readonly merchantId: string; readonly limit: number }>,
-    now: number,
-    leaseMs: number,
-  ): Promise<Claim[]> {
+  async claimForMerchants(wants: readonly ClaimWant[], now: number, leaseMs: number): Promise<Claim[]> {
     this.ready();
     return this.relaxed(() => this.claimForTx.immediate(wants, now, leaseMs));
   }

@@ -67,6 +67,17 @@ const SQL = {
      FROM confirmations c INDEXED BY confirmations_merchant_due CROSS JOIN confirmation_bodies b ON b.id = c.id
      WHERE c.merchant_id = ? AND c.state = 'pending' AND c.due_at <= ?
      ORDER BY c.due_at LIMIT ?`,
+  // A probe's claim (`preferFirstAttempts`): among the merchant's oldest due rows (at most the
+  // lookahead, through the same index), first attempts first. The bodies are joined only to the
+  // rows picked, not to the whole lookahead (a LIMIT subquery in a join is not flattened).
+  selectFirstDueFor: `SELECT k.id, k.merchant_id, k.transaction_id, k.seq, b.body, k.format, k.tries, k.lease_token
+     FROM (SELECT * FROM (SELECT id, merchant_id, transaction_id, seq, format, tries, lease_token, due_at
+                          FROM confirmations INDEXED BY confirmations_merchant_due
+                          WHERE merchant_id = ? AND state = 'pending' AND due_at <= ?
+                          ORDER BY due_at LIMIT ?)
+           ORDER BY tries > 0, due_at LIMIT ?) k
+     CROSS JOIN confirmation_bodies b ON b.id = k.id
+     ORDER BY k.tries > 0, k.due_at`,
   claim: `UPDATE confirmations SET state = 'inflight', due_at = ?, lease_token = ? WHERE id = ?`,
   // Positional parameters on the hot path (state, due_at, tries, last_error, delivered_at, id, token).
   recordOutcome: `UPDATE confirmations SET state = ?, due_at = ?, tries = ?, attempts = attempts + 1,

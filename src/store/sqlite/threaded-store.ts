@@ -6,6 +6,7 @@ import type { DeliveryTarget, Merchant, MerchantPatch, NewMerchant } from '../..
 import type { Transaction } from '../../domain/transaction.js';
 import type {
   ClaimOptions,
+  ClaimWant,
   ConfirmationQuery,
   IngestClaimer,
   IngestOp,
@@ -172,11 +173,7 @@ export class ThreadedSqliteStore implements Store {
   claimDue(opts: ClaimOptions): Promise<Claim[]> {
     return this.call('claimDue', opts);
   }
-  claimForMerchants(
-    wants: ReadonlyArray<{ readonly merchantId: string; readonly limit: number }>,
-    now: number,
-    leaseMs: number,
-  ): Promise<Claim[]> {
+  claimForMerchants(wants: readonly ClaimWant[], now: number, leaseMs: number): Promise<Claim[]> {
     return this.call('claimForMerchants', wants, now, leaseMs);
   }
   recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<OutcomesRecorded> {
