@@ -13,6 +13,7 @@ import type { IngestClaimer, OutcomeRecord, Store } from '../store/store.js';
 import { classify } from './backoff.js';
 import type { HttpClient } from './http-client.js';
 import { Lane } from './lane.js';
+import { attemptDeadlineMs, MIN_ATTEMPT_MS } from './lease.js';
 import type { AttemptResult, Outcome } from './outcome.js';
 
 /** How long a lane trusts its cached merchant settings and secrets. */
@@ -52,7 +53,8 @@ export interface AttemptEvent {
  *   claim (lease, token) → sign → send → classify → record (group commit, fenced by token)
  *
  * A lane's slot is freed when the HTTP attempt ends; the row stays `inflight` under its lease until
- * the outcome is committed, so no other claim can take it meanwhile.
+ * the outcome is committed, so no other claim can take it meanwhile. The attempt's deadline is cut
+ * to what its lease still allows (`lease.ts`), so it always ends with time left to commit.
  */
 export class Dispatcher extends EventEmitter {
   private readonly lanes = new Map<string, Lane>();
@@ -183,13 +185,14 @@ export class Dispatcher extends EventEmitter {
           held.set(lane, n - 1);
           lane.reserved--;
           this.reserved--;
-          this.launch(claim, at);
+          // The commit wrote the lease from its own start, which is no earlier than `now`.
+          this.launch(claim, now);
         }
         for (const [lane, n] of held) {
           lane.reserved -= n;
           this.reserved -= n;
         }
-        if (unasked.length > 0) this.settleUnasked(unasked, at);
+        if (unasked.length > 0) this.settleUnasked(unasked, now, at);
       },
     };
   }
@@ -199,11 +202,11 @@ export class Dispatcher extends EventEmitter {
    * if its lane and the node have a free slot now; the others are handed back to the queue and
    * their lanes asked to claim them as usual.
    */
-  private settleUnasked(claims: readonly Claim[], now: number): void {
+  private settleUnasked(claims: readonly Claim[], claimedAt: number, now: number): void {
     const back: Claim[] = [];
     for (const claim of claims) {
       const lane = this.lane(claim.merchantId);
-      if (lane.free(now) > 0 && this.nodeFree() > 0) this.launch(claim, now);
+      if (lane.free(now) > 0 && this.nodeFree() > 0) this.launch(claim, claimedAt);
       else back.push(claim);
     }
     if (back.length === 0) return;
@@ -352,7 +355,9 @@ export class Dispatcher extends EventEmitter {
     }
   }
 
-  private launch(claim: Claim, now: number): void {
+  /** Starts one attempt for a claim whose lease was written from `claimedAt` (or later). */
+  private launch(claim: Claim, claimedAt: number): void {
+    const now = Date.now();
     const lane = this.lane(claim.merchantId);
     if (lane.breaker.state !== 'closed' && !lane.breaker.canSend(now)) {
       // Lost the probe slot to another claim in the same batch: give it back untouched.
@@ -364,14 +369,14 @@ export class Dispatcher extends EventEmitter {
     lane.inFlight++;
     this.inFlight++;
     this.held.set(claim.id, claim);
-    const p = this.attempt(claim, lane).catch((err: unknown) => {
+    const p = this.attempt(claim, lane, claimedAt + this.deps.config.leaseMs).catch((err: unknown) => {
       this.deps.log.error({ err, confirmationId: claim.id }, 'attempt failed unexpectedly');
     });
     this.active.add(p);
     void p.finally(() => this.active.delete(p));
   }
 
-  private async attempt(claim: Claim, lane: Lane): Promise<void> {
+  private async attempt(claim: Claim, lane: Lane, leaseEndsAt: number): Promise<void> {
     const { config, client, store } = this.deps;
     let target: DeliveryTarget | undefined;
     try {
@@ -387,6 +392,16 @@ export class Dispatcher extends EventEmitter {
       return;
     }
     const merchant = target.merchant;
+    const deadlineMs = attemptDeadlineMs(merchant.timeoutMs ?? config.attemptTimeoutMs, leaseEndsAt, Date.now());
+    if (deadlineMs < MIN_ATTEMPT_MS) {
+      // Loading the merchant used up the lease (a very slow store): sending now could outlast it.
+      // Hand the row back; its next claim comes with a fresh lease.
+      this.freeSlot(lane);
+      this.held.delete(claim.id);
+      this.deps.log.warn({ confirmationId: claim.id, merchantId: claim.merchantId }, 'too little of the lease left to send; handed back');
+      await store.releaseClaims([claim], Date.now());
+      return;
+    }
     // The body's format decides the bytes and headers: stored body in, exact request out.
     const request = this.buildRequest(claim, target);
     // Attributes only when an SDK records the span: without one this costs one no-op object.
@@ -408,7 +423,7 @@ export class Dispatcher extends EventEmitter {
         url: merchant.url,
         headers: { ...request.headers, 'user-agent': 'Confirma/0.1' },
         body: request.body,
-        deadlineMs: merchant.timeoutMs ?? config.attemptTimeoutMs,
+        deadlineMs,
       });
       if (isEndpointFailure(result)) lane.breaker.onFailure(Date.now());
       else lane.breaker.onSuccess();
