@@ -81,6 +81,8 @@ export class Dispatcher extends EventEmitter {
   private readonly keyring: Keyring | undefined;
   /** Sealed signing secrets already opened: AES-GCM once per secret, not once per attempt. */
   private readonly openedSecrets = new Map<string, string>();
+  /** Merchants whose confirmations could not be signed, already reported at error level. */
+  private readonly signingReported = new Set<string>();
 
   constructor(private readonly deps: DispatcherDeps) {
     super();
@@ -224,6 +226,7 @@ export class Dispatcher extends EventEmitter {
   /** Drops a merchant's cached settings and secrets (after PATCH or rotation). */
   invalidate(merchantId: string): void {
     this.lanes.get(merchantId)?.invalidate();
+    this.signingReported.delete(merchantId); // a signing failure after a change is news again
   }
 
   /**
@@ -459,20 +462,31 @@ export class Dispatcher extends EventEmitter {
 
   /**
    * The request of one attempt, from the stored body through its format module, or a failed
-   * attempt when it cannot be signed (then it is retried on the normal schedule).
+   * attempt when it cannot be signed (then it is retried on the normal schedule). A merchant whose
+   * confirmations cannot be signed is reported at error level once (again after it changes).
    */
   private buildRequest(claim: Claim, target: DeliveryTarget): OutgoingRequest | AttemptResult {
+    const merchantId = target.merchant.id;
     try {
-      const secrets = target.secrets.map((stored) => this.openSecret(target.merchant.id, stored));
-      return formatOf(claim.format).request({
+      const secrets = target.secrets.map((stored) => this.openSecret(merchantId, stored));
+      const request = formatOf(claim.format).request({
         msgId: claim.id,
         body: claim.body,
         timestampSec: Math.floor(Date.now() / 1000),
         target: { ...target, secrets },
         keyring: this.keyring,
       });
+      if (this.signingReported.size > 0) this.signingReported.delete(merchantId);
+      return request;
     } catch (err) {
       if (!(err instanceof FormatError) && !(err instanceof KeyringError)) throw err;
+      if (!this.signingReported.has(merchantId)) {
+        this.signingReported.add(merchantId);
+        this.deps.log.error(
+          { merchantId, reason: err.message },
+          "cannot sign this merchant's confirmations: they are retried on its schedule and go dead unless its credentials or this node's master keys are fixed",
+        );
+      }
       return { ok: false, errorKind: 'signing', errorMessage: err.message, durationMs: 0, startedAt: Date.now() };
     }
   }

@@ -1,6 +1,4 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import type { ApiKeyRecord, NewApiKey } from '../../domain/api-key.js';
 import type { AuditEntry, NewAuditEntry } from '../../domain/audit.js';
 import type { Attempt, Claim, Confirmation, ConfirmationState, OpenState } from '../../domain/confirmation.js';
@@ -20,6 +18,7 @@ import {
   nextPurgeCursor,
   type Row,
 } from '../rows.js';
+import { secureDatabaseFiles } from './file-modes.js';
 import { IngestBatch } from './sqlite-ingest.js';
 import { CONFIRMATION_COLUMNS, prepareStatements } from './statements.js';
 
@@ -39,7 +38,7 @@ import type {
 
 /** Options for the embedded store. */
 export interface SqliteStoreOptions {
-  /** Path of the database file; its folder is created if missing. */
+  /** Path of the database file; its folder is created if missing (owner only, as the file: see `file-modes.ts`). */
   readonly file: string;
   /** Milliseconds a writer waits for a lock held by another process. */
   readonly busyTimeoutMs?: number;
@@ -70,7 +69,7 @@ export class SqliteStore implements Store {
   private readonly syncFull: Database.Statement;
 
   constructor(opts: SqliteStoreOptions) {
-    mkdirSync(path.dirname(path.resolve(opts.file)), { recursive: true });
+    secureDatabaseFiles(opts.file);
     this.db = new Database(opts.file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
