@@ -9,7 +9,7 @@ import { hostOf, SpanKind, SpanStatusCode, traced, tracer } from '../observe/tra
 import { formatOf, FormatError, type OutgoingRequest } from '../formats/index.js';
 import { KeyringError, keyringOf, type Keyring } from '../signing/keyring.js';
 import { openSigningSecret } from '../signing/sealed-secrets.js';
-import type { IngestClaimer, OutcomeRecord, Store } from '../store/store.js';
+import type { IngestClaimer, OutcomeRecord, OutcomesRecorded, Store } from '../store/store.js';
 import { classify } from './backoff.js';
 import type { HttpClient } from './http-client.js';
 import { Lane } from './lane.js';
@@ -18,6 +18,9 @@ import type { AttemptResult, Outcome } from './outcome.js';
 
 /** How long a lane trusts its cached merchant settings and secrets. */
 const TARGET_TTL_MS = 5_000;
+/** Backoff between writes of an outcome whose commit failed: doubling from the first, up to the last. */
+const RECORD_RETRY_FIRST_MS = 50;
+const RECORD_RETRY_MAX_MS = 1_000;
 
 export interface DispatcherDeps {
   readonly store: Store;
@@ -54,7 +57,10 @@ export interface AttemptEvent {
  *
  * A lane's slot is freed when the HTTP attempt ends; the row stays `inflight` under its lease until
  * the outcome is committed, so no other claim can take it meanwhile. The attempt's deadline is cut
- * to what its lease still allows (`lease.ts`), so it always ends with time left to commit.
+ * to what its lease still allows (`lease.ts`), so it always ends with time left to commit. A
+ * failed outcome commit (a full disk, a lost database) is written again with a backoff while the
+ * lease holds; the fencing token makes a write that comes too late harmless. A failed claim only
+ * means the next wake (a commit, a freed slot, the poll) tries again.
  */
 export class Dispatcher extends EventEmitter {
   private readonly lanes = new Map<string, Lane>();
@@ -89,9 +95,18 @@ export class Dispatcher extends EventEmitter {
     this.keyring = keyringOf(deps.config);
     this.recorder = new GroupCommit<OutcomeRecord, void>(
       async (records) => {
-        const { stale, promoted } = await traced('confirma.outcomes.commit', { 'confirma.ops': records.length }, () =>
-          deps.store.recordOutcomes(records, Date.now()),
-        );
+        let written: OutcomesRecorded;
+        try {
+          written = await traced('confirma.outcomes.commit', { 'confirma.ops': records.length }, () =>
+            deps.store.recordOutcomes(records, Date.now()),
+          );
+        } catch (err) {
+          // One line per failed batch, not per outcome: each is written again (see `record`).
+          deps.metrics.outcomeWriteFailures.inc(undefined, records.length);
+          deps.log.error({ err, outcomes: records.length }, 'writing outcomes failed; writing them again while their leases hold');
+          throw err;
+        }
+        const { stale, promoted } = written;
         if (stale > 0) deps.metrics.staleOutcomes.inc(undefined, stale);
         // A transaction's next confirmation became due: its merchant's lane claims it.
         if (promoted.length > 0) this.wake(promoted);
@@ -251,11 +266,15 @@ export class Dispatcher extends EventEmitter {
     await this.recorder.drain();
     const leftovers = [...this.held.values()];
     this.held.clear();
+    this.running = false; // outcomes still being written again give up now
     if (leftovers.length > 0) {
-      await this.deps.store.releaseClaims(leftovers, Date.now());
-      this.deps.log.info({ released: leftovers.length }, 'released claims still in flight at shutdown');
+      try {
+        await this.deps.store.releaseClaims(leftovers, Date.now());
+        this.deps.log.info({ released: leftovers.length }, 'released claims still in flight at shutdown');
+      } catch (err) {
+        this.deps.log.warn({ err, claims: leftovers.length }, 'could not hand back claims at shutdown; they are sent again once their lease lapses');
+      }
     }
-    this.running = false;
   }
 
   private lane(merchantId: string): Lane {
@@ -450,14 +469,39 @@ export class Dispatcher extends EventEmitter {
     span.end();
     this.deps.metrics.attemptSeconds.observe(result.durationMs / 1000);
     if (this.stopping && !this.held.has(claim.id)) return; // released at shutdown: not ours to record
-    await this.recorder.submit({ claim, outcome, attempt: result });
+    const recorded = await this.record({ claim, outcome, attempt: result }, leaseEndsAt);
     this.held.delete(claim.id);
+    if (!recorded) return;
     if (outcome.kind === 'retry') this.wakeAt(outcome.at);
     if (outcome.kind === 'disable') {
       lane.invalidate();
       this.deps.log.warn({ merchantId: claim.merchantId }, 'merchant answered 410 Gone: endpoint disabled');
     }
     this.emit('attempt', { claim, outcome, attempt: result } satisfies AttemptEvent);
+  }
+
+  /**
+   * Commits one outcome. When the commit fails (the store is unavailable: a full disk, a lost
+   * database) the outcome is kept and written again with a doubling backoff while the claim's
+   * lease holds, so a delivered confirmation is not sent twice for an outage shorter than its
+   * lease. Past the lease another claim may have the row and the write would be refused as stale:
+   * the outcome is given up on and the confirmation is sent again (same webhook-id). Returns
+   * whether it was written.
+   */
+  private async record(record: OutcomeRecord, leaseEndsAt: number): Promise<boolean> {
+    for (let wait = RECORD_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, RECORD_RETRY_MAX_MS)) {
+      try {
+        await this.recorder.submit(record);
+        return true;
+      } catch {
+        // Logged once per failed batch by the recorder.
+      }
+      if (!this.running || Date.now() + wait >= leaseEndsAt) {
+        this.deps.metrics.unrecordedOutcomes.inc();
+        return false;
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait).unref());
+    }
   }
 
   /**

@@ -85,6 +85,14 @@ export class Metrics {
   readonly attempts = new Counter('confirma_attempts_total', 'Delivery attempts by outcome.');
   readonly ingested = new Counter('confirma_ingested_total', 'Transactions and status changes committed.');
   readonly staleOutcomes = new Counter('confirma_stale_outcomes_total', 'Outcomes dropped because the lease had lapsed.');
+  readonly outcomeWriteFailures = new Counter(
+    'confirma_outcome_write_failures_total',
+    'Outcome commits that failed (the store was unavailable); their outcomes are written again while their leases hold.',
+  );
+  readonly unrecordedOutcomes = new Counter(
+    'confirma_unrecorded_outcomes_total',
+    'Outcomes given up on because the store stayed unavailable until their lease ended; those confirmations are sent again.',
+  );
   readonly attemptSeconds = new Histogram(
     'confirma_attempt_duration_seconds',
     'Wall time of one delivery attempt.',
@@ -101,7 +109,7 @@ export class Metrics {
 
   render(): string {
     return (
-      [this.attempts, this.ingested, this.staleOutcomes, this.attemptSeconds, this.commitBatch, ...this.gauges]
+      [this.attempts, this.ingested, this.staleOutcomes, this.outcomeWriteFailures, this.unrecordedOutcomes, this.attemptSeconds, this.commitBatch, ...this.gauges]
         .map((m) => m.render())
         .join('\n') + '\n'
     );

@@ -19,6 +19,7 @@ import {
   type Row,
 } from '../rows.js';
 import { secureDatabaseFiles } from './file-modes.js';
+import { translateRejections } from './sqlite-errors.js';
 import { IngestBatch } from './sqlite-ingest.js';
 import { CONFIRMATION_COLUMNS, prepareStatements } from './statements.js';
 
@@ -35,6 +36,7 @@ import type {
   Store,
   StoredCredential,
 } from '../store.js';
+import { STORE_METHODS } from '../store.js';
 
 /** Options for the embedded store. */
 export interface SqliteStoreOptions {
@@ -49,7 +51,8 @@ export interface SqliteStoreOptions {
  * kill -9 and power loss. better-sqlite3 is synchronous, so every method runs to completion on the
  * event loop (or on its own thread, see `ThreadedSqliteStore`): there is exactly one writer and no
  * interleaving inside a transaction. Claims and outcomes are committed with `synchronous=NORMAL`
- * (see `relaxed`), every ingest with FULL.
+ * (see `relaxed`), every ingest with FULL. A full disk, an I/O error or a lock held too long
+ * answers `store_unavailable` from every method (`sqlite-errors.ts`).
  */
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite';
@@ -139,6 +142,8 @@ export class SqliteStore implements Store {
     if (this.db.open) {
       try {
         this.db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // A full disk, say: the WAL stays, and the next open replays it. Closing matters more.
       } finally {
         this.db.close();
       }
@@ -590,3 +595,6 @@ export class SqliteStore implements Store {
     return this.s.purgeIdempotency.run(before, limit).changes;
   }
 }
+
+// Every Store method answers SQLite's "cannot right now" errors as store_unavailable.
+translateRejections(SqliteStore.prototype, STORE_METHODS);
