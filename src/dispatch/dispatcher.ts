@@ -6,6 +6,7 @@ import { GroupCommit } from '../ingest/group-commit.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { hostOf, SpanKind, SpanStatusCode, traced, tracer } from '../observe/tracing.js';
+import { isConfirmaError } from '../errors.js';
 import { formatOf, FormatError, type OutgoingRequest } from '../formats/index.js';
 import { KeyringError, keyringOf, type Keyring } from '../signing/keyring.js';
 import { openSigningSecret } from '../signing/sealed-secrets.js';
@@ -485,18 +486,21 @@ export class Dispatcher extends EventEmitter {
    * database) the outcome is kept and written again with a doubling backoff while the claim's
    * lease holds, so a delivered confirmation is not sent twice for an outage shorter than its
    * lease. Past the lease another claim may have the row and the write would be refused as stale:
-   * the outcome is given up on and the confirmation is sent again (same webhook-id). Returns
-   * whether it was written.
+   * the outcome is given up on and the confirmation is sent again (same webhook-id); so is one
+   * whose commit failed for another reason than an unavailable store. Returns whether it was
+   * written.
    */
   private async record(record: OutcomeRecord, leaseEndsAt: number): Promise<boolean> {
     for (let wait = RECORD_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, RECORD_RETRY_MAX_MS)) {
+      let retryable: boolean;
       try {
         await this.recorder.submit(record);
         return true;
-      } catch {
-        // Logged once per failed batch by the recorder.
+      } catch (err) {
+        // Logged once per failed batch by the recorder. A bug is not written again and again.
+        retryable = isConfirmaError(err) && err.retryable;
       }
-      if (!this.running || Date.now() + wait >= leaseEndsAt) {
+      if (!retryable || !this.running || Date.now() + wait >= leaseEndsAt) {
         this.deps.metrics.unrecordedOutcomes.inc();
         return false;
       }
