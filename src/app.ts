@@ -11,6 +11,8 @@ import { LoopDelay } from './observe/loop-delay.js';
 import { Metrics } from './observe/metrics.js';
 import { registerStoreCounts, StoreCounts } from './observe/store-counts.js';
 import { traced } from './observe/tracing.js';
+import { checkCredentialKeys } from './signing/credential-check.js';
+import { keyringOf } from './signing/keyring.js';
 import { openStore } from './store/open-store.js';
 import { retentionPass } from './store/retention.js';
 import type { IngestOp, IngestResult, Store } from './store/store.js';
@@ -34,7 +36,9 @@ const RETENTION_EVERY_MS = 10 * 60_000;
 const RETENTION_BATCH = 5_000;
 
 /**
- * Wires a node together from its configuration. Applies migrations before anything else.
+ * Wires a node together from its configuration. Applies migrations before anything else, then
+ * checks that this node's master keys open the stored merchant credentials (a ConfigError if they
+ * open none, see `signing/credential-check.ts`).
  *
  * Roles (config.role): `all` runs the API and the dispatcher; `api` serves the API and ingests
  * (its commits wake workers through the store's notifications) but never dispatches; `worker`
@@ -44,10 +48,26 @@ const RETENTION_BATCH = 5_000;
 export async function createApp(
   config: Config,
   log: Logger,
-  store: Store = openStore(config, (err) => log.warn({ err }, 'database connection lost; reconnecting')),
+  store: Store = openStore(config, {
+    onError: (err) => log.warn({ err }, 'database connection lost; reconnecting'),
+    onTightened: (paths) => log.warn({ paths }, 'the database files were readable by other users; they are now readable by their owner only (0600)'),
+  }),
 ): Promise<App> {
-  const applied = await store.migrate();
-  if (applied.length > 0) log.info({ applied }, 'applied migrations');
+  try {
+    const applied = await store.migrate();
+    if (applied.length > 0) log.info({ applied }, 'applied migrations');
+    const unopened = checkCredentialKeys(await store.listStoredCredentials(), keyringOf(config));
+    if (unopened !== undefined) {
+      log.error(
+        unopened,
+        "some sealed merchant credentials are under master keys this node does not have: those merchants' confirmations cannot be " +
+          'signed until the key they were sealed with is added to CONFIRMA_MASTER_KEY_PREVIOUS',
+      );
+    }
+  } catch (err) {
+    await store.close().catch(() => undefined);
+    throw err;
+  }
   const metrics = new Metrics({ onCollectError: (metric, err) => log.warn({ err, metric }, 'metrics: a gauge could not be read; serving the rest') });
   const client = new HttpClient({
     connectTimeoutMs: config.connectTimeoutMs,

@@ -1,4 +1,5 @@
 import { parseRetrySchedule, DEFAULT_RETRY_SCHEDULE_SEC } from './dispatch/backoff.js';
+import { longestAttemptMs, OUTCOME_ALLOWANCE_MS } from './dispatch/lease.js';
 import { parseMasterKey } from './signing/keyring.js';
 
 /**
@@ -46,7 +47,10 @@ export interface Config {
   readonly connectionsPerOrigin: number;
   /** Most confirmations claimed per query (CONFIRMA_CLAIM_BATCH). */
   readonly claimBatch: number;
-  /** Lease on a claimed confirmation, ms; must exceed the attempt timeout (CONFIRMA_LEASE_MS). */
+  /**
+   * Lease on a claimed confirmation, ms (CONFIRMA_LEASE_MS): at least the attempt timeout plus
+   * 2 s to commit the outcome (`dispatch/lease.ts`); merchants' `timeoutMs` are bounded by it too.
+   */
   readonly leaseMs: number;
   /** Fallback poll for retries coming due, ms (CONFIRMA_POLL_MS). */
   readonly pollMs: number;
@@ -218,10 +222,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
       }
     });
   }
-  if (cfg.leaseMs <= cfg.attemptTimeoutMs + 1_000) {
+  if (cfg.attemptTimeoutMs > longestAttemptMs(cfg.leaseMs)) {
     throw new ConfigError(
-      `CONFIRMA_LEASE_MS (${cfg.leaseMs}) must exceed CONFIRMA_ATTEMPT_TIMEOUT_MS (${cfg.attemptTimeoutMs}) by more than 1000 ms, ` +
-        'or a slow attempt could be claimed twice',
+      `CONFIRMA_LEASE_MS (${cfg.leaseMs}) must be at least CONFIRMA_ATTEMPT_TIMEOUT_MS (${cfg.attemptTimeoutMs}) + ` +
+        `${OUTCOME_ALLOWANCE_MS} ms to commit the outcome, or a slow attempt could be claimed again while in flight`,
     );
   }
   if (cfg.transactionRetentionDays < cfg.retentionDays) {

@@ -188,6 +188,30 @@ describe('HttpClient', () => {
     assert.equal((await first).errorKind, 'timeout');
   });
 
+  // Regression (issue 13 §2): the deadline was armed again when a queued request got a socket, so
+  // an attempt could last twice its deadline and outlive the lease sized from it.
+  it('a saturated pool: every attempt settles within its deadline from send(), the wait for a socket included', async () => {
+    const m = await track(merchant((_req, res) => setTimeout(() => res.end('ok'), 700)));
+    const c = client({ connectionsPerOrigin: 1 });
+    const deadline = 1000;
+    const sent = Date.now();
+    const settled = await Promise.all(
+      [0, 1, 2].map(async () => {
+        const r = await post(c, m.url, deadline);
+        return { r, after: Date.now() - sent };
+      }),
+    );
+    for (const { r, after } of settled) assert.ok(after <= deadline + 250, `settled ${after} ms after send (${r.errorKind ?? 'ok'})`);
+    const [first, second, third] = settled.map((s) => s.r);
+    assert.equal(first?.ok, true);
+    // Written when the first answer freed the socket, ~300 ms before its deadline: cut there.
+    assert.equal(second?.errorKind, 'timeout');
+    assert.match(second?.errorMessage ?? '', /waiting for a connection/);
+    assert.equal(third?.errorKind, 'not_sent', 'still queued at its deadline: never written');
+    assert.equal(m.requests, 2);
+    assert.equal(c.inFlight, 0);
+  });
+
   it("an attempt's duration is the merchant's time, not the wait for one of our connections", async () => {
     let release: (() => void) | undefined;
     const m = await track(

@@ -20,7 +20,7 @@ import {
   type Props,
   type Schema,
 } from './openapi-schema.js';
-import { LIMITS } from './validate.js';
+import { LIMITS, merchantTimeoutMsMax } from './validate.js';
 
 /**
  * The OpenAPI 3.1 document, written by hand next to the code it describes. Limits, enums and error
@@ -29,7 +29,7 @@ import { LIMITS } from './validate.js';
  */
 
 export function openapiDocument(config: Config): Record<string, unknown> {
-  const timeoutMsMax = Math.min(LIMITS.timeoutMsMax, config.leaseMs - 2000);
+  const timeoutMsMax = merchantTimeoutMsMax(config);
   const retrySchedule = {
     type: 'array',
     minItems: 1,

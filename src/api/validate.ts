@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import { checkUrlDestination, type AllowList } from '../dispatch/ssrf.js';
 import { MAX_SCHEDULE_DELAY_SEC, MAX_SCHEDULE_ENTRIES } from '../dispatch/backoff.js';
+import { longestAttemptMs } from '../dispatch/lease.js';
 import { CONFIRMATION_STATES, type ConfirmationState } from '../domain/confirmation.js';
 import { isValidClientId } from '../domain/ids.js';
 import { FORMATS, type Format, type MerchantPatch } from '../domain/merchant.js';
@@ -50,15 +51,20 @@ export const LIMITS = {
 /** What the merchant rules need from the configuration. */
 export interface MerchantRules {
   readonly requireHttps: boolean;
-  /** Upper bound of `timeoutMs`: the attempt must end well inside the lease. */
+  /** Upper bound of `timeoutMs`: the attempt and its outcome's commit must fit in the lease. */
   readonly timeoutMsMax: number;
   readonly allowList: AllowList;
+}
+
+/** The largest `timeoutMs` a merchant may set under this configuration's lease. */
+export function merchantTimeoutMsMax(config: Pick<Config, 'leaseMs'>): number {
+  return Math.min(LIMITS.timeoutMsMax, longestAttemptMs(config.leaseMs));
 }
 
 export function merchantRules(config: Config, allowList: AllowList): MerchantRules {
   return {
     requireHttps: config.requireHttps,
-    timeoutMsMax: Math.min(LIMITS.timeoutMsMax, config.leaseMs - 2000),
+    timeoutMsMax: merchantTimeoutMsMax(config),
     allowList,
   };
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createApp } from '../app.js';
+import { createApp, type App } from '../app.js';
 import { ConfigError, loadConfig, ROLES, type Config, type Role } from '../config.js';
 import { createLogger } from '../observe/logger.js';
 
@@ -35,7 +35,8 @@ export function registerStart(program: Command): void {
         'SQLite file under ./data/ by default; DATABASE_URL=postgres://… selects PostgreSQL.\n' +
         'Roles (PostgreSQL only, besides all): api = API and ingest, no dispatcher; worker = dispatcher,\n' +
         'retention and /healthz, /readyz, /metrics only; all = both (the default).\n' +
-        'SIGTERM/SIGINT: stop intake, let in-flight attempts finish (CONFIRMA_SHUTDOWN_GRACE_MS), release leases, close the database.',
+        'SIGTERM/SIGINT: stop intake, let in-flight attempts finish (CONFIRMA_SHUTDOWN_GRACE_MS), release leases, close the database.\n' +
+        'Exits 2 on a bad setting, master keys that open none of the stored sealed credentials included.',
     )
     .option('-p, --port <port>', 'HTTP port (env CONFIRMA_PORT, default 8080)', portFlag)
     .option('--host <host>', 'address to listen on (env CONFIRMA_HOST, default 127.0.0.1)')
@@ -55,7 +56,15 @@ export function registerStart(program: Command): void {
       if (config.masterKey === undefined) {
         log.warn('CONFIRMA_MASTER_KEY is not set: signing secrets are stored unencrypted and epayco merchants are refused');
       }
-      const app = await createApp(config, log);
+      let app: App;
+      try {
+        app = await createApp(config, log);
+      } catch (err) {
+        // A setting the store contradicts (master keys that open none of its sealed credentials).
+        if (!(err instanceof ConfigError)) throw err;
+        process.stderr.write(`confirma: ${err.message}\n`);
+        process.exit(2);
+      }
       const url = await app.start();
       log.info({ url, store: app.store.dialect, role: config.role }, 'confirma listening');
       let signals = 0;

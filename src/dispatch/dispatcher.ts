@@ -6,18 +6,23 @@ import { GroupCommit } from '../ingest/group-commit.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import { hostOf, SpanKind, SpanStatusCode, traced, tracer } from '../observe/tracing.js';
+import { isConfirmaError } from '../errors.js';
 import { formatOf, FormatError, type OutgoingRequest } from '../formats/index.js';
 import { KeyringError, keyringOf, type Keyring } from '../signing/keyring.js';
 import { openSigningSecret } from '../signing/sealed-secrets.js';
-import type { ClaimWant, IngestClaimer, OutcomeRecord, Store } from '../store/store.js';
+import type { ClaimWant, IngestClaimer, OutcomeRecord, OutcomesRecorded, Store } from '../store/store.js';
 import { classify } from './backoff.js';
 import type { BreakerSnapshot, BreakerState } from './breaker.js';
 import type { HttpClient } from './http-client.js';
 import { Lane } from './lane.js';
+import { attemptDeadlineMs, MIN_ATTEMPT_MS } from './lease.js';
 import { verdictOf, type AttemptResult, type Outcome, type Verdict } from './outcome.js';
 
 /** How long a lane trusts its cached merchant settings and secrets. */
 const TARGET_TTL_MS = 5_000;
+/** Backoff between writes of an outcome whose commit failed: doubling from the first, up to the last. */
+const RECORD_RETRY_FIRST_MS = 50;
+const RECORD_RETRY_MAX_MS = 1_000;
 
 /**
  * After an attempt that could not be sent (settings failed to load, merchant disabled, no secret,
@@ -69,7 +74,11 @@ export interface AttemptEvent {
  *   claim (lease, token) → sign → send → classify → record (group commit, fenced by token)
  *
  * A lane's slot is freed when the HTTP attempt ends; the row stays `inflight` under its lease until
- * the outcome is committed, so no other claim can take it meanwhile.
+ * the outcome is committed, so no other claim can take it meanwhile. The attempt's deadline is cut
+ * to what its lease still allows (`lease.ts`), so it always ends with time left to commit. A
+ * failed outcome commit (a full disk, a lost database) is written again with a backoff while the
+ * lease holds; the fencing token makes a write that comes too late harmless. A failed claim only
+ * means the next wake (a commit, a freed slot, the poll) tries again.
  *
  * A lane whose circuit is open is left out of the queue scan and claims only its probe, through the
  * per-merchant claim with first attempts preferred (`ClaimWant.preferFirstAttempts`), once the wait
@@ -101,15 +110,26 @@ export class Dispatcher extends EventEmitter {
   private readonly keyring: Keyring | undefined;
   /** Sealed signing secrets already opened: AES-GCM once per secret, not once per attempt. */
   private readonly openedSecrets = new Map<string, string>();
+  /** Merchants whose confirmations could not be signed, already reported at error level. */
+  private readonly signingReported = new Set<string>();
 
   constructor(private readonly deps: DispatcherDeps) {
     super();
     this.keyring = keyringOf(deps.config);
     this.recorder = new GroupCommit<OutcomeRecord, void>(
       async (records) => {
-        const { stale, promoted } = await traced('confirma.outcomes.commit', { 'confirma.ops': records.length }, () =>
-          deps.store.recordOutcomes(records, Date.now()),
-        );
+        let written: OutcomesRecorded;
+        try {
+          written = await traced('confirma.outcomes.commit', { 'confirma.ops': records.length }, () =>
+            deps.store.recordOutcomes(records, Date.now()),
+          );
+        } catch (err) {
+          // One line per failed batch, not per outcome: each is written again (see `record`).
+          deps.metrics.outcomeWriteFailures.inc(undefined, records.length);
+          deps.log.error({ err, outcomes: records.length }, 'writing outcomes failed; writing them again while their leases hold');
+          throw err;
+        }
+        const { stale, promoted } = written;
         if (stale > 0) deps.metrics.staleOutcomes.inc(undefined, stale);
         // A transaction's next confirmation became due: its merchant's lane claims it.
         if (promoted.length > 0) this.wake(promoted);
@@ -231,13 +251,14 @@ export class Dispatcher extends EventEmitter {
           held.set(lane, n - 1);
           lane.reserved--;
           this.reserved--;
-          this.launch(claim, at);
+          // The commit wrote the lease from its own start, which is no earlier than `now`.
+          this.launch(claim, now);
         }
         for (const [lane, n] of held) {
           lane.reserved -= n;
           this.reserved -= n;
         }
-        if (unasked.length > 0) this.settleUnasked(unasked, at);
+        if (unasked.length > 0) this.settleUnasked(unasked, now, at);
       },
     };
   }
@@ -247,11 +268,11 @@ export class Dispatcher extends EventEmitter {
    * if its lane and the node have a free slot now; the others are handed back to the queue and
    * their lanes asked to claim them as usual.
    */
-  private settleUnasked(claims: readonly Claim[], now: number): void {
+  private settleUnasked(claims: readonly Claim[], claimedAt: number, now: number): void {
     const back: Claim[] = [];
     for (const claim of claims) {
       const lane = this.lane(claim.merchantId);
-      if (lane.free(now) > 0 && this.nodeFree() > 0) this.launch(claim, now);
+      if (lane.free(now) > 0 && this.nodeFree() > 0) this.launch(claim, claimedAt);
       else back.push(claim);
     }
     if (back.length === 0) return;
@@ -269,6 +290,7 @@ export class Dispatcher extends EventEmitter {
   /** Drops a merchant's cached settings and secrets (after PATCH or rotation). */
   invalidate(merchantId: string): void {
     this.lanes.get(merchantId)?.invalidate();
+    this.signingReported.delete(merchantId); // a signing failure after a change is news again
   }
 
   /**
@@ -293,11 +315,15 @@ export class Dispatcher extends EventEmitter {
     await this.recorder.drain();
     const leftovers = [...this.held.values()];
     this.held.clear();
+    this.running = false; // outcomes still being written again give up now
     if (leftovers.length > 0) {
-      await this.deps.store.releaseClaims(leftovers, Date.now());
-      this.deps.log.info({ released: leftovers.length }, 'released claims still in flight at shutdown');
+      try {
+        await this.deps.store.releaseClaims(leftovers, Date.now());
+        this.deps.log.info({ released: leftovers.length }, 'released claims still in flight at shutdown');
+      } catch (err) {
+        this.deps.log.warn({ err, claims: leftovers.length }, 'could not hand back claims at shutdown; they are sent again once their lease lapses');
+      }
     }
-    this.running = false;
   }
 
   private lane(merchantId: string): Lane {
@@ -418,7 +444,9 @@ export class Dispatcher extends EventEmitter {
     }
   }
 
-  private launch(claim: Claim, now: number): void {
+  /** Starts one attempt for a claim whose lease was written from `claimedAt` (or later). */
+  private launch(claim: Claim, claimedAt: number): void {
+    const now = Date.now();
     const lane = this.lane(claim.merchantId);
     if (lane.breaker.state !== 'closed' && !lane.breaker.canSend(now)) {
       // Lost the probe slot to another claim in the same batch: give it back untouched.
@@ -430,14 +458,14 @@ export class Dispatcher extends EventEmitter {
     lane.inFlight++;
     this.inFlight++;
     this.held.set(claim.id, claim);
-    const p = this.attempt(claim, lane).catch((err: unknown) => {
+    const p = this.attempt(claim, lane, claimedAt + this.deps.config.leaseMs).catch((err: unknown) => {
       this.deps.log.error({ err, confirmationId: claim.id }, 'attempt failed unexpectedly');
     });
     this.active.add(p);
     void p.finally(() => this.active.delete(p));
   }
 
-  private async attempt(claim: Claim, lane: Lane): Promise<void> {
+  private async attempt(claim: Claim, lane: Lane, leaseEndsAt: number): Promise<void> {
     // Every way out of an attempt, a throw included, frees its slot and settles the breaker, once:
     // a probe left unsettled would keep the circuit half_open on this node for good.
     let settled = false;
@@ -448,14 +476,14 @@ export class Dispatcher extends EventEmitter {
       this.freeSlot(lane);
     };
     try {
-      await this.deliver(claim, lane, settle);
+      await this.deliver(claim, lane, leaseEndsAt, settle);
     } finally {
       settle('not_sent');
     }
   }
 
   /** One attempt: load the merchant, sign, send, classify, record; `settle` as soon as the request is over. */
-  private async deliver(claim: Claim, lane: Lane, settle: (verdict: Verdict) => void): Promise<void> {
+  private async deliver(claim: Claim, lane: Lane, leaseEndsAt: number, settle: (verdict: Verdict) => void): Promise<void> {
     const { config, client, store } = this.deps;
     let target: DeliveryTarget | undefined;
     try {
@@ -478,6 +506,16 @@ export class Dispatcher extends EventEmitter {
       return;
     }
     const merchant = target.merchant;
+    const deadlineMs = attemptDeadlineMs(merchant.timeoutMs ?? config.attemptTimeoutMs, leaseEndsAt, Date.now());
+    if (deadlineMs < MIN_ATTEMPT_MS) {
+      // Loading the merchant used up the lease (a very slow store): sending now could outlast it.
+      // Hand the row back; its next claim comes with a fresh lease.
+      settle('not_sent');
+      this.held.delete(claim.id);
+      this.deps.log.warn({ confirmationId: claim.id, merchantId: claim.merchantId }, 'too little of the lease left to send; handed back');
+      await store.releaseClaims([claim], Date.now());
+      return;
+    }
     // The body's format decides the bytes and headers: stored body in, exact request out.
     const request = this.buildRequest(claim, target);
     // Attributes only when an SDK records the span: without one this costs one no-op object.
@@ -499,7 +537,7 @@ export class Dispatcher extends EventEmitter {
         url: merchant.url,
         headers: { ...request.headers, 'user-agent': 'Confirma/0.1' },
         body: request.body,
-        deadlineMs: merchant.timeoutMs ?? config.attemptTimeoutMs,
+        deadlineMs,
       });
       settle(verdictOf(result));
     } else {
@@ -522,8 +560,9 @@ export class Dispatcher extends EventEmitter {
     span.end();
     this.deps.metrics.attemptSeconds.observe(result.durationMs / 1000);
     if (this.stopping && !this.held.has(claim.id)) return; // released at shutdown: not ours to record
-    await this.recorder.submit({ claim, outcome, attempt: result });
+    const recorded = await this.record({ claim, outcome, attempt: result }, leaseEndsAt);
     this.held.delete(claim.id);
+    if (!recorded) return;
     if (outcome.kind === 'retry') this.wakeAt(outcome.at);
     if (outcome.kind === 'disable') {
       lane.invalidate();
@@ -533,21 +572,59 @@ export class Dispatcher extends EventEmitter {
   }
 
   /**
+   * Commits one outcome. When the commit fails (the store is unavailable: a full disk, a lost
+   * database) the outcome is kept and written again with a doubling backoff while the claim's
+   * lease holds, so a delivered confirmation is not sent twice for an outage shorter than its
+   * lease. Past the lease another claim may have the row and the write would be refused as stale:
+   * the outcome is given up on and the confirmation is sent again (same webhook-id); so is one
+   * whose commit failed for another reason than an unavailable store. Returns whether it was
+   * written.
+   */
+  private async record(record: OutcomeRecord, leaseEndsAt: number): Promise<boolean> {
+    for (let wait = RECORD_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, RECORD_RETRY_MAX_MS)) {
+      let retryable: boolean;
+      try {
+        await this.recorder.submit(record);
+        return true;
+      } catch (err) {
+        // Logged once per failed batch by the recorder. A bug is not written again and again.
+        retryable = isConfirmaError(err) && err.retryable;
+      }
+      if (!retryable || !this.running || Date.now() + wait >= leaseEndsAt) {
+        this.deps.metrics.unrecordedOutcomes.inc();
+        return false;
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait).unref());
+    }
+  }
+
+  /**
    * The request of one attempt, from the stored body through its format module, or a failed
-   * attempt when it cannot be signed (then it is retried on the normal schedule).
+   * attempt when it cannot be signed (then it is retried on the normal schedule). A merchant whose
+   * confirmations cannot be signed is reported at error level once (again after it changes).
    */
   private buildRequest(claim: Claim, target: DeliveryTarget): OutgoingRequest | AttemptResult {
+    const merchantId = target.merchant.id;
     try {
-      const secrets = target.secrets.map((stored) => this.openSecret(target.merchant.id, stored));
-      return formatOf(claim.format).request({
+      const secrets = target.secrets.map((stored) => this.openSecret(merchantId, stored));
+      const request = formatOf(claim.format).request({
         msgId: claim.id,
         body: claim.body,
         timestampSec: Math.floor(Date.now() / 1000),
         target: { ...target, secrets },
         keyring: this.keyring,
       });
+      if (this.signingReported.size > 0) this.signingReported.delete(merchantId);
+      return request;
     } catch (err) {
       if (!(err instanceof FormatError) && !(err instanceof KeyringError)) throw err;
+      if (!this.signingReported.has(merchantId)) {
+        this.signingReported.add(merchantId);
+        this.deps.log.error(
+          { merchantId, reason: err.message },
+          "cannot sign this merchant's confirmations: they are retried on its schedule and go dead unless its credentials or this node's master keys are fixed",
+        );
+      }
       return { ok: false, errorKind: 'signing', errorMessage: err.message, durationMs: 0, startedAt: Date.now() };
     }
   }

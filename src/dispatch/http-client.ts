@@ -3,19 +3,22 @@
  * the SSRF guard, sending one POST under one absolute deadline and turning whatever happens into
  * an `AttemptResult` value. It never throws and never follows redirects.
  *
- * How the deadline is enforced: each attempt arms a timer for `deadlineMs` when `send` is called,
- * covering the wait for a free connection in our pool and connecting (DNS, TCP, TLS); when undici
- * puts the request on a socket, the timer is armed again for `deadlineMs`, covering writing,
- * waiting for headers and reading the body. So the merchant always gets the full deadline, and
- * an attempt never lasts more than twice it. When a timer fires the attempt settles at once,
- * whatever phase it is in.
+ * How the deadline is enforced: each attempt arms one timer for `deadlineMs` when `send` is
+ * called, and the attempt settles by then whatever phase it is in: waiting for a free connection
+ * in our pool, connecting (DNS, TCP, TLS), writing, waiting for headers or reading the body. The
+ * deadline is absolute because the claim's lease is sized from it (`lease.ts`): an attempt that
+ * could outlast its deadline could outlast its lease, and another claim would send the same
+ * confirmation while this one is still in flight. So time queued in our own pool is taken from the
+ * merchant's share; an attempt still queued at the deadline was never written and settles
+ * `not_sent`, which the circuit breaker ignores (it says nothing about the merchant).
  * If the request is already on a socket it is aborted (the socket is destroyed: it holds a
  * half-read response); if it is still queued or connecting it is dropped when undici gets to it,
  * before anything is written, and the socket goes to the next request. Either way a late phase
  * can never deliver a second result. An answer already waiting in the socket when the timer fires
- * still counts (see `onDeadline`). undici's own headers/body timeouts are a backstop a second
- * later and map to `timeout` too; the connect timeout (`connectTimeoutMs`) is a separate,
- * per-socket bound.
+ * still counts (see `onDeadline`): that grace turn, not extra time, is what keeps a CPU-starved
+ * node from timing out answers already on their way. undici's own headers/body timeouts are a
+ * backstop a second later and map to `timeout` too; the connect timeout (`connectTimeoutMs`) is a
+ * separate, per-socket bound.
  *
  * Why the dispatch API with our own handler instead of `request()`: `request()` wraps every
  * response in a Readable stream, parses every header into an object and needs an AbortSignal per
@@ -154,7 +157,8 @@ export class HttpClient {
           method: 'POST',
           headers: req.headers,
           body: req.body,
-          // A backstop only: our own deadline (with its grace turn) decides first.
+          // A backstop only (undici counts them from when the request is written): our own
+          // deadline, counted from this call, decides first.
           headersTimeout: deadlineMs + BACKSTOP_SLACK_MS,
           bodyTimeout: deadlineMs + BACKSTOP_SLACK_MS,
         },
@@ -208,12 +212,12 @@ class CapError extends Error {
  * called a timeout. Without it, a node that fell behind timed out answers the merchant had sent in
  * time, and sent them again: duplicates under load.
  */
-function onDeadline(attempt: Attempt, armed: number): void {
-  setImmediate(expireAttempt, attempt, armed);
+function onDeadline(attempt: Attempt): void {
+  setImmediate(expireAttempt, attempt);
 }
 
-function expireAttempt(attempt: Attempt, armed: number): void {
-  attempt.expire(armed);
+function expireAttempt(attempt: Attempt): void {
+  attempt.expire();
 }
 
 /** How far past the deadline undici's own header and body timeouts are set (they are only a backstop). */
@@ -231,16 +235,17 @@ class Attempt implements Dispatcher.DispatchHandler {
   private retryAfterMs: number | undefined = undefined;
   private bytes = 0;
   private snippet: Buffer | null = null;
-  private timer: NodeJS.Timeout;
-  /** Which arming of the deadline timer is current: one that fired before a re-arm is ignored. */
-  private armed = 1;
+  private readonly timer: NodeJS.Timeout;
+  /** When `send` was called; `startedAt` moves to when the request went on a socket. */
+  private readonly askedAt: number;
 
   constructor(
     private readonly shared: Shared,
     private startedAt: number,
     private readonly deadlineMs: number,
   ) {
-    this.timer = setTimeout(onDeadline, deadlineMs, this, this.armed);
+    this.askedAt = startedAt;
+    this.timer = setTimeout(onDeadline, deadlineMs, this);
   }
 
   onConnect(abort: (err?: Error) => void): void {
@@ -251,14 +256,9 @@ class Attempt implements Dispatcher.DispatchHandler {
       throw new DeadlineError('deadline passed while queued or connecting');
     }
     this.abortFn = abort;
-    // The attempt starts now, for its record too: time queued in our own pool is not the merchant's.
+    // The attempt's record starts now: time queued in our own pool is not the merchant's. The
+    // deadline stays where `send` put it (see the file comment).
     this.startedAt = Date.now();
-    // The request is on a socket now: the merchant gets the whole deadline from here. Time spent
-    // queued in our own pool (bounded by the first timer) must not eat into it, or a CPU-starved
-    // node would time out answers already on their way and send duplicates.
-    clearTimeout(this.timer);
-    this.armed++;
-    this.timer = setTimeout(onDeadline, this.deadlineMs, this, this.armed);
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], _resume: () => void, _statusText: string): boolean {
@@ -306,21 +306,27 @@ class Attempt implements Dispatcher.DispatchHandler {
     this.settle(failure(this.startedAt, 'other', 'unexpected protocol upgrade'));
   }
 
-  /** The deadline timer armed `armed`-th fired (and its grace turn passed). */
-  expire(armed: number): void {
-    if (this.done || armed !== this.armed) return;
+  /** The deadline timer fired (and its grace turn passed). */
+  expire(): void {
+    if (this.done) return;
     if (this.status !== 0) {
-      this.settle(this.answered(`response body not complete within ${this.deadlineMs} ms`));
+      this.settle(this.answered(`response body not complete within ${this.deadlineMs} ms${this.queuedNote()}`));
     } else if (this.abortFn === null) {
       // Never written: it waited in our own pool (or for a connect slower than the deadline).
       // Not the merchant's failure, so the circuit breaker must not count it.
       this.settle(failure(this.startedAt, 'not_sent', `not sent: no connection came free within ${this.deadlineMs} ms`));
     } else {
-      this.settle(failure(this.startedAt, 'timeout', `no response within ${this.deadlineMs} ms`));
+      this.settle(failure(this.startedAt, 'timeout', `no response within ${this.deadlineMs} ms${this.queuedNote()}`));
     }
     // Without an abort function yet, onConnect aborts when undici gets to this request.
     const abort = this.abortFn;
     if (abort !== null) abort(new DeadlineError('deadline'));
+  }
+
+  /** For a timeout: how much of the deadline went to waiting for one of our connections, if any of it did. */
+  private queuedNote(): string {
+    const queued = this.startedAt - this.askedAt;
+    return queued >= 1 ? ` (${queued} ms of it waiting for a connection)` : '';
   }
 
   /** A result for a merchant that sent a status line: the status decides, the body is only logged. */

@@ -21,6 +21,13 @@ export class Counter {
     if (labels === undefined) this.counter.inc(by);
     else this.counter.inc(labels, by);
   }
+  /** The count for exactly these labels (none: the unlabelled count), for tests and tools. */
+  async get(labels: Labels = {}): Promise<number> {
+    const { values } = await this.counter.get();
+    const keys = Object.keys(labels);
+    const hit = values.find((v) => Object.keys(v.labels).length === keys.length && keys.every((k) => v.labels[k] === labels[k]));
+    return hit?.value ?? 0;
+  }
 }
 
 export class Histogram {
@@ -94,6 +101,16 @@ export class Metrics {
   readonly attempts = new Counter(this.registry, 'confirma_attempts_total', 'Delivery attempts by outcome.', ['outcome']);
   readonly ingested = new Counter(this.registry, 'confirma_ingested_total', 'Transactions and status changes committed.');
   readonly staleOutcomes = new Counter(this.registry, 'confirma_stale_outcomes_total', 'Outcomes dropped because the lease had lapsed.');
+  readonly outcomeWriteFailures = new Counter(
+    this.registry,
+    'confirma_outcome_write_failures_total',
+    'Outcome commits that failed (the store was unavailable); their outcomes are written again while their leases hold.',
+  );
+  readonly unrecordedOutcomes = new Counter(
+    this.registry,
+    'confirma_unrecorded_outcomes_total',
+    'Outcomes given up on because the store stayed unavailable until their lease ended; those confirmations are sent again.',
+  );
   readonly attemptSeconds = new Histogram(
     this.registry,
     'confirma_attempt_duration_seconds',

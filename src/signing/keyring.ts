@@ -49,6 +49,11 @@ export class Keyring {
     this.keys = new Map([[this.keyId, current], ...previous.map((k): [string, Buffer] => [fingerprint(k), k])]);
   }
 
+  /** Whether this keyring holds the key a sealed value names (see {@link sealedUnder}). */
+  has(keyId: string): boolean {
+    return this.keys.has(keyId);
+  }
+
   /** Encrypts `plaintext`, bound to `aad` (the owner's id): a fresh IV every time. */
   seal(plaintext: string, aad: string): string {
     const iv = randomBytes(IV_BYTES);

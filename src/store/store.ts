@@ -259,6 +259,50 @@ export interface Store {
   purgeIdempotencyKeys(before: number, limit: number): Promise<number>;
 }
 
+/** The names of the `Store` methods (every member but `dialect`). */
+export type StoreMethod = Exclude<keyof Store, 'dialect'>;
+
+/** Every `Store` method, checked by the compiler against the interface: for adapters that treat them all alike. */
+export const STORE_METHODS = Object.keys({
+  migrate: true,
+  ping: true,
+  close: true,
+  createMerchant: true,
+  getMerchant: true,
+  listMerchants: true,
+  updateMerchant: true,
+  rotateSecret: true,
+  listStoredCredentials: true,
+  replaceStoredCredential: true,
+  getDeliveryTarget: true,
+  findApiKey: true,
+  createApiKey: true,
+  listApiKeys: true,
+  revokeApiKey: true,
+  appendAudit: true,
+  listAudit: true,
+  ingest: true,
+  getTransaction: true,
+  findTransactionsByReference: true,
+  listTransactionConfirmations: true,
+  getConfirmation: true,
+  listConfirmations: true,
+  listAttempts: true,
+  redeliver: true,
+  replayDead: true,
+  claimDue: true,
+  claimForMerchants: true,
+  recordOutcomes: true,
+  releaseClaims: true,
+  nextDueAt: true,
+  countByState: true,
+  countOpen: true,
+  subscribeDue: true,
+  purgeHistory: true,
+  purgeTransactions: true,
+  purgeIdempotencyKeys: true,
+} satisfies Record<StoreMethod, true>) as StoreMethod[];
+
 /** A merchant credential at rest: a signing secret (by its row) or a merchant's ePayco `pKey`. */
 export interface StoredCredential {
   readonly kind: 'signing_secret' | 'epayco_p_key';

@@ -14,17 +14,27 @@ export function isConnectionError(err: unknown): boolean {
   return LOST.test(String((err as { message?: unknown }).message ?? ''));
 }
 
+/**
+ * The server is up but out of room: disk full (53100; writes that need new space fail, the rest
+ * goes on) or out of memory (53200). The connection is fine; the call is not a bug.
+ */
+const OUT_OF_RESOURCES = new Set(['53100', '53200']);
+
 /** Deadlocks and serialization failures: the transaction can simply run again. */
 export function isTransient(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return code === '40P01' || code === '40001';
 }
 
-/** The one vocabulary the rest of Confirma sees: a lost database is `store_unavailable` (503). */
+/**
+ * The one vocabulary the rest of Confirma sees: a lost database, or one out of disk or memory, is
+ * `store_unavailable` (503, retryable, `Retry-After: 1`), as SQLite's are (`sqlite-errors.ts`).
+ */
 export function translate(err: unknown): unknown {
   if (err instanceof ConfirmaError) return err;
-  if (isConnectionError(err)) {
-    return new ConfirmaError('store_unavailable', 'The database is unavailable; nothing was stored.', { cause: err });
+  const code = (err as { code?: unknown } | null)?.code;
+  if (isConnectionError(err) || (typeof code === 'string' && OUT_OF_RESOURCES.has(code))) {
+    return new ConfirmaError('store_unavailable', 'The database is unavailable; nothing was stored.', { retryAfterSec: 1, cause: err });
   }
   return err;
 }

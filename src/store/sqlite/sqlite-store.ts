@@ -1,6 +1,4 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import type { ApiKeyRecord, NewApiKey } from '../../domain/api-key.js';
 import type { AuditEntry, NewAuditEntry } from '../../domain/audit.js';
 import type { Attempt, Claim, Confirmation, ConfirmationState, OpenState } from '../../domain/confirmation.js';
@@ -20,6 +18,8 @@ import {
   nextPurgeCursor,
   type Row,
 } from '../rows.js';
+import { secureDatabaseFiles } from './file-modes.js';
+import { translateRejections } from './sqlite-errors.js';
 import { IngestBatch } from './sqlite-ingest.js';
 import { CONFIRMATION_COLUMNS, prepareStatements } from './statements.js';
 
@@ -38,10 +38,11 @@ import {
   type Store,
   type StoredCredential,
 } from '../store.js';
+import { STORE_METHODS } from '../store.js';
 
 /** Options for the embedded store. */
 export interface SqliteStoreOptions {
-  /** Path of the database file; its folder is created if missing. */
+  /** Path of the database file; its folder is created if missing (owner only, as the file: see `file-modes.ts`). */
   readonly file: string;
   /** Milliseconds a writer waits for a lock held by another process. */
   readonly busyTimeoutMs?: number;
@@ -52,7 +53,8 @@ export interface SqliteStoreOptions {
  * kill -9 and power loss. better-sqlite3 is synchronous, so every method runs to completion on the
  * event loop (or on its own thread, see `ThreadedSqliteStore`): there is exactly one writer and no
  * interleaving inside a transaction. Claims and outcomes are committed with `synchronous=NORMAL`
- * (see `relaxed`), every ingest with FULL.
+ * (see `relaxed`), every ingest with FULL. A full disk, an I/O error or a lock held too long
+ * answers `store_unavailable` from every method (`sqlite-errors.ts`).
  */
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite';
@@ -70,7 +72,7 @@ export class SqliteStore implements Store {
   private readonly syncFull: Database.Statement;
 
   constructor(opts: SqliteStoreOptions) {
-    mkdirSync(path.dirname(path.resolve(opts.file)), { recursive: true });
+    secureDatabaseFiles(opts.file);
     this.db = new Database(opts.file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL');
@@ -143,6 +145,8 @@ export class SqliteStore implements Store {
     if (this.db.open) {
       try {
         this.db.pragma('wal_checkpoint(TRUNCATE)');
+      } catch {
+        // A full disk, say: the WAL stays, and the next open replays it. Closing matters more.
       } finally {
         this.db.close();
       }
@@ -590,3 +594,6 @@ export class SqliteStore implements Store {
     return this.s.purgeIdempotency.run(before, limit).changes;
   }
 }
+
+// Every Store method answers SQLite's "cannot right now" errors as store_unavailable.
+translateRejections(SqliteStore.prototype, STORE_METHODS);

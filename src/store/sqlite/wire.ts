@@ -3,10 +3,18 @@ import type { IngestResult } from '../store.js';
 
 /**
  * What crosses between the node's main thread and its SQLite thread. Structured clone copies plain
- * data but not classes, so errors travel as plain objects and are rebuilt on the other side.
+ * data but not classes, so errors travel as plain objects and are rebuilt on the other side. A
+ * catalog error keeps its driver cause (SQLITE_FULL …) for the node's log.
  */
 export type WireError =
-  | { readonly kind: 'confirma'; readonly code: ErrorCode; readonly message: string; readonly field?: string; readonly retryAfterSec?: number }
+  | {
+      readonly kind: 'confirma';
+      readonly code: ErrorCode;
+      readonly message: string;
+      readonly field?: string;
+      readonly retryAfterSec?: number;
+      readonly cause?: WireError;
+    }
   | { readonly kind: 'error'; readonly name: string; readonly message: string; readonly code?: string };
 
 /** A call from the main thread: a `Store` method by name and its arguments. */
@@ -42,6 +50,7 @@ export function toWireError(err: unknown): WireError {
       message: err.message,
       ...(err.field === undefined ? {} : { field: err.field }),
       ...(err.retryAfterSec === undefined ? {} : { retryAfterSec: err.retryAfterSec }),
+      ...(err.cause instanceof Error && !(err.cause instanceof ConfirmaError) ? { cause: toWireError(err.cause) } : {}),
     };
   }
   const e = err instanceof Error ? err : new Error(String(err));
@@ -54,6 +63,7 @@ export function fromWireError(w: WireError): Error {
     return new ConfirmaError(w.code, w.message, {
       ...(w.field === undefined ? {} : { field: w.field }),
       ...(w.retryAfterSec === undefined ? {} : { retryAfterSec: w.retryAfterSec }),
+      ...(w.cause === undefined ? {} : { cause: fromWireError(w.cause) }),
     });
   }
   const err = new Error(w.message) as Error & { code?: string };
