@@ -145,14 +145,17 @@ export class ThreadedSqliteStore implements Store {
     return fromWireResults(await this.call<WireIngestResult[]>('ingest', ops, now, wire));
   }
 
-  getTransaction(id: string): Promise<Transaction | undefined> {
-    return this.call('getTransaction', id);
+  getTransaction(merchantId: string, id: string): Promise<Transaction | undefined> {
+    return this.call('getTransaction', merchantId, id);
+  }
+  findTransactionsById(id: string, limit: number): Promise<Transaction[]> {
+    return this.call('findTransactionsById', id, limit);
   }
   findTransactionsByReference(merchantId: string | undefined, reference: string, limit: number): Promise<Transaction[]> {
     return this.call('findTransactionsByReference', merchantId, reference, limit);
   }
-  listTransactionConfirmations(transactionId: string): Promise<Confirmation[]> {
-    return this.call('listTransactionConfirmations', transactionId);
+  listTransactionConfirmations(merchantId: string, transactionId: string): Promise<Confirmation[]> {
+    return this.call('listTransactionConfirmations', merchantId, transactionId);
   }
   getConfirmation(id: string): Promise<Confirmation | undefined> {
     return this.call('getConfirmation', id);
