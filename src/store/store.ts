@@ -64,7 +64,7 @@ export interface IngestClaimer {
   /**
    * How many rows the commit may take without asking `take` (0 or absent: none). For a store that
    * cannot ask while its commit runs (on another thread) about an op whose merchant it learns only
-   * there: a status change names just its transaction. The claimer's owner sends each such row if
+   * there: a status change may name just its transaction id. The claimer's owner sends each such row if
    * its merchant has room when the commit is back, and gives it back otherwise.
    */
   readonly unasked?: number;

@@ -362,14 +362,14 @@ export class PostgresStore implements Store {
   }
 
   async findTransactionsById(id: string, limit: number): Promise<Transaction[]> {
-    const { rows } = await this.q('SELECT * FROM transactions WHERE id = $1 ORDER BY merchant_id LIMIT $2', [id, limit]);
+    const { rows } = await this.q('SELECT * FROM transactions WHERE id = $1 ORDER BY merchant_id COLLATE "C" LIMIT $2', [id, limit]);
     return rows.map(toTransaction);
   }
 
   async findTransactionsByReference(merchantId: string | undefined, reference: string, limit: number): Promise<Transaction[]> {
     const { rows } =
       merchantId === undefined
-        ? await this.q('SELECT * FROM transactions WHERE reference = $1 ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT $2', [reference, limit])
+        ? await this.q('SELECT * FROM transactions WHERE reference = $1 ORDER BY created_at DESC, id COLLATE "C" DESC, merchant_id COLLATE "C" DESC LIMIT $2', [reference, limit])
         : await this.q(
             'SELECT * FROM transactions WHERE merchant_id = $1 AND reference = $2 ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT $3',
             [merchantId, reference, limit],

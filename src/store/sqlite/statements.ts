@@ -43,7 +43,7 @@ const SQL = {
   getTransaction: 'SELECT * FROM transactions WHERE id = ? AND merchant_id = ?',
   // The admin's lookup by id alone: a prefix of the primary key.
   findById: 'SELECT * FROM transactions WHERE id = ? ORDER BY merchant_id LIMIT ?',
-  findByReference: 'SELECT * FROM transactions WHERE reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+  findByReference: 'SELECT * FROM transactions WHERE reference = ? ORDER BY created_at DESC, id DESC, merchant_id DESC LIMIT ?',
   findByMerchantReference: 'SELECT * FROM transactions WHERE merchant_id = ? AND reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
   insertTransaction: `INSERT INTO transactions (id, merchant_id, reference, amount, currency, status, customer, metadata, last_seq, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
