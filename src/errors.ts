@@ -66,7 +66,12 @@ export const errorCatalog = {
   // 409: conflicts with stored state
   transaction_exists: {
     status: 409,
-    message: 'A transaction with this id already exists with different content.',
+    message: 'This merchant already has a transaction with this id, with different content.',
+    retryable: false,
+  },
+  ambiguous_transaction_id: {
+    status: 409,
+    message: 'Several merchants use this transaction id; name one with ?merchantId=.',
     retryable: false,
   },
   invalid_transition: { status: 409, message: 'This status change is not allowed.', retryable: false },

@@ -71,7 +71,7 @@ describe('POST /v1/transactions validation', () => {
       const body = txBody(m.id, { id, ...over });
       const r = await s.call('POST', '/v1/transactions', { key: m.apiKey, body });
       assertRefused(r, 400, code, field);
-      assert.equal(await s.store.getTransaction(id), undefined);
+      assert.equal(await s.store.getTransaction(m.id, id), undefined);
     });
   });
 
@@ -125,7 +125,7 @@ describe('POST /v1/transactions validation', () => {
     const pad = 'x'.repeat(s.config.bodyLimitBytes);
     const r = await s.call('POST', '/v1/transactions', { body: txBody(m.id, { id: 'too-big', reference: pad }) });
     assertRefused(r, 413, 'body_too_large');
-    assert.equal(await s.store.getTransaction('too-big'), undefined);
+    assert.equal(await s.store.getTransaction(m.id, 'too-big'), undefined);
   });
 
   it('refuses a bad Idempotency-Key with 400 invalid_idempotency_key', async () => {
@@ -133,7 +133,7 @@ describe('POST /v1/transactions validation', () => {
       const r = await s.call('POST', '/v1/transactions', { body: txBody(m.id, { id: 'idem-bad' }), headers: { 'idempotency-key': key } });
       assertRefused(r, 400, 'invalid_idempotency_key', 'Idempotency-Key');
     }
-    assert.equal(await s.store.getTransaction('idem-bad'), undefined);
+    assert.equal(await s.store.getTransaction(m.id, 'idem-bad'), undefined);
     const ok = await s.call('POST', '/v1/transactions', { body: txBody(m.id), headers: { 'idempotency-key': 'k'.repeat(255) } });
     assert.equal(ok.status, 201);
   });
@@ -148,7 +148,7 @@ describe('POST /v1/transactions validation', () => {
     assertRefused(await s.call('POST', '/v1/transactions/batch', { body: { transactions: [valid], dryRun: true } }), 400, 'unknown_field', 'dryRun');
     const tooMany = { transactions: Array.from({ length: 1001 }, (_, i) => txBody(m.id, { id: `over-${i}` })) };
     assertRefused(await s.call('POST', '/v1/transactions/batch', { body: tooMany }), 400, 'batch_too_large', 'transactions');
-    assert.equal(await s.store.getTransaction('over-0'), undefined);
+    assert.equal(await s.store.getTransaction(m.id, 'over-0'), undefined);
     assert.equal((await s.store.listConfirmations({ merchantId: m.id, limit: 500 })).length, before);
   });
 
@@ -157,8 +157,8 @@ describe('POST /v1/transactions validation', () => {
     assertRefused(await s.call('PATCH', '/v1/transactions/patch-me', { body: { status: 'done' } }), 400, 'invalid_status', 'status');
     assertRefused(await s.call('PATCH', '/v1/transactions/patch-me', { body: {} }), 400, 'missing_field', 'status');
     assertRefused(await s.call('PATCH', '/v1/transactions/patch-me', { body: { status: 'approved', amount: '1' } }), 400, 'unknown_field', 'amount');
-    assert.equal((await s.store.getTransaction('patch-me'))?.status, 'pending');
-    assert.equal((await s.store.listTransactionConfirmations('patch-me')).length, 1);
+    assert.equal((await s.store.getTransaction(m.id, 'patch-me'))?.status, 'pending');
+    assert.equal((await s.store.listTransactionConfirmations(m.id, 'patch-me')).length, 1);
   });
 
   it('never answers 5xx to any JSON body, and answers 4xx with a catalog code', async () => {
@@ -183,7 +183,7 @@ describe('POST /v1/transactions validation', () => {
         if (r.status >= 400) {
           assert.ok(Object.hasOwn(errorCatalog, r.body?.error?.code), r.text);
         } else {
-          assert.ok(await s.store.getTransaction(r.body.id), 'a 2xx must be stored');
+          assert.ok(await s.store.getTransaction(r.body.merchantId, r.body.id), 'a 2xx must be stored');
         }
       }),
       { numRuns: 300 },

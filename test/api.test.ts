@@ -232,7 +232,7 @@ describe('transactions', () => {
     assert.equal(r.body.amount, '125000.50');
     assert.deepEqual(r.body.customer, body.customer);
     assert.deepEqual(r.body.metadata, body.metadata);
-    const stored = await s.store.getTransaction(r.body.id);
+    const stored = await s.store.getTransaction(m.id, r.body.id);
     assert.equal(stored?.reference, 'INV-1');
 
     const g = await s.call('GET', `/v1/transactions/${r.body.id}`, { key: m.apiKey });
@@ -255,8 +255,8 @@ describe('transactions', () => {
     assert.equal(p.body.status, 'approved');
     assertError(await s.call('PATCH', `/v1/transactions/${id}`, { body: { status: 'pending' } }), 409, 'invalid_transition', 'status');
     assertError(await s.call('PATCH', `/v1/transactions/${id}`, { body: { status: 'approved' } }), 409, 'invalid_transition');
-    assert.equal((await s.store.getTransaction(id))?.status, 'approved');
-    const confirmations = await s.store.listTransactionConfirmations(id);
+    assert.equal((await s.store.getTransaction(m.id, id))?.status, 'approved');
+    const confirmations = await s.store.listTransactionConfirmations(m.id, id);
     assert.deepEqual(
       confirmations.map((c) => [c.seq, c.type]),
       [
@@ -274,7 +274,7 @@ describe('transactions', () => {
     assert.equal(again.status, 200);
     assert.equal(again.body.id, 'order-dup-1');
     assertError(await s.call('POST', '/v1/transactions', { body: { ...body, amount: '1.00' } }), 409, 'transaction_exists', 'id');
-    assert.equal((await s.store.listTransactionConfirmations('order-dup-1')).length, 1);
+    assert.equal((await s.store.listTransactionConfirmations(m.id, 'order-dup-1')).length, 1);
   });
 
   it('Idempotency-Key: the same body answers the same transaction and makes one confirmation; another body is 409', async () => {
@@ -290,7 +290,7 @@ describe('transactions', () => {
     assert.equal((await s.call('POST', '/v1/transactions', { key: m.apiKey, body: reordered, headers })).body.id, first.body.id);
     const rows = await s.store.listConfirmations({ merchantId: m.id, limit: 500 });
     assert.equal(rows.filter((c) => c.transactionId === first.body.id).length, 1);
-    assert.equal((await s.store.listTransactionConfirmations(first.body.id)).length, 1);
+    assert.equal((await s.store.listTransactionConfirmations(m.id, first.body.id)).length, 1);
     const total = rows.length;
 
     const conflict = await s.call('POST', '/v1/transactions', { key: m.apiKey, body: { ...body, amount: '9.99' }, headers });
@@ -330,7 +330,7 @@ describe('transactions', () => {
       assert.equal(res.transaction.id, `bulk-${i}`);
     });
     assert.equal(s.ingest.batches - batchesBefore, 1, 'the batch items should share one commit');
-    assert.equal((await s.store.getTransaction('bulk-999'))?.reference, 'B-999');
+    assert.equal((await s.store.getTransaction(m.id, 'bulk-999'))?.reference, 'B-999');
     // Sent again: every item is already there with the same content.
     const again = await s.call('POST', '/v1/transactions/batch', { body: { transactions: items.slice(0, 3) } });
     assert.deepEqual(
@@ -372,9 +372,9 @@ describe('transactions', () => {
     for (const x of r.body.results) {
       if (!x.ok) assert.ok(x.error.message.includes(x.error.field), `message names the field: ${x.error.message}`);
     }
-    for (const i of [1, 2, 4, 5, 6, 8, 9]) assert.equal(await s.store.getTransaction(`mix-${i}`), undefined, `mix-${i} was stored`);
-    assert.equal((await s.store.getTransaction('mix-0'))?.amount, '125000.50');
-    assert.ok(await s.store.getTransaction('mix-10'));
+    for (const i of [1, 2, 4, 5, 6, 8, 9]) assert.equal(await s.store.getTransaction(m.id, `mix-${i}`), undefined, `mix-${i} was stored`);
+    assert.equal((await s.store.getTransaction(m.id, 'mix-0'))?.amount, '125000.50');
+    assert.ok(await s.store.getTransaction(m.id, 'mix-10'));
   });
 
   it('batch: Idempotency-Key replays every item as the first time', async () => {
@@ -384,7 +384,7 @@ describe('transactions', () => {
     const second = await s.call('POST', '/v1/transactions/batch', { body, headers });
     assert.equal(first.body.results[0].ok, true);
     assert.deepEqual(second.body, first.body);
-    assert.equal((await s.store.listTransactionConfirmations(first.body.results[0].transaction.id)).length, 1);
+    assert.equal((await s.store.listTransactionConfirmations(m.id, first.body.results[0].transaction.id)).length, 1);
   });
 });
 
@@ -417,7 +417,7 @@ describe('confirmations', () => {
   });
 
   it('shows a confirmation with its attempts', async () => {
-    const id = (await s.store.listTransactionConfirmations('c-0'))[0]!.id;
+    const id = (await s.store.listTransactionConfirmations(m.id, 'c-0'))[0]!.id;
     await settleAll(s.store, { kind: 'retry', at: Date.now() + 60_000, reason: 'HTTP 500' });
     const r = await s.call('GET', `/v1/confirmations/${id}`, { key: m.apiKey });
     assert.equal(r.status, 200, r.text);
@@ -433,7 +433,7 @@ describe('confirmations', () => {
   it('redelivers a delivered confirmation (202 pending) and refuses one in flight (409)', async () => {
     const m2 = await s.merchant('Redeliver');
     assert.equal((await s.call('POST', '/v1/transactions', { body: txBody(m2.id, { id: 'rd-1' }) })).status, 201);
-    const id = (await s.store.listTransactionConfirmations('rd-1'))[0]!.id;
+    const id = (await s.store.listTransactionConfirmations(m2.id, 'rd-1'))[0]!.id;
     // Claim it: while in flight it cannot be redelivered.
     const claims = await s.store.claimDue({ now: Date.now() + 120_000, limit: 1000, leaseMs: 60_000, exclude: [], capacity: new Map(), defaultCapacity: 1000 });
     const claim = claims.find((c) => c.id === id);
@@ -487,7 +487,7 @@ describe('merchant isolation: a key of A acting on B answers 404', () => {
     b = await s.merchant('B');
     assert.equal((await s.call('POST', '/v1/transactions', { key: b.apiKey, body: txBody(b.id, { id: 'tx-of-b' }) })).status, 201);
     assert.equal((await s.call('POST', '/v1/transactions', { key: a.apiKey, body: txBody(a.id, { id: 'tx-of-a' }) })).status, 201);
-    cB = (await s.store.listTransactionConfirmations('tx-of-b'))[0]!.id;
+    cB = (await s.store.listTransactionConfirmations(b.id, 'tx-of-b'))[0]!.id;
   });
   after(() => s.close());
 
@@ -506,10 +506,10 @@ describe('merchant isolation: a key of A acting on B answers 404', () => {
     const k = { key: a.apiKey };
     assertError(await s.call('GET', '/v1/transactions/tx-of-b', k), 404, 'transaction_not_found');
     assertError(await s.call('PATCH', '/v1/transactions/tx-of-b', { ...k, body: { status: 'approved' } }), 404, 'transaction_not_found');
-    assert.equal((await s.store.getTransaction('tx-of-b'))?.status, 'pending');
+    assert.equal((await s.store.getTransaction(b.id, 'tx-of-b'))?.status, 'pending');
     const create = await s.call('POST', '/v1/transactions', { ...k, body: txBody(b.id, { id: 'planted-in-b' }) });
     assertError(create, 404, 'merchant_not_found', 'merchantId');
-    assert.equal(await s.store.getTransaction('planted-in-b'), undefined);
+    assert.equal(await s.store.getTransaction(b.id, 'planted-in-b'), undefined);
   });
 
   it('confirmation routes', async () => {
@@ -528,6 +528,87 @@ describe('merchant isolation: a key of A acting on B answers 404', () => {
   });
 });
 
+describe('ids across merchants: a transaction id is unique per merchant, not across them', () => {
+  let s: ApiServer;
+  let a: { id: string; apiKey: string };
+  let b: { id: string; apiKey: string };
+  before(async () => {
+    s = await startApi();
+    a = await s.merchant('A');
+    b = await s.merchant('B');
+    const r = await s.call('POST', '/v1/transactions', { key: b.apiKey, body: txBody(b.id, { id: 'order-77', reference: 'B-77', amount: '10.00' }) });
+    assert.equal(r.status, 201, r.text);
+  });
+  after(() => s.close());
+
+  it("A creating B's id answers 201 (never 409 transaction_exists) and A's GET and PATCH see only A's", async () => {
+    const k = { key: a.apiKey };
+    const created = await s.call('POST', '/v1/transactions', { ...k, body: txBody(a.id, { id: 'order-77', reference: 'A-77', amount: '99.00' }) });
+    assert.equal(created.status, 201, created.text);
+    assert.equal(created.body.merchantId, a.id);
+    // A's own id: the same content again is 200, other content 409, exactly as if B did not exist.
+    const again = await s.call('POST', '/v1/transactions', { ...k, body: txBody(a.id, { id: 'order-77', reference: 'A-77', amount: '99.00' }) });
+    assert.equal(again.status, 200, again.text);
+    assertError(await s.call('POST', '/v1/transactions', { ...k, body: txBody(a.id, { id: 'order-77', amount: '1.00' }) }), 409, 'transaction_exists', 'id');
+    // In a batch too: B's id is a new transaction of A's.
+    assert.equal((await s.call('POST', '/v1/transactions', { key: b.apiKey, body: txBody(b.id, { id: 'order-78' }) })).status, 201);
+    const batch = await s.call('POST', '/v1/transactions/batch', { ...k, body: { transactions: [txBody(a.id, { id: 'order-78', amount: '5.00' })] } });
+    assert.equal(batch.status, 200, batch.text);
+    assert.equal(batch.body.results[0].status, 201, batch.text);
+
+    const mine = await s.call('GET', '/v1/transactions/order-77', k);
+    assert.equal(mine.status, 200, mine.text);
+    assert.deepEqual([mine.body.merchantId, mine.body.reference, mine.body.amount], [a.id, 'A-77', '99.00']);
+    assert.equal(mine.body.confirmations.length, 1);
+    const patched = await s.call('PATCH', '/v1/transactions/order-77', { ...k, body: { status: 'approved' } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal(patched.body.merchantId, a.id);
+    const mineAfter = await s.call('GET', '/v1/transactions/order-77', k);
+    assert.deepEqual(mineAfter.body.confirmations.map((c: { type: string }) => c.type), ['transaction.pending', 'transaction.approved']);
+    // B's transaction of the same id did not change and has only its own confirmation.
+    const theirs = await s.call('GET', '/v1/transactions/order-77', { key: b.apiKey });
+    assert.deepEqual([theirs.body.merchantId, theirs.body.status, theirs.body.amount], [b.id, 'pending', '10.00']);
+    assert.deepEqual(theirs.body.confirmations.map((c: { type: string }) => c.type), ['transaction.pending']);
+    assert.notEqual(theirs.body.confirmations[0].id, mineAfter.body.confirmations[0].id);
+    // An id only B uses is still missing for A, and A cannot reach B's by naming B.
+    assertError(await s.call('GET', '/v1/transactions/order-78?merchantId=' + b.id, k), 404, 'merchant_not_found', 'merchantId');
+    assertError(await s.call('PATCH', '/v1/transactions/order-77?merchantId=' + b.id, { ...k, body: { status: 'rejected' } }), 404, 'merchant_not_found', 'merchantId');
+    assert.equal((await s.call('GET', '/v1/transactions/order-77?merchantId=' + a.id, k)).body.merchantId, a.id, 'naming itself is allowed');
+  });
+
+  it('reference lookup: each transaction comes with its own confirmations only', async () => {
+    assert.equal((await s.call('POST', '/v1/transactions', { key: a.apiKey, body: txBody(a.id, { id: 'order-79', reference: 'R-79' }) })).status, 201);
+    assert.equal((await s.call('POST', '/v1/transactions', { key: b.apiKey, body: txBody(b.id, { id: 'order-79', reference: 'R-79' }) })).status, 201);
+    assert.equal((await s.call('PATCH', '/v1/transactions/order-79', { key: b.apiKey, body: { status: 'approved' } })).status, 200);
+    const found = await s.call('GET', '/v1/transactions?reference=R-79', { key: a.apiKey });
+    assert.equal(found.status, 200, found.text);
+    assert.deepEqual(found.body.data.map((t: { merchantId: string; confirmations: unknown[] }) => [t.merchantId, t.confirmations.length]), [[a.id, 1]]);
+  });
+
+  it('admin: ?merchantId= names the merchant; an id several merchants use answers 409 ambiguous_transaction_id', async () => {
+    assert.equal((await s.call('POST', '/v1/transactions', { key: a.apiKey, body: txBody(a.id, { id: 'order-80' }) })).status, 201);
+    assert.equal((await s.call('POST', '/v1/transactions', { key: b.apiKey, body: txBody(b.id, { id: 'order-80' }) })).status, 201);
+    assertError(await s.call('GET', '/v1/transactions/order-80'), 409, 'ambiguous_transaction_id', 'merchantId');
+    assertError(await s.call('PATCH', '/v1/transactions/order-80', { body: { status: 'approved' } }), 409, 'ambiguous_transaction_id', 'merchantId');
+    const ofB = await s.call('GET', `/v1/transactions/order-80?merchantId=${b.id}`);
+    assert.equal(ofB.status, 200, ofB.text);
+    assert.equal(ofB.body.merchantId, b.id);
+    const patched = await s.call('PATCH', `/v1/transactions/order-80?merchantId=${a.id}`, { body: { status: 'approved' } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal(patched.body.merchantId, a.id);
+    assert.equal((await s.call('GET', `/v1/transactions/order-80?merchantId=${b.id}`)).body.status, 'pending', "B's is untouched");
+    // An id one merchant uses needs no merchantId; none, or another merchant named, is 404.
+    assert.equal((await s.call('POST', '/v1/transactions', { key: a.apiKey, body: txBody(a.id, { id: 'order-81' }) })).status, 201);
+    assert.equal((await s.call('GET', '/v1/transactions/order-81')).body.merchantId, a.id);
+    assert.equal((await s.call('PATCH', '/v1/transactions/order-81', { body: { status: 'rejected' } })).body.merchantId, a.id);
+    assertError(await s.call('GET', `/v1/transactions/order-81?merchantId=${b.id}`), 404, 'transaction_not_found');
+    assertError(await s.call('PATCH', `/v1/transactions/order-81?merchantId=${b.id}`, { body: { status: 'approved' } }), 404, 'transaction_not_found');
+    assertError(await s.call('GET', '/v1/transactions/order-none'), 404, 'transaction_not_found');
+    assertError(await s.call('GET', '/v1/transactions/order-81?merchant=x'), 400, 'invalid_query', 'merchant');
+    assertError(await s.call('GET', '/v1/transactions/order-81?merchantId='), 400, 'invalid_query', 'merchantId');
+  });
+});
+
 describe('availability', () => {
   it('refuses writes with 503 shutting_down while not ready, and stores nothing', async () => {
     const s = await startApi();
@@ -541,7 +622,7 @@ describe('availability', () => {
       const r = await s.call('POST', '/v1/transactions', { body: txBody(m.id, { id: 'during-shutdown' }) });
       assertError(r, 503, 'shutting_down');
       assert.ok(r.headers.get('retry-after'));
-      assert.equal(await s.store.getTransaction('during-shutdown'), undefined);
+      assert.equal(await s.store.getTransaction(m.id, 'during-shutdown'), undefined);
       s.ready = true;
       assert.equal((await s.call('POST', '/v1/transactions', { body: txBody(m.id, { id: 'during-shutdown' }) })).status, 201);
     } finally {
@@ -653,7 +734,13 @@ describe('openapi.json', () => {
     });
     await checked('GET', '/v1/merchants', '/v1/merchants', { key: null });
     await checked('PATCH', `/v1/transactions/${tx.body.id}`, '/v1/transactions/{id}', { body: { status: 'pending' } });
-    assert.equal(seen.size, 22, [...seen].join('\n'));
+    // Another merchant with the same id: the admin must name one.
+    const twin = await s.merchant('Twin');
+    assert.equal((await s.call('POST', '/v1/transactions', { body: txBody(twin.id, { id: tx.body.id }) })).status, 201);
+    const ambiguous = await checked('GET', `/v1/transactions/${tx.body.id}`, '/v1/transactions/{id}');
+    assert.equal(ambiguous.body.error.code, 'ambiguous_transaction_id');
+    await checked('GET', `/v1/transactions/${tx.body.id}?merchant=${mid}`, '/v1/transactions/{id}');
+    assert.equal(seen.size, 24, [...seen].join('\n'));
   });
 
   it('documents the error schema with every catalog code', async () => {

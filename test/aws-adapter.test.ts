@@ -190,7 +190,7 @@ describe('AWS DynamoDB Streams adapter against a real engine', () => {
     assert.equal((await tx('pay-003')).body.status, 'approved');
 
     // Lambda retries; this time only pay-102's status change is refused.
-    proxy.refuse = (method, url) => method === 'PATCH' && url === '/v1/transactions/pay-102';
+    proxy.refuse = (method, url) => method === 'PATCH' && url === `/v1/transactions/pay-102?merchantId=${a}`;
     const second = await handle(ev);
     assert.deepEqual(second.batchItemFailures, [{ itemIdentifier: seq(3) }]);
     assert.equal((await tx('pay-101')).body.status, 'approved');
@@ -206,6 +206,40 @@ describe('AWS DynamoDB Streams adapter against a real engine', () => {
     const total = await totalConfirmations();
     await waitFor('every confirmation delivered', () => fleet.received.length === total);
     assert.equal(new Set(fleet.received.map((r) => r.id)).size, total, 'each confirmation arrives once');
+  });
+
+  it("keeps two merchants' items with the same id apart: each change reaches its own, a failure holds back only its own", async () => {
+    // One id, two merchants' tables feeding one stream (an admin key): created, then both changed.
+    const template = event('modify', { MERCHANT_B: b }).Records[0]!;
+    let n = 0;
+    const record = (eventName: 'INSERT' | 'MODIFY', merchant: string, status: string, old?: string) => {
+      const r = structuredClone(template);
+      r.eventName = eventName;
+      r.dynamodb!.SequenceNumber = String(2000000000000000000000000n + BigInt(++n));
+      const image = { id: { S: 'pay-twin' }, merchant_id: { S: merchant }, amount: { N: '10' }, status: { S: status } };
+      r.dynamodb!.NewImage = image;
+      if (old === undefined) delete r.dynamodb!.OldImage;
+      else r.dynamodb!.OldImage = { ...image, status: { S: old } };
+      return r;
+    };
+    const inserts = [record('INSERT', a, 'pending'), record('INSERT', b, 'pending')];
+    assert.deepEqual(await handle({ Records: inserts }), { batchItemFailures: [] });
+    const ofMerchant = async (m: string) => (await engine.call('GET', `/v1/transactions/pay-twin?merchantId=${m}`)).body;
+    assert.deepEqual([(await ofMerchant(a)).status, (await ofMerchant(b)).status], ['pending', 'pending']);
+
+    // A's change is refused by the load balancer; B's of the same id goes through all the same.
+    const changes = [record('MODIFY', a, 'approved', 'pending'), record('MODIFY', b, 'rejected', 'pending'), record('MODIFY', a, 'reversed', 'approved')];
+    proxy.refuse = (method, url) => method === 'PATCH' && url.includes(`merchantId=${a}`);
+    const first = await handle({ Records: changes });
+    assert.deepEqual(first.batchItemFailures, [{ itemIdentifier: changes[0]!.dynamodb!.SequenceNumber! }, { itemIdentifier: changes[2]!.dynamodb!.SequenceNumber! }]);
+    assert.deepEqual([(await ofMerchant(a)).status, (await ofMerchant(b)).status], ['pending', 'rejected']);
+    proxy.refuse = () => false;
+    assert.deepEqual(await handle({ Records: changes }), { batchItemFailures: [] });
+    const types = async (m: string) => (await ofMerchant(m)).confirmations.map((c: { type: string }) => c.type);
+    assert.deepEqual(await types(a), ['transaction.pending', 'transaction.approved', 'transaction.reversed']);
+    assert.deepEqual(await types(b), ['transaction.pending', 'transaction.rejected']);
+    // Without a merchant, the admin's read of an id both use is refused rather than guessed.
+    assert.equal((await engine.call('GET', '/v1/transactions/pay-twin')).body.error.code, 'ambiguous_transaction_id');
   });
 });
 

@@ -62,9 +62,9 @@ it('a retention pass removes, batch after batch, delivered history, old idempote
     assert.deepEqual(cut, { confirmations: 4, idempotencyKeys: 0, transactions: 0 });
     const removed = await retentionPass(store, policy, Date.now() + 8 * DAY, { batch: 4, pauseMs: 0 });
     assert.deepEqual(removed, { confirmations: 18, idempotencyKeys: 23, transactions: 22 });
-    assert.equal(await store.getTransaction('old-0'), undefined);
-    assert.equal((await store.getTransaction('old-22'))?.id, 'old-22', 'kept: its confirmation is dead');
-    assert.equal((await store.getTransaction('young'))?.id, 'young');
+    assert.equal(await store.getTransaction(m, 'old-0'), undefined);
+    assert.equal((await store.getTransaction(m, 'old-22'))?.id, 'old-22', 'kept: its confirmation is dead');
+    assert.equal((await store.getTransaction(m, 'young'))?.id, 'young');
     assert.deepEqual(await store.countOpen(), { waiting: 0, pending: 1, inflight: 0, parked: 0, dead: 1 });
     // A second pass finds nothing more.
     assert.deepEqual(await retentionPass(store, policy, Date.now() + 8 * DAY, { batch: 4, pauseMs: 0 }), {

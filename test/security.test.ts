@@ -54,7 +54,7 @@ describe('ingest hardening', () => {
       assert.equal(res.body.error.code, 'card_number_refused');
       assert.equal(res.body.error.field, field);
       assert.equal(JSON.stringify(res.body).includes('4111'), false, 'the error does not echo the number');
-      assert.equal(await engine.app.store.getTransaction(`pan-${field}`), undefined);
+      assert.equal(await engine.app.store.getTransaction(merchantId, `pan-${field}`), undefined);
     }
   });
 

@@ -87,6 +87,13 @@ async function merchant(store: Store, secret = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2
   return id;
 }
 
+/** Two merchants, in id order. */
+async function twoMerchants(store: Store): Promise<[string, string]> {
+  const a = await merchant(store);
+  const b = await merchant(store);
+  return a < b ? [a, b] : [b, a];
+}
+
 function create(merchantId: string, over: { id?: string; status?: Status; scope?: Scope; reference?: string } = {}): IngestOp {
   return {
     kind: 'create',
@@ -104,8 +111,8 @@ function create(merchantId: string, over: { id?: string; status?: Status; scope?
   };
 }
 
-function status(transactionId: string, s: Status): IngestOp {
-  return { kind: 'status', scope: ADMIN, transactionId, status: s };
+function status(transactionId: string, s: Status, over: { merchantId?: string; scope?: Scope } = {}): IngestOp {
+  return { kind: 'status', scope: over.scope ?? ADMIN, transactionId, ...(over.merchantId === undefined ? {} : { merchantId: over.merchantId }), status: s };
 }
 
 function ok(r: IngestResult | undefined): Extract<IngestResult, { ok: true }> {
@@ -370,11 +377,11 @@ for (const adapter of adapters) {
       failed(hidden, 'merchant_not_found');
       failed(bad, 'invalid_transition');
       failed(missing, 'transaction_not_found');
-      const tx = await store.getTransaction('tx-a');
+      const tx = await store.getTransaction(m, 'tx-a');
       assert.equal(tx?.reference, 'order-1');
       assert.deepEqual(tx?.customer, { name: 'Ana' });
       assert.deepEqual(tx?.metadata, { cart: 7 });
-      assert.equal((await store.listTransactionConfirmations('tx-a')).length, 1);
+      assert.equal((await store.listTransactionConfirmations(m, 'tx-a')).length, 1);
       assert.equal((await store.countByState()).pending, 1);
     });
 
@@ -399,7 +406,7 @@ for (const adapter of adapters) {
       const m = await merchant(store);
       const now = Date.now();
       await store.ingest([create(m, { id: 'tx-1' }), status('tx-1', 'approved'), status('tx-1', 'reversed')], now);
-      const confs = await store.listTransactionConfirmations('tx-1');
+      const confs = await store.listTransactionConfirmations(m, 'tx-1');
       assert.deepEqual(confs.map((c) => [c.seq, c.type, c.state]), [
         [1, 'transaction.pending', 'pending'],
         [2, 'transaction.approved', 'waiting'],
@@ -416,7 +423,7 @@ for (const adapter of adapters) {
       assert.deepEqual(await record(store, claims[0]!, { kind: 'dead', reason: 'gave up' }, now), { recorded: 1, stale: 0, promoted: [m] });
       claims = await claimAll(store, now);
       assert.deepEqual(claims.map((c) => c.seq), [3]);
-      const after = await store.listTransactionConfirmations('tx-1');
+      const after = await store.listTransactionConfirmations(m, 'tx-1');
       assert.deepEqual(after.map((c) => c.state), ['delivered', 'dead', 'inflight']);
       assert.ok(after[0]!.deliveredAt !== null);
       assert.equal(after[1]!.lastError, 'gave up');
@@ -426,7 +433,103 @@ for (const adapter of adapters) {
       const [c2] = await claimAll(store, now);
       await record(store, c2!, { kind: 'delivered' }, now);
       await store.ingest([status('tx-2', 'approved')], now);
-      assert.deepEqual((await store.listTransactionConfirmations('tx-2')).map((c) => c.state), ['delivered', 'pending']);
+      assert.deepEqual((await store.listTransactionConfirmations(m, 'tx-2')).map((c) => c.state), ['delivered', 'pending']);
+    });
+
+    test('ids per merchant: two merchants with the same transaction id live side by side, each with its own confirmations and order', async (store) => {
+      const [a, b] = await twoMerchants(store);
+      const now = Date.now();
+      const created = await store.ingest([create(a, { id: 'same', reference: 'A-1' }), create(b, { id: 'same', reference: 'B-1' })], now);
+      assert.deepEqual(created.map((r) => ok(r).httpStatus), [201, 201], 'another merchant using the id is no conflict');
+      assert.equal((await store.getTransaction(a, 'same'))?.reference, 'A-1');
+      assert.equal((await store.getTransaction(b, 'same'))?.reference, 'B-1');
+      assert.deepEqual((await store.findTransactionsById('same', 10)).map((t) => t.merchantId), [a, b]);
+      assert.deepEqual(await store.findTransactionsById('nope', 10), []);
+      // Conflicts are per merchant: A's own id with other content is refused, B's is untouched.
+      const [again, clash] = await store.ingest([create(a, { id: 'same', reference: 'A-1' }), create(a, { id: 'same', reference: 'A-2' })], now);
+      assert.equal(ok(again).httpStatus, 200);
+      failed(clash, 'transaction_exists');
+      assert.equal((await store.getTransaction(b, 'same'))?.reference, 'B-1');
+
+      // A status change names its merchant; the admin naming none is refused, writing nothing.
+      const before = await store.countByState();
+      failed((await store.ingest([status('same', 'approved')], now))[0], 'ambiguous_transaction_id');
+      assert.deepEqual(await store.countByState(), before);
+      const [ofA, ofB, hidden] = await store.ingest(
+        [
+          status('same', 'approved', { merchantId: a }),
+          status('same', 'rejected', { scope: { kind: 'merchant', merchantId: b } }),
+          status('same', 'failed', { scope: { kind: 'merchant', merchantId: a }, merchantId: b }),
+        ],
+        now,
+      );
+      assert.deepEqual([ok(ofA).transaction.merchantId, ok(ofA).transaction.status], [a, 'approved']);
+      assert.deepEqual([ok(ofB).transaction.merchantId, ok(ofB).transaction.status], [b, 'rejected']);
+      failed(hidden, 'transaction_not_found');
+      const states = async (m: string): Promise<Array<[number, string, string]>> =>
+        (await store.listTransactionConfirmations(m, 'same')).map((c) => [c.seq, c.type, c.state]);
+      assert.deepEqual(await states(a), [[1, 'transaction.pending', 'pending'], [2, 'transaction.approved', 'waiting']]);
+      assert.deepEqual(await states(b), [[1, 'transaction.pending', 'pending'], [2, 'transaction.rejected', 'waiting']]);
+
+      // Order is per (merchant, transaction): B's first delivered makes B's second due, whatever A's does.
+      const first = new Map((await claimAll(store, now)).map((c) => [c.merchantId, c]));
+      assert.deepEqual([...first.values()].map((c) => [c.transactionId, c.seq]), [['same', 1], ['same', 1]]);
+      assert.deepEqual((await record(store, first.get(b)!, { kind: 'delivered' }, now)).promoted, [b]);
+      assert.deepEqual(await states(a), [[1, 'transaction.pending', 'inflight'], [2, 'transaction.approved', 'waiting']]);
+      assert.deepEqual((await claimAll(store, now)).map((c) => [c.merchantId, c.seq]), [[b, 2]]);
+      assert.deepEqual((await record(store, first.get(a)!, { kind: 'dead', reason: 'gave up' }, now)).promoted, [a]);
+      assert.deepEqual((await claimAll(store, now)).map((c) => [c.merchantId, c.seq]), [[a, 2]]);
+      assert.equal((await store.getTransaction(b, 'same'))?.status, 'rejected');
+      assert.equal((await store.getTransaction(a, 'same'))?.status, 'approved');
+    });
+
+    test('ids per merchant: the admin naming an id alone resolves it in the commit, new ones of the batch included', async (store) => {
+      const [a, b] = await twoMerchants(store);
+      const now = Date.now();
+      const [solo, approved, twin, ambiguous, named] = await store.ingest(
+        [
+          create(a, { id: 'solo' }),
+          status('solo', 'approved'), // the one merchant that has it, created just before
+          create(b, { id: 'twin' }),
+          create(a, { id: 'twin' }),
+          status('twin', 'approved'), // now two merchants have it
+        ],
+        now,
+      );
+      ok(solo);
+      assert.equal(ok(approved).transaction.merchantId, a);
+      ok(twin);
+      ok(ambiguous);
+      failed(named, 'ambiguous_transaction_id');
+      assert.equal((await store.listTransactionConfirmations(a, 'twin')).length, 1, 'the refused change left no trace');
+      assert.equal((await store.listTransactionConfirmations(b, 'twin')).length, 1);
+      failed((await store.ingest([status('none', 'approved')], now))[0], 'transaction_not_found');
+      failed((await store.ingest([status('solo', 'reversed', { merchantId: b })], now))[0], 'transaction_not_found');
+    });
+
+    test('ids per merchant: retention of one merchant\'s transaction leaves the other\'s of the same id', async (store) => {
+      const [a, b] = await twoMerchants(store);
+      const now = Date.now();
+      const day = 86_400_000;
+      await store.ingest([create(a, { id: 'kept' }), create(b, { id: 'kept' }), create(a, { id: 'both' }), create(b, { id: 'both' })], now);
+      for (const c of await claimAll(store, now)) {
+        const dead = c.merchantId === b && c.transactionId === 'kept';
+        await record(store, c, dead ? { kind: 'dead', reason: 'gave up' } : { kind: 'delivered' }, now);
+      }
+      assert.equal(await store.purgeHistory(now + 60_000, 100), 3);
+      // One row per call: the cursor moves past each (created_at, id, merchant) in turn.
+      let removed = 0;
+      let after: PurgeCursor | undefined;
+      for (let i = 0; i < 10; i++) {
+        const batch = await store.purgeTransactions(now + 5 * day, 1, after);
+        removed += batch.removed;
+        if (batch.next === undefined) break;
+        after = batch.next;
+      }
+      assert.equal(removed, 3);
+      assert.equal(await store.getTransaction(a, 'kept'), undefined, "A's went: none of its confirmations is left");
+      assert.equal((await store.getTransaction(b, 'kept'))?.id, 'kept', "B's stays: its dead confirmation is kept");
+      assert.deepEqual(await store.findTransactionsById('both', 10), []);
     });
 
     test('fencing: after the lease lapses and another claim, the stale token records nothing', async (store) => {
@@ -672,7 +775,7 @@ for (const adapter of adapters) {
       assert.equal((await store.listConfirmations({ state: 'pending', limit: 10 })).length, 4);
       assert.equal((await store.listConfirmations({ state: 'dead', limit: 10 })).length, 0);
       assert.equal(await store.getConfirmation('msg_nope'), undefined);
-      assert.equal(await store.getTransaction('tx_nope'), undefined);
+      assert.equal(await store.getTransaction(a, 'tx_nope'), undefined);
       await store.ping();
     });
 
@@ -694,7 +797,7 @@ for (const adapter of adapters) {
       assert.deepEqual(await store.listAttempts(byTx.get('r-1')!.id), []);
       const left = await store.countByState();
       assert.deepEqual(left, { waiting: 1, pending: 1, inflight: 1, delivered: 0, dead: 1, parked: 0 });
-      assert.equal((await store.getTransaction('r-1'))?.id, 'r-1', 'transactions are kept');
+      assert.equal((await store.getTransaction(m, 'r-1'))?.id, 'r-1', 'transactions are kept');
       // Batches: limit bounds each call.
       const more = await claimAll(store, now + 120_000);
       for (const c of more) await record(store, c, { kind: 'delivered' }, now);
@@ -734,8 +837,8 @@ for (const adapter of adapters) {
       // A cut-off five days on: t-done goes; t-dead (a dead confirmation), t-open (its approval is
       // still pending) and t-late (changed after the cut-off) stay.
       assert.equal((await store.purgeTransactions(now + 5 * day, 100)).removed, 1);
-      assert.equal(await store.getTransaction('t-done'), undefined);
-      for (const id of ['t-dead', 't-open', 't-late']) assert.equal((await store.getTransaction(id))?.id, id);
+      assert.equal(await store.getTransaction(m, 't-done'), undefined);
+      for (const id of ['t-dead', 't-open', 't-late']) assert.equal((await store.getTransaction(m, id))?.id, id);
       failed((await store.ingest([status('t-done', 'reversed')], now + 5 * day))[0], 'transaction_not_found');
       assert.equal((await store.countByState()).dead, 1, 'the dead confirmation is untouched');
 
@@ -752,9 +855,9 @@ for (const adapter of adapters) {
       }
       assert.equal(removed, 1);
       assert.equal(new Set(seen).size, seen.length, 'each call moves past the last one');
-      assert.equal(await store.getTransaction('t-late'), undefined);
-      assert.equal((await store.getTransaction('t-dead'))?.id, 't-dead');
-      assert.equal((await store.getTransaction('t-open'))?.id, 't-open');
+      assert.equal(await store.getTransaction(m, 't-late'), undefined);
+      assert.equal((await store.getTransaction(m, 't-dead'))?.id, 't-dead');
+      assert.equal((await store.getTransaction(m, 't-open'))?.id, 't-open');
     });
 
     test('retention: idempotency keys older than the cut-off go; the key is then free for a new request', async (store) => {
@@ -855,7 +958,7 @@ for (const adapter of adapters) {
         assert.ok(!(await weeks('attempts')).includes(before[0]!), 'and its attempts');
         assert.equal(await store.getConfirmation(claims[1]!.id), undefined);
         assert.deepEqual(await store.listAttempts(claims[1]!.id), []);
-        assert.equal((await store.getTransaction('w-2'))?.id, 'w-2');
+        assert.equal((await store.getTransaction(m, 'w-2'))?.id, 'w-2');
         // New confirmations still find a partition.
         await store.ingest([create(m)], Date.now());
         assert.equal((await store.countByState()).pending, 1);
@@ -893,7 +996,7 @@ for (const adapter of adapters) {
             assert.equal(err.code, 'store_unavailable');
             return true;
           });
-          await assert.rejects(store.getTransaction('x'), (err: unknown) => err instanceof ConfirmaError && err.code === 'store_unavailable');
+          await assert.rejects(store.getTransaction('mer_x', 'x'), (err: unknown) => err instanceof ConfirmaError && err.code === 'store_unavailable');
         } finally {
           await store.close();
         }

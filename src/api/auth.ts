@@ -90,3 +90,16 @@ export function canSee(auth: Auth, merchantId: string): boolean {
 export function requireMerchantVisible(auth: Auth, merchantId: string): void {
   if (!canSee(auth, merchantId)) throw new ConfirmaError('merchant_not_found', `merchant ${merchantId} does not exist`);
 }
+
+/**
+ * The merchant a query's `merchantId` names for this caller: for a merchant key its own (naming
+ * another answers 404 `merchant_not_found`, as one that does not exist does); for the admin the
+ * one named, or undefined: every merchant.
+ */
+export function queriedMerchant(auth: Auth, merchantId: string | undefined): string | undefined {
+  if (auth.scope.kind === 'admin') return merchantId;
+  if (merchantId !== undefined && merchantId !== auth.scope.merchantId) {
+    throw new ConfirmaError('merchant_not_found', `merchant ${merchantId} does not exist`, { field: 'merchantId' });
+  }
+  return auth.scope.merchantId;
+}

@@ -105,7 +105,10 @@ export function openapiDocument(config: Config): Record<string, unknown> {
   const confirmationProps: Props = { ...summaryProps, transactionId: str(), merchantId: str() };
 
   const newTransactionProps: Props = {
-    id: str({ pattern: '^[A-Za-z0-9_.:-]{1,64}$', description: 'Your id; generated when absent.' }),
+    id: str({
+      pattern: '^[A-Za-z0-9_.:-]{1,64}$',
+      description: "Your id; generated when absent. Unique per merchant: another merchant's transaction with the same id is no conflict.",
+    }),
     merchantId: str({ minLength: 1, maxLength: LIMITS.merchantIdMax }),
     reference: str({ minLength: 1, maxLength: LIMITS.referenceMax }),
     amount: str({
@@ -256,6 +259,15 @@ export function openapiDocument(config: Config): Record<string, unknown> {
     query('after', str({ maxLength: LIMITS.cursorMax }), 'nextCursor of the previous page.'),
     query('limit', int(1, LIMITS.pageMax, { default: LIMITS.pageDefault }), 'Page size.'),
   ];
+  // Ids are unique per merchant, not across merchants (src/store/transaction-key.ts).
+  const transactionMerchant = query(
+    'merchantId',
+    str({ minLength: 1, maxLength: LIMITS.merchantIdMax }),
+    "Whose transaction. A merchant key means its own (naming another answers 404); the admin names one, or leaves it out for an id only one merchant uses.",
+  );
+  const transactionIdRule =
+    "Transaction ids are unique per merchant: two merchants may each have a transaction with the same id. A merchant key acts on its own merchant's transaction. " +
+    'The admin names the merchant with merchantId; without it the id is looked up across merchants, and an id several merchants use answers 409 ambiguous_transaction_id.';
   const bodyErrors = [
     'invalid_json',
     'invalid_body',
@@ -450,7 +462,10 @@ export function openapiDocument(config: Config): Record<string, unknown> {
         requestBody: { required: true, ...json(ref('NewTransaction')) },
         responses: {
           '201': { description: 'Created (durable)', ...json(ref('Transaction')) },
-          '200': { description: 'Already existed with the same content, or an idempotent replay', ...json(ref('Transaction')) },
+          '200': {
+            description: 'This merchant already had this id with the same content, or an idempotent replay',
+            ...json(ref('Transaction')),
+          },
           ...errors(
             ...AUTH,
             ...bodyErrors,
@@ -483,24 +498,29 @@ export function openapiDocument(config: Config): Record<string, unknown> {
       get: {
         operationId: 'getTransaction',
         summary: 'A transaction with its confirmations',
-        parameters: [idParam('Transaction id')],
+        description: transactionIdRule,
+        parameters: [idParam('Transaction id (unique per merchant)'), transactionMerchant],
         responses: {
           '200': { description: 'The transaction', ...json(ref('TransactionWithConfirmations')) },
-          ...errors(...AUTH, 'transaction_not_found'),
+          ...errors(...AUTH, 'invalid_query', 'merchant_not_found', 'transaction_not_found', 'ambiguous_transaction_id'),
         },
       },
       patch: {
         operationId: 'updateTransactionStatus',
         summary: 'Change the status; adds a confirmation',
-        parameters: [idParam('Transaction id')],
+        description: transactionIdRule,
+        parameters: [idParam('Transaction id (unique per merchant)'), transactionMerchant],
         requestBody: { required: true, ...json(ref('StatusPatch')) },
         responses: {
           '200': { description: 'The transaction', ...json(ref('Transaction')) },
           ...errors(
             ...AUTH,
             ...bodyErrors,
+            'invalid_query',
             'invalid_status',
+            'merchant_not_found',
             'transaction_not_found',
+            'ambiguous_transaction_id',
             'invalid_transition',
             'store_unavailable',
             'shutting_down',

@@ -592,3 +592,16 @@ export function parseReferenceQuery(query: unknown): ReferenceQuery {
   }
   return { reference: q.reference, merchantId: q.merchantId };
 }
+
+/**
+ * `?merchantId` of `GET/PATCH /v1/transactions/:id`: whose transaction, since ids are unique per
+ * merchant only. Optional: a merchant key means its own, the admin may leave it out for an id one
+ * merchant uses.
+ */
+export function parseTransactionQuery(query: unknown): { readonly merchantId: string | undefined } {
+  const q = queryStrings(query, ['merchantId']);
+  if (q.merchantId !== undefined && (q.merchantId.length < 1 || q.merchantId.length > LIMITS.merchantIdMax)) {
+    throw queryError('merchantId', `must be 1 to ${LIMITS.merchantIdMax} characters long`);
+  }
+  return { merchantId: q.merchantId };
+}

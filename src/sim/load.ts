@@ -94,6 +94,8 @@ export interface LoadProgress {
 
 interface Approval {
   readonly txId: string;
+  /** Its merchant, named in the PATCH: ids are unique per merchant, so the admin key names it. */
+  readonly merchantId: string;
   readonly at: number;
 }
 
@@ -124,7 +126,7 @@ export class Load {
   private pausedUntil = 0;
   /** Batches and approvals answered 429, to send again first. */
   private readonly retryBatches: FakeTransaction[][] = [];
-  private readonly retryApprovals: string[] = [];
+  private readonly retryApprovals: Approval[] = [];
   private behind = 0;
   private startedAt = 0;
   private seq = 0;
@@ -203,7 +205,7 @@ export class Load {
         this.postBatch(this.retryBatches.shift() as FakeTransaction[]);
       }
       while (!paused && this.retryApprovals.length > 0 && this.outstanding < maxOutstanding) {
-        this.sendApproval(this.retryApprovals.shift() as string);
+        this.sendApproval(this.retryApprovals.shift() as Approval);
       }
       while (!paused && due > 0 && this.outstanding < maxOutstanding && now < end && !held()) {
         const n = Math.min(due, batchMax);
@@ -215,7 +217,7 @@ export class Load {
         const a = this.approvals[this.approvalHead] as Approval;
         if (a.at > now) break;
         this.approvalHead++;
-        this.sendApproval(a.txId);
+        this.sendApproval(a);
       }
       if (this.approvalHead > 10_000) {
         this.approvals.splice(0, this.approvalHead);
@@ -269,7 +271,8 @@ export class Load {
           this.acknowledged++;
           this.expected.set(r.transaction.id, 1 + 4 * (this.merchantIndex.get(r.transaction.merchantId) ?? 0));
           if (r.transaction.status === 'pending') {
-            this.approvals.push({ txId: r.transaction.id, at: Date.now() + approveAfter + Math.random() * approveAfter });
+            const at = Date.now() + approveAfter + Math.random() * approveAfter;
+            this.approvals.push({ txId: r.transaction.id, merchantId: r.transaction.merchantId, at });
           }
         }
       })
@@ -277,13 +280,14 @@ export class Load {
       .finally(() => this.outstanding--);
   }
 
-  private sendApproval(txId: string): void {
+  private sendApproval(a: Approval): void {
+    const { txId } = a;
     this.outstanding++;
-    this.call('PATCH', `/v1/transactions/${txId}`, { status: 'approved' })
+    this.call('PATCH', `/v1/transactions/${txId}?merchantId=${a.merchantId}`, { status: 'approved' })
       .then(({ status, body, retryAfterSec }) => {
         if (status === 429) {
           this.throttled(retryAfterSec);
-          this.retryApprovals.push(txId);
+          this.retryApprovals.push(a);
           return;
         }
         if (status !== 200) {

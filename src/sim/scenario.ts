@@ -264,12 +264,14 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
     const expectedCount = countExpected(load.expected);
     const delivered = deliveredKeys(fleet.entries());
     const missing = findMissing(load.expected, delivered);
+    const merchantIds = new Map([...load.merchantIndex].map(([id, i]) => [i, id]));
     const verdict = await classify(
       engine.url,
       adminKey,
       expectedCount,
       missing,
       (i) => fleet.mode(i),
+      (i) => merchantIds.get(i) ?? '',
       (tx, seq) => [...fleet.entries()].some(([, e]) => e.tx === tx && e.seq === seq),
     );
     const final = sampleAll();

@@ -48,13 +48,18 @@ export interface Verdict {
   readonly lostSamples: string[];
 }
 
-/** Looks up each missing confirmation in the engine (GET /v1/transactions/:id) and sorts it. */
+/**
+ * Looks up each missing confirmation in the engine (GET /v1/transactions/:id?merchantId=, as ids
+ * are unique per merchant) and sorts it.
+ */
 export async function classify(
   engineUrl: string,
   adminKey: string,
   expectedCount: number,
   missing: readonly Missing[],
   modeOf: (merchantIndex: number) => MerchantMode,
+  /** The engine's id of a fleet merchant. */
+  merchantIdOf: (merchantIndex: number) => string,
   /** Asked again when the engine says delivered: the ledger may have got it since it was read. */
   isDelivered: (tx: string, seq: number) => boolean,
 ): Promise<Verdict> {
@@ -72,9 +77,12 @@ export async function classify(
   const worker = async (): Promise<void> => {
     while (next < txs.length) {
       const tx = txs[next++] as string;
-      const res = await pool.request({ path: `/v1/transactions/${tx}`, method: 'GET', headers: { authorization: `Bearer ${adminKey}` } });
+      const ms = byTx.get(tx) ?? [];
+      const merchantId = merchantIdOf(ms[0]?.merchantIndex ?? 0);
+      const path = `/v1/transactions/${tx}?merchantId=${encodeURIComponent(merchantId)}`;
+      const res = await pool.request({ path, method: 'GET', headers: { authorization: `Bearer ${adminKey}` } });
       const body = (await res.body.json()) as { confirmations?: Array<{ seq: number; state: string }> };
-      for (const m of byTx.get(tx) ?? []) {
+      for (const m of ms) {
         const state = body.confirmations?.find((c) => c.seq === m.seq)?.state;
         if (state === 'pending' || state === 'inflight' || state === 'waiting') {
           if (modeOf(m.merchantIndex) === 'up') retryingHealthy++;

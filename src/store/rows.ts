@@ -200,8 +200,13 @@ export function storedCredentials(secrets: readonly Row[], pKeys: readonly Row[]
 /** The open states as an SQL list (`'waiting', 'pending', …`), written into statements so a planner can match partial indexes. */
 export const OPEN_STATES_SQL = OPEN_STATES.map((s) => `'${s}'`).join(', ');
 
-/** Where a retention scan of transactions resumes: after the last row of a full batch, none after a short one. */
+/**
+ * Where a retention scan of transactions resumes: after the last row of a full batch, none after a
+ * short one. Scans go by (created_at, id, merchant_id): two merchants' transactions may share an id.
+ */
 export function nextPurgeCursor(rows: readonly Row[], limit: number): PurgeCursor | undefined {
   const last = rows[rows.length - 1];
-  return rows.length < limit || last === undefined ? undefined : { createdAt: Number(last.created_at), id: String(last.id) };
+  return rows.length < limit || last === undefined
+    ? undefined
+    : { createdAt: Number(last.created_at), id: String(last.id), merchantId: String(last.merchant_id) };
 }

@@ -26,7 +26,19 @@ export type IngestOp =
       readonly tx: NewTransaction;
       readonly idempotency?: IdempotencyClaim;
     }
-  | { readonly kind: 'status'; readonly scope: Scope; readonly transactionId: string; readonly status: Status };
+  | {
+      readonly kind: 'status';
+      readonly scope: Scope;
+      readonly transactionId: string;
+      /**
+       * Whose transaction: ids are unique per merchant only. A merchant key's op names its own (or
+       * nothing, meaning its own); the admin's names the merchant, or nothing, and then the store
+       * looks the id up across merchants in the same commit: one match is the one, several are
+       * refused with `ambiguous_transaction_id` (see `transaction-key.ts`).
+       */
+      readonly merchantId?: string;
+      readonly status: Status;
+    };
 
 /** The answer to one op: the stored transaction (201 new, 200 replayed) or a catalog error. */
 export type IngestResult =
@@ -52,7 +64,7 @@ export interface IngestClaimer {
   /**
    * How many rows the commit may take without asking `take` (0 or absent: none). For a store that
    * cannot ask while its commit runs (on another thread) about an op whose merchant it learns only
-   * there: a status change names just its transaction. The claimer's owner sends each such row if
+   * there: a status change may name just its transaction id. The claimer's owner sends each such row if
    * its merchant has room when the commit is back, and gives it back otherwise.
    */
   readonly unasked?: number;
@@ -178,15 +190,21 @@ export interface Store {
   ingest(ops: readonly IngestOp[], now: number, claimer?: IngestClaimer): Promise<IngestResult[]>;
 
   // --- reads ---
-  getTransaction(id: string): Promise<Transaction | undefined>;
+  /** One merchant's transaction by its id (ids are unique per merchant, not across merchants). */
+  getTransaction(merchantId: string, id: string): Promise<Transaction | undefined>;
+  /**
+   * The transactions of every merchant that carry this id, by merchant id, at most `limit`: for the
+   * admin naming a transaction by its id alone (two are enough to tell it is ambiguous).
+   */
+  findTransactionsById(id: string, limit: number): Promise<Transaction[]>;
   /**
    * Transactions carrying the merchant's own `reference` (not unique: a merchant may reuse one),
    * newest first, at most `limit`. `merchantId` undefined searches every merchant (admin only).
    * Reconciliation for merchants whose endpoint was down (`GET /v1/transactions?reference=`).
    */
   findTransactionsByReference(merchantId: string | undefined, reference: string, limit: number): Promise<Transaction[]>;
-  /** A transaction's confirmations in seq order. */
-  listTransactionConfirmations(transactionId: string): Promise<Confirmation[]>;
+  /** A merchant's transaction's confirmations in seq order. */
+  listTransactionConfirmations(merchantId: string, transactionId: string): Promise<Confirmation[]>;
   getConfirmation(id: string): Promise<Confirmation | undefined>;
   listConfirmations(q: ConfirmationQuery): Promise<Confirmation[]>;
   listAttempts(confirmationId: string): Promise<Attempt[]>;
@@ -317,6 +335,7 @@ export interface StoredCredential {
 export interface PurgeCursor {
   readonly createdAt: number;
   readonly id: string;
+  readonly merchantId: string;
 }
 
 export interface PurgeBatch {

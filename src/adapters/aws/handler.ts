@@ -8,9 +8,9 @@ import { defaultMapping, ExactNumber, MappingError, type ItemMapping, type Mappe
  *
  *   INSERT  → a create through the batch API (`POST /v1/transactions/batch`), one request per
  *             invocation, each item keyed `idempotencyKey = <item id>:<sequence number>`;
- *   MODIFY  → `PATCH /v1/transactions/:id {status}` when the status changed (other edits are
- *             ignored); a transaction Confirma does not know yet (the table predates the stream)
- *             is created with its current status instead;
+ *   MODIFY  → `PATCH /v1/transactions/:id?merchantId=<its merchant> {status}` when the status
+ *             changed (other edits are ignored); a transaction Confirma does not know yet (the
+ *             table predates the stream) is created with its current status instead;
  *   REMOVE  → ignored with a log line (a confirmation cannot be taken back).
  *
  * What counts as failed (listed in `batchItemFailures`, so Lambda retries exactly those records):
@@ -23,6 +23,11 @@ import { defaultMapping, ExactNumber, MappingError, type ItemMapping, type Mappe
  * Redelivery is harmless: creates replay under their idempotency key, and a status change that
  * is already applied answers 409 invalid_transition; the transaction is then read back, and if
  * it already has that status the record is done (otherwise the change is not allowed: rejected).
+ *
+ * Transaction ids are unique per merchant in Confirma, not across merchants: an item is its
+ * (merchant, id), every request about it names its merchant (`?merchantId=`, so an admin key never
+ * meets `ambiguous_transaction_id`), and one item's order and failures never hold back another
+ * merchant's item with the same id.
  */
 
 /** Settings of the adapter; {@link configFromEnv} reads them from the Lambda environment. */
@@ -121,13 +126,14 @@ export function createHandler(config: AdapterConfig): (event: DynamoDBStreamEven
 
   /** One status change; a transaction Confirma does not know is created with its current status. */
   async function changeStatus(seq: string, tx: MappedTransaction): Promise<Verdict> {
-    const res = await call('PATCH', `/v1/transactions/${encodeURIComponent(tx.id)}`, { status: tx.status });
+    const path = `/v1/transactions/${encodeURIComponent(tx.id)}?merchantId=${encodeURIComponent(tx.merchantId)}`;
+    const res = await call('PATCH', path, { status: tx.status });
     if (res instanceof Error) return { kind: 'failed', reason: `no answer: ${res.message}` };
     if (res.status === 200) return { kind: 'done' };
     const code = res.body?.error?.code;
     if (res.status === 409 && code === 'invalid_transition') {
       // Either a redelivery (already in this status) or a change the state machine forbids.
-      const now = await call('GET', `/v1/transactions/${encodeURIComponent(tx.id)}`, undefined);
+      const now = await call('GET', path, undefined);
       if (now instanceof Error || now.status >= 500) {
         return { kind: 'failed', reason: 'invalid_transition, and reading the transaction back failed' };
       }
@@ -162,18 +168,18 @@ export function createHandler(config: AdapterConfig): (event: DynamoDBStreamEven
     // Creates first, in one batch request; an item's later status changes wait for its create.
     const creates = work.filter((w) => w.kind === 'create');
     const verdicts = await createAll(creates);
-    const blocked = new Set<string>(); // item ids with a failed record in this invocation
+    const blocked = new Set<string>(); // items (itemKey) with a failed record in this invocation
     creates.forEach((w, i) => settle(w, verdicts[i]!));
 
     // Status changes: one chain per item (in stream order), chains run side by side.
     const chains = new Map<string, Work[]>();
-    for (const w of work) if (w.kind === 'status') chains.set(w.tx.id, [...(chains.get(w.tx.id) ?? []), w]);
+    for (const w of work) if (w.kind === 'status') chains.set(itemKey(w.tx), [...(chains.get(itemKey(w.tx)) ?? []), w]);
     const queue = [...chains.values()];
     await Promise.all(
       Array.from({ length: Math.min(concurrency, queue.length) }, async () => {
         for (let chain = queue.shift(); chain !== undefined; chain = queue.shift()) {
           for (const w of chain) {
-            if (blocked.has(w.tx.id)) settle(w, { kind: 'failed', reason: 'an earlier record of this item failed' });
+            if (blocked.has(itemKey(w.tx))) settle(w, { kind: 'failed', reason: 'an earlier record of this item failed' });
             else settle(w, await changeStatus(w.seq, w.tx));
           }
         }
@@ -182,14 +188,14 @@ export function createHandler(config: AdapterConfig): (event: DynamoDBStreamEven
 
     function settle(w: Work, v: Verdict): void {
       if (v.kind === 'done') return;
-      const fields = { sequenceNumber: w.seq, id: w.tx.id, kind: w.kind, reason: v.reason };
+      const fields = { sequenceNumber: w.seq, id: w.tx.id, merchantId: w.tx.merchantId, kind: w.kind, reason: v.reason };
       if (v.kind === 'rejected') {
         log('error', 'record rejected by Confirma; not retried', fields);
         return;
       }
       log('warn', 'record failed; Lambda will retry it', fields);
       failed.add(w.seq);
-      blocked.add(w.tx.id);
+      blocked.add(itemKey(w.tx));
     }
 
     // Report in stream order, as Lambda resumes from the lowest failed sequence number.
@@ -251,6 +257,11 @@ function describeRecord(record: DynamoDBRecord, mapping: ItemMapping): Described
     }
   }
   return { kind: 'status', tx };
+}
+
+/** One item: its merchant and its id (ids are unique per merchant). */
+function itemKey(tx: MappedTransaction): string {
+  return JSON.stringify([tx.merchantId, tx.id]);
 }
 
 /** An image as plain values; numbers keep their exact digits. */

@@ -1,13 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import { newId } from '../../domain/ids.js';
+import type { Transaction } from '../../domain/transaction.js';
 import { ConfirmaError, isConfirmaError } from '../../errors.js';
 import type { IngestOp, IngestResult } from '../../store/store.js';
-import { authOf, canSee, type Auth } from '../auth.js';
+import { onlyMatch, transactionNotFound } from '../../store/transaction-key.js';
+import { authOf, queriedMerchant, type Auth } from '../auth.js';
 import type { RouteContext } from '../server.js';
 import {
   LIMITS,
   parseIdempotencyKey,
   parseReferenceQuery,
+  parseTransactionQuery,
   requestHash,
   splitBatchItem,
   validateBatchEnvelope,
@@ -113,10 +116,22 @@ export function transactionRoutes(app: FastifyInstance, ctx: RouteContext): void
     return { results };
   });
 
+  /**
+   * Ids are unique per merchant only: a merchant key acts on its own merchant's transaction; the
+   * admin names the merchant with ?merchantId=, or leaves it out for an id one merchant uses (the
+   * store resolves it in the commit; several answer 409 ambiguous_transaction_id).
+   */
   app.patch<IdParams>('/v1/transactions/:id', async (request) => {
     const auth = authOf(request);
+    const merchantId = queriedMerchant(auth, parseTransactionQuery(request.query).merchantId);
     const status = validateStatusPatch(request.body);
-    const result = await submit({ kind: 'status', scope: auth.scope, transactionId: request.params.id, status });
+    const result = await submit({
+      kind: 'status',
+      scope: auth.scope,
+      transactionId: request.params.id,
+      ...(merchantId === undefined ? {} : { merchantId }),
+      status,
+    });
     if (!result.ok) throw result.error;
     return transactionView(result.transaction);
   });
@@ -129,30 +144,25 @@ export function transactionRoutes(app: FastifyInstance, ctx: RouteContext): void
   app.get('/v1/transactions', async (request) => {
     const auth = authOf(request);
     const q = parseReferenceQuery(request.query);
-    let merchantId = q.merchantId;
-    if (auth.scope.kind === 'merchant') {
-      if (merchantId !== undefined && merchantId !== auth.scope.merchantId) {
-        throw new ConfirmaError('merchant_not_found', `merchant ${merchantId} does not exist`, { field: 'merchantId' });
-      }
-      merchantId = auth.scope.merchantId;
-    }
+    const merchantId = queriedMerchant(auth, q.merchantId);
     const found = await store.findTransactionsByReference(merchantId, q.reference, LIMITS.referenceMatchesMax);
     const data = [];
     for (const tx of found) {
-      const confirmations = await store.listTransactionConfirmations(tx.id);
+      const confirmations = await store.listTransactionConfirmations(tx.merchantId, tx.id);
       data.push({ ...transactionView(tx), confirmations: confirmations.map(confirmationSummaryView) });
     }
     return { data };
   });
 
+  /** As PATCH: one merchant's transaction; the admin without ?merchantId= finds the id across merchants. */
   app.get<IdParams>('/v1/transactions/:id', async (request) => {
     const auth = authOf(request);
     const { id } = request.params;
-    const tx = await store.getTransaction(id);
-    if (tx === undefined || !canSee(auth, tx.merchantId)) {
-      throw new ConfirmaError('transaction_not_found', `transaction ${id} does not exist`);
-    }
-    const confirmations = await store.listTransactionConfirmations(id);
+    const merchantId = queriedMerchant(auth, parseTransactionQuery(request.query).merchantId);
+    const tx: Transaction | undefined =
+      merchantId === undefined ? onlyMatch(id, await store.findTransactionsById(id, 2)) : await store.getTransaction(merchantId, id);
+    if (tx === undefined) throw transactionNotFound(id);
+    const confirmations = await store.listTransactionConfirmations(tx.merchantId, tx.id);
     return { ...transactionView(tx), confirmations: confirmations.map(confirmationSummaryView) };
   });
 }

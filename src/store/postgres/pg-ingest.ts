@@ -15,6 +15,7 @@ import {
 } from '../rows.js';
 import type { Claim } from '../../domain/confirmation.js';
 import type { IngestClaimer, IngestOp, IngestResult } from '../store.js';
+import { statusMerchant, statusTarget, txKey } from '../transaction-key.js';
 
 /** A unique key another node wrote between our reads and our insert: run the whole batch again. */
 export class IngestRace extends Error {
@@ -34,9 +35,11 @@ interface TxState {
 /**
  * Group commit on PostgreSQL, set-based: a few round trips per batch instead of several per op.
  *
- *  1. read (and lock) what the batch touches: its transactions FOR UPDATE in id order, their
- *     merchants FOR SHARE (so a concurrent enable/disable waits), prior idempotency answers and
- *     which transactions still have an open confirmation;
+ *  1. read (and lock) what the batch touches: its transactions FOR UPDATE in (id, merchant_id)
+ *     order (by their key; an admin's status change naming no merchant reads every merchant's row
+ *     with its id, to resolve it in this same commit), their merchants FOR SHARE (so a concurrent
+ *     enable/disable waits), prior idempotency answers and which of the transactions still have
+ *     an open confirmation;
  *  2. apply the ops in order in memory, with exactly the per-op rules of the SQLite store: an op
  *     that breaks a rule gets its error and leaves no trace, the others go ahead;
  *  3. write everything with one multi-row statement per table.
@@ -46,6 +49,8 @@ interface TxState {
  * "promote the next waiting one" there never interleave. If another node inserts the same
  * transaction id or idempotency key between steps 1 and 3, the insert reports it and the caller
  * runs the batch again (it then sees the other node's row).
+ *
+ * A transaction is (merchant, id): ids are unique per merchant only (see `transaction-key.ts`).
  */
 export async function ingestBatch(
   c: pg.PoolClient,
@@ -53,29 +58,45 @@ export async function ingestBatch(
   now: number,
   claimer?: IngestClaimer,
 ): Promise<IngestResult[]> {
-  const txIds = new Set<string>();
+  // The transactions the batch touches: (id, merchant) pairs, merchant null = every merchant's.
+  const wanted = new Map<string, { id: string; merchantId: string | null }>();
   const merchantIds = new Set<string>();
   const idemScopes: string[] = [];
   const idemKeys: string[] = [];
   for (const op of ops) {
     if (op.kind === 'create') {
-      txIds.add(op.tx.id);
+      wanted.set(txKey(op.tx.merchantId, op.tx.id), { id: op.tx.id, merchantId: op.tx.merchantId });
       merchantIds.add(op.tx.merchantId);
       if (op.idempotency !== undefined) {
         idemScopes.push(op.idempotency.scope);
         idemKeys.push(op.idempotency.key);
       }
-    } else txIds.add(op.transactionId);
+    } else {
+      const merchantId = statusMerchant(op) ?? null;
+      wanted.set(merchantId === null ? `*${op.transactionId}` : txKey(merchantId, op.transactionId), { id: op.transactionId, merchantId });
+    }
   }
   const txs = new Map<string, TxState>();
-  if (txIds.size > 0) {
-    const { rows } = await c.query<Row>('SELECT * FROM transactions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [
-      [...txIds],
-    ]);
+  // The admin's lookup by id alone: every state of that id, rows read and rows this batch creates.
+  const byId = new Map<string, TxState[]>();
+  const track = (st: TxState): void => {
+    txs.set(txKey(st.tx.merchantId, st.tx.id), st);
+    byId.set(st.tx.id, [...(byId.get(st.tx.id) ?? []), st]);
+  };
+  if (wanted.size > 0) {
+    const keys = [...wanted.values()];
+    const { rows } = await c.query<Row>(
+      `SELECT * FROM transactions t
+       WHERE t.id = ANY($1::text[])
+         AND EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[]) AS k(id, merchant_id)
+                     WHERE k.id = t.id AND (k.merchant_id IS NULL OR k.merchant_id = t.merchant_id))
+       ORDER BY t.id, t.merchant_id FOR UPDATE`,
+      [keys.map((k) => k.id), keys.map((k) => k.merchantId)],
+    );
     for (const r of rows) {
       const tx = toTransaction(r);
       merchantIds.add(tx.merchantId);
-      txs.set(tx.id, { tx, lastSeq: Number(r.last_seq), isNew: false, changed: false });
+      track({ tx, lastSeq: Number(r.last_seq), isNew: false, changed: false });
     }
   }
   const disabled = new Map<string, boolean>();
@@ -100,15 +121,17 @@ export async function ingestBatch(
     );
     for (const r of rows) idem.set(`${String(r.scope)}\n${String(r.key)}`, r);
   }
+  // Transactions (by txKey) with a confirmation still open.
   const open = new Set<string>();
-  const existingIds = [...txs.keys()];
-  if (existingIds.length > 0) {
+  const existing = [...txs.values()].map((st) => st.tx);
+  if (existing.length > 0) {
     const { rows } = await c.query<Row>(
-      `SELECT DISTINCT transaction_id FROM confirmations
-       WHERE transaction_id = ANY($1::text[]) AND state IN ('waiting', 'pending', 'inflight', 'parked')`,
-      [existingIds],
+      `SELECT DISTINCT transaction_id, merchant_id FROM confirmations
+       WHERE (transaction_id, merchant_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+         AND state IN ('waiting', 'pending', 'inflight', 'parked')`,
+      [existing.map((tx) => tx.id), existing.map((tx) => tx.merchantId)],
     );
-    for (const r of rows) open.add(String(r.transaction_id));
+    for (const r of rows) open.add(txKey(String(r.merchant_id), String(r.transaction_id)));
   }
 
   const confs: NewConfirmationRow[] = [];
@@ -116,7 +139,7 @@ export async function ingestBatch(
   const addConfirmation = (tx: Transaction, seq: number, state: ConfirmationState): Claim | undefined => {
     const { row, claim } = newConfirmationRow(tx, seq, state, formats.get(tx.merchantId) ?? 'standard', now, claimer);
     confs.push(row);
-    if (state !== 'waiting') open.add(tx.id);
+    if (state !== 'waiting') open.add(txKey(tx.merchantId, tx.id));
     return claim;
   };
 
@@ -140,7 +163,8 @@ export async function ingestBatch(
         if (merchantDisabled === undefined) {
           throw new ConfirmaError('merchant_not_found', `merchant ${tx.merchantId} does not exist`, { field: 'merchantId' });
         }
-        const existing = txs.get(tx.id);
+        // Only the same merchant's transaction of this id conflicts (transaction-key.ts).
+        const existing = txs.get(txKey(tx.merchantId, tx.id));
         let result: IngestResult & { ok: true };
         if (existing !== undefined) {
           if (!sameContent(existing.tx, tx)) {
@@ -151,7 +175,7 @@ export async function ingestBatch(
           result = { ok: true, httpStatus: 200, transaction: existing.tx };
         } else {
           const stored: Transaction = { ...tx, createdAt: now, updatedAt: now };
-          txs.set(tx.id, { tx: stored, lastSeq: 1, isNew: true, changed: true });
+          track({ tx: stored, lastSeq: 1, isNew: true, changed: true });
           const claim = addConfirmation(stored, 1, merchantDisabled ? 'parked' : 'pending');
           result = { ok: true, httpStatus: 201, transaction: stored, claim };
         }
@@ -169,16 +193,17 @@ export async function ingestBatch(
         }
         return result;
       }
-      const st = txs.get(op.transactionId);
-      if (st === undefined || !visible(op.scope, st.tx.merchantId)) {
-        throw new ConfirmaError('transaction_not_found', `transaction ${op.transactionId} does not exist`);
-      }
+      const st = statusTarget(
+        op,
+        (merchantId, id) => txs.get(txKey(merchantId, id)),
+        (id) => byId.get(id) ?? [],
+      );
       assertTransition(st.tx.status, op.status);
       const updated: Transaction = { ...st.tx, status: op.status, updatedAt: now };
       st.tx = updated;
       st.lastSeq += 1;
       st.changed = true;
-      const state: ConfirmationState = open.has(updated.id)
+      const state: ConfirmationState = open.has(txKey(updated.merchantId, updated.id))
         ? 'waiting'
         : disabled.get(updated.merchantId) === true
           ? 'parked'
@@ -200,7 +225,7 @@ export async function ingestBatch(
       `INSERT INTO transactions (id, merchant_id, reference, amount, currency, status, customer, metadata, last_seq, created_at, updated_at)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
                             $9::int[], $10::bigint[], $11::bigint[])
-       ON CONFLICT (id) DO NOTHING`,
+       ON CONFLICT (id, merchant_id) DO NOTHING`,
       [
         col('id'),
         col('merchantId'),
@@ -221,9 +246,15 @@ export async function ingestBatch(
   if (updates.length > 0) {
     await c.query(
       `UPDATE transactions t SET status = u.status, updated_at = u.updated_at, last_seq = u.last_seq
-       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[]) AS u(id, status, updated_at, last_seq)
-       WHERE t.id = u.id`,
-      [updates.map((s) => s.tx.id), updates.map((s) => s.tx.status), updates.map((s) => s.tx.updatedAt), updates.map((s) => s.lastSeq)],
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[]) AS u(id, merchant_id, status, updated_at, last_seq)
+       WHERE t.id = u.id AND t.merchant_id = u.merchant_id`,
+      [
+        updates.map((s) => s.tx.id),
+        updates.map((s) => s.tx.merchantId),
+        updates.map((s) => s.tx.status),
+        updates.map((s) => s.tx.updatedAt),
+        updates.map((s) => s.lastSeq),
+      ],
     );
   }
   if (confs.length > 0) {

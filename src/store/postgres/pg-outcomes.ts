@@ -2,20 +2,26 @@ import type pg from 'pg';
 import type { ConfirmationState } from '../../domain/confirmation.js';
 import type { Row } from '../rows.js';
 import type { OutcomeRecord, OutcomesRecorded } from '../store.js';
+import { txKey } from '../transaction-key.js';
 
 /**
  * Records a batch of attempt outcomes inside the caller's transaction: each row takes its outcome
  * only while it is still `inflight` under the claim's token (fencing: a node whose lease lapsed
  * records nothing), attempts are appended, a 410 disables the merchant and parks its queue, and a
  * transaction whose open confirmation closed gets its next `waiting` one promoted (the order
- * promise). The transactions whose next confirmation may be promoted are locked first, in id
- * order, so two nodes closing confirmations of the same transaction cannot both promote.
+ * promise). The transactions whose next confirmation may be promoted are locked first, in
+ * (id, merchant_id) order as ingest locks them, so two nodes closing confirmations of the same
+ * transaction cannot both promote. A transaction is (merchant, id): a claim names both.
  */
 export async function applyOutcomes(c: pg.PoolClient, records: readonly OutcomeRecord[], now: number): Promise<OutcomesRecorded> {
-  // Lock the transactions whose next confirmation may be promoted, in id order (see above).
-  const closing = [...new Set(records.filter((r) => r.outcome.kind === 'delivered' || r.outcome.kind === 'dead').map((r) => r.claim.transactionId))].sort();
+  // Lock the transactions whose next confirmation may be promoted, in key order (see above).
+  const closing = closingTransactions(records);
   if (closing.length > 0) {
-    await c.query('SELECT 1 FROM transactions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE', [closing]);
+    await c.query(
+      `SELECT 1 FROM transactions WHERE (id, merchant_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+       ORDER BY id, merchant_id FOR UPDATE`,
+      [closing.map((k) => k.transactionId), closing.map((k) => k.merchantId)],
+    );
   }
   const rows = records.map(({ claim, outcome }) => {
     const r = { id: claim.id, token: claim.token, state: 'pending' as ConfirmationState, due: null as number | null, tries: claim.tries + 1, error: null as string | null };
@@ -95,26 +101,36 @@ export async function applyOutcomes(c: pg.PoolClient, records: readonly OutcomeR
         r.claim.merchantId,
       ]);
     }
-    const promote = [
-      ...new Set(won.filter((r) => r.outcome.kind === 'delivered' || r.outcome.kind === 'dead').map((r) => r.claim.transactionId)),
-    ];
+    const promote = closingTransactions(won);
     if (promote.length > 0) {
-      // Per-transaction order: the next waiting confirmation becomes due only when none is open.
+      // Per-transaction order: the next waiting confirmation of the same (merchant, transaction)
+      // becomes due only when none of its confirmations is open.
       const next = await c.query<Row>(
         `UPDATE confirmations c
            SET state = CASE WHEN m.disabled_at IS NULL THEN 'pending' ELSE 'parked' END,
-               due_at = CASE WHEN m.disabled_at IS NULL THEN $2::bigint ELSE NULL END
+               due_at = CASE WHEN m.disabled_at IS NULL THEN $3::bigint ELSE NULL END
          FROM merchants m,
-              (SELECT DISTINCT ON (transaction_id) id FROM confirmations
-               WHERE transaction_id = ANY($1::text[]) AND state = 'waiting' ORDER BY transaction_id, seq) nx
+              (SELECT DISTINCT ON (transaction_id, merchant_id) id FROM confirmations
+               WHERE (transaction_id, merchant_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND state = 'waiting'
+               ORDER BY transaction_id, merchant_id, seq) nx
          WHERE c.id = nx.id AND m.id = c.merchant_id
            AND NOT EXISTS (SELECT 1 FROM confirmations o WHERE o.transaction_id = c.transaction_id
-                           AND o.state IN ('pending', 'inflight', 'parked'))
+                           AND o.merchant_id = c.merchant_id AND o.state IN ('pending', 'inflight', 'parked'))
          RETURNING c.merchant_id, c.state`,
-        [promote, now],
+        [promote.map((k) => k.transactionId), promote.map((k) => k.merchantId), now],
       );
       for (const r of next.rows) if (r.state === 'pending') promoted.add(String(r.merchant_id));
     }
   }
   return { recorded: won.length, stale: records.length - won.length, promoted: [...promoted] };
+}
+
+/** The (merchant, transaction) pairs, once each, whose open confirmation these outcomes close. */
+function closingTransactions(records: readonly OutcomeRecord[]): Array<{ transactionId: string; merchantId: string }> {
+  const out = new Map<string, { transactionId: string; merchantId: string }>();
+  for (const { claim, outcome } of records) {
+    if (outcome.kind !== 'delivered' && outcome.kind !== 'dead') continue;
+    out.set(txKey(claim.merchantId, claim.transactionId), { transactionId: claim.transactionId, merchantId: claim.merchantId });
+  }
+  return [...out.values()];
 }

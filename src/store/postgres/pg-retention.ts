@@ -28,20 +28,24 @@ export async function deleteDelivered(q: Query, before: number, limit: number): 
 
 /** One batch of `Store.purgeTransactions`, in the transaction of `c`. */
 export async function deleteBareTransactions(c: pg.PoolClient, before: number, limit: number, after?: PurgeCursor): Promise<PurgeBatch> {
+  // By (created_at, id, merchant_id): two merchants' transactions may share an id.
   const { rows } = await c.query<Row>(
-    `SELECT id, created_at FROM transactions WHERE created_at < $1 AND (created_at, id) > ($2, $3)
-     ORDER BY created_at, id LIMIT $4`,
-    [before, after?.createdAt ?? -1, after?.id ?? '', limit],
+    `SELECT id, merchant_id, created_at FROM transactions
+     WHERE created_at < $1 AND (created_at, id, merchant_id) > ($2, $3, $4)
+     ORDER BY created_at, id, merchant_id LIMIT $5`,
+    [before, after?.createdAt ?? -1, after?.id ?? '', after?.merchantId ?? '', limit],
   );
   if (rows.length === 0) return { removed: 0, next: undefined };
   // A transaction an ingest holds right now (FOR UPDATE) is skipped: it is being changed. One
-  // changed since this statement's snapshot fails updated_at when its lock is taken.
+  // changed since this statement's snapshot fails updated_at when its lock is taken. Only its own
+  // confirmations keep it (another merchant's transaction of the same id has its own).
   const { rowCount } = await c.query(
-    `DELETE FROM transactions WHERE id IN (
-       SELECT t.id FROM transactions t WHERE t.id = ANY($1::text[]) AND t.updated_at < $2
-         AND NOT EXISTS (SELECT 1 FROM confirmations x WHERE x.transaction_id = t.id)
+    `DELETE FROM transactions WHERE (id, merchant_id) IN (
+       SELECT t.id, t.merchant_id FROM transactions t
+       WHERE (t.id, t.merchant_id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND t.updated_at < $3
+         AND NOT EXISTS (SELECT 1 FROM confirmations x WHERE x.transaction_id = t.id AND x.merchant_id = t.merchant_id)
        FOR UPDATE SKIP LOCKED)`,
-    [rows.map((r) => String(r.id)), before],
+    [rows.map((r) => String(r.id)), rows.map((r) => String(r.merchant_id)), before],
   );
   return { removed: rowCount ?? 0, next: nextPurgeCursor(rows, limit) };
 }

@@ -61,8 +61,9 @@ const API_KEY_COLUMNS = 'id, merchant_id, prefix, name, created_at, revoked_at';
  *  - claims take rows with `FOR UPDATE SKIP LOCKED`, so two workers never claim the same row and
  *    never wait for each other; `lease_token` is incremented on every claim and every outcome is
  *    written only `WHERE lease_token = <claim's token>` (fencing);
- *  - per-transaction order: ingest and outcome recording both lock the `transactions` row (in id
- *    order) before deciding whether a confirmation is `waiting` or may be promoted;
+ *  - per-transaction order: ingest and outcome recording both lock the `transactions` row (in
+ *    (id, merchant_id) order, its key: ids are unique per merchant only) before deciding whether a
+ *    confirmation is `waiting` or may be promoted;
  *  - one group commit is one PostgreSQL transaction, committed with `synchronous_commit = on`, and
  *    it sends one NOTIFY naming its merchants (delivered by PostgreSQL only if it commits);
  *  - a lost connection surfaces as `store_unavailable` (503); the pool opens new connections by
@@ -357,15 +358,20 @@ export class PostgresStore implements Store {
 
   // --- reads ---
 
-  async getTransaction(id: string): Promise<Transaction | undefined> {
-    const { rows } = await this.q('SELECT * FROM transactions WHERE id = $1', [id]);
+  async getTransaction(merchantId: string, id: string): Promise<Transaction | undefined> {
+    const { rows } = await this.q('SELECT * FROM transactions WHERE id = $1 AND merchant_id = $2', [id, merchantId]);
     return rows[0] === undefined ? undefined : toTransaction(rows[0]);
+  }
+
+  async findTransactionsById(id: string, limit: number): Promise<Transaction[]> {
+    const { rows } = await this.q('SELECT * FROM transactions WHERE id = $1 ORDER BY merchant_id COLLATE "C" LIMIT $2', [id, limit]);
+    return rows.map(toTransaction);
   }
 
   async findTransactionsByReference(merchantId: string | undefined, reference: string, limit: number): Promise<Transaction[]> {
     const { rows } =
       merchantId === undefined
-        ? await this.q('SELECT * FROM transactions WHERE reference = $1 ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT $2', [reference, limit])
+        ? await this.q('SELECT * FROM transactions WHERE reference = $1 ORDER BY created_at DESC, id COLLATE "C" DESC, merchant_id COLLATE "C" DESC LIMIT $2', [reference, limit])
         : await this.q(
             'SELECT * FROM transactions WHERE merchant_id = $1 AND reference = $2 ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT $3',
             [merchantId, reference, limit],
@@ -373,10 +379,11 @@ export class PostgresStore implements Store {
     return rows.map(toTransaction);
   }
 
-  async listTransactionConfirmations(transactionId: string): Promise<Confirmation[]> {
-    const { rows } = await this.q(`SELECT ${CONFIRMATION_COLUMNS} FROM confirmations WHERE transaction_id = $1 ORDER BY seq`, [
-      transactionId,
-    ]);
+  async listTransactionConfirmations(merchantId: string, transactionId: string): Promise<Confirmation[]> {
+    const { rows } = await this.q(
+      `SELECT ${CONFIRMATION_COLUMNS} FROM confirmations WHERE transaction_id = $1 AND merchant_id = $2 ORDER BY seq`,
+      [transactionId, merchantId],
+    );
     return rows.map(toConfirmation);
   }
 

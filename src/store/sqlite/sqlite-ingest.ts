@@ -5,6 +5,7 @@ import type { Transaction } from '../../domain/transaction.js';
 import { ConfirmaError } from '../../errors.js';
 import { newConfirmationRow, replayIdempotent, sameContent, toTransaction, visible, type NewConfirmationRow, type Row } from '../rows.js';
 import type { IngestClaimer, IngestOp, IngestResult } from '../store.js';
+import { statusTarget } from '../transaction-key.js';
 import type { Statements } from './statements.js';
 
 /**
@@ -80,7 +81,8 @@ export class IngestBatch {
       this.insertConfirmation(row, now);
       result = { ok: true, httpStatus: 201, transaction: stored, claim };
     } else {
-      const cur = toTransaction(this.s.getTransaction.get(tx.id) as Row);
+      // The same merchant has this id already: another merchant's never conflicts (transaction-key.ts).
+      const cur = toTransaction(this.s.getTransaction.get(tx.id, tx.merchantId) as Row);
       if (!sameContent(cur, tx)) {
         throw new ConfirmaError('transaction_exists', `transaction ${tx.id} already exists with different content`, {
           field: 'id',
@@ -116,19 +118,23 @@ export class IngestBatch {
   }
 
   private applyStatus(op: Extract<IngestOp, { kind: 'status' }>, now: number, claimer: IngestClaimer | undefined): IngestResult {
-    const row = this.s.getTransaction.get(op.transactionId) as Row | undefined;
-    if (row === undefined || !visible(op.scope, String(row.merchant_id))) {
-      throw new ConfirmaError('transaction_not_found', `transaction ${op.transactionId} does not exist`);
-    }
-    const cur = toTransaction(row);
+    // Resolved inside this commit, so an id the admin names alone cannot change hands meanwhile.
+    const { tx: cur, row } = statusTarget(
+      op,
+      (merchantId, id) => {
+        const r = this.s.getTransaction.get(id, merchantId) as Row | undefined;
+        return r === undefined ? undefined : stored(r);
+      },
+      (id) => (this.s.findById.all(id, 2) as Row[]).map(stored),
+    );
     assertTransition(cur.status, op.status);
     const seq = Number(row.last_seq) + 1;
     const updated: Transaction = { ...cur, status: op.status, updatedAt: now };
-    const open = this.s.hasOpenConfirmation.get(cur.id) !== undefined;
+    const open = this.s.hasOpenConfirmation.get(cur.id, cur.merchantId) !== undefined;
     const merchant = this.merchantState(cur.merchantId) as Row;
     const state: ConfirmationState = open ? 'waiting' : merchant.disabled_at === null ? 'pending' : 'parked';
     const { row: confirmation, claim } = newConfirmationRow(updated, seq, state, String(merchant.format) as Format, now, claimer);
-    this.s.updateTransactionStatus.run(op.status, now, seq, cur.id);
+    this.s.updateTransactionStatus.run(op.status, now, seq, cur.id, cur.merchantId);
     this.insertConfirmation(confirmation, now);
     return { ok: true, httpStatus: 200, transaction: updated, claim };
   }
@@ -148,4 +154,14 @@ export class IngestBatch {
     );
     this.s.insertBody.run(row.id, row.body);
   }
+}
+
+/** A transaction row with its mapped value. */
+interface StoredTransaction {
+  readonly tx: Transaction;
+  readonly row: Row;
+}
+
+function stored(row: Row): StoredTransaction {
+  return { tx: toTransaction(row), row };
 }

@@ -326,10 +326,15 @@ export class SqliteStore implements Store {
 
   // --- reads ---
 
-  async getTransaction(id: string): Promise<Transaction | undefined> {
+  async getTransaction(merchantId: string, id: string): Promise<Transaction | undefined> {
     this.ready();
-    const row = this.s.getTransaction.get(id) as Row | undefined;
+    const row = this.s.getTransaction.get(id, merchantId) as Row | undefined;
     return row === undefined ? undefined : toTransaction(row);
+  }
+
+  async findTransactionsById(id: string, limit: number): Promise<Transaction[]> {
+    this.ready();
+    return (this.s.findById.all(id, limit) as Row[]).map(toTransaction);
   }
 
   async findTransactionsByReference(
@@ -345,9 +350,9 @@ export class SqliteStore implements Store {
     return rows.map(toTransaction);
   }
 
-  async listTransactionConfirmations(transactionId: string): Promise<Confirmation[]> {
+  async listTransactionConfirmations(merchantId: string, transactionId: string): Promise<Confirmation[]> {
     this.ready();
-    return (this.s.listTxConfirmations.all(transactionId) as Row[]).map(toConfirmation);
+    return (this.s.listTxConfirmations.all(transactionId, merchantId) as Row[]).map(toConfirmation);
   }
 
   async getConfirmation(id: string): Promise<Confirmation | undefined> {
@@ -511,7 +516,8 @@ export class SqliteStore implements Store {
         this.s.parkMerchant.run(claim.merchantId);
       }
       if (state === 'delivered' || state === 'dead') {
-        if (this.s.promoteNext.run({ now, tx: claim.transactionId }).changes > 0) promoted.add(claim.merchantId);
+        const next = { now, tx: claim.transactionId, merchant: claim.merchantId };
+        if (this.s.promoteNext.run(next).changes > 0) promoted.add(claim.merchantId);
       }
     }
     return { recorded, stale, promoted: [...promoted] };
@@ -581,9 +587,15 @@ export class SqliteStore implements Store {
     this.ready();
     return this.db
       .transaction((): PurgeBatch => {
-        const rows = this.s.scanOldTransactions.all(before, after?.createdAt ?? -1, after?.id ?? '', limit) as Row[];
+        const rows = this.s.scanOldTransactions.all(
+          before,
+          after?.createdAt ?? -1,
+          after?.id ?? '',
+          after?.merchantId ?? '',
+          limit,
+        ) as Row[];
         let removed = 0;
-        for (const r of rows) removed += this.s.purgeTransaction.run(r.id, before).changes;
+        for (const r of rows) removed += this.s.purgeTransaction.run(r.id, r.merchant_id, before).changes;
         return { removed, next: nextPurgeCursor(rows, limit) };
       })
       .immediate();

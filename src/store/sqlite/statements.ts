@@ -40,19 +40,22 @@ const SQL = {
   getIdempotency: 'SELECT * FROM idempotency_keys WHERE scope = ? AND key = ?',
   insertIdempotency: `INSERT INTO idempotency_keys (scope, key, request_hash, transaction_id, http_status, response, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?)`,
-  getTransaction: 'SELECT * FROM transactions WHERE id = ?',
-  findByReference: 'SELECT * FROM transactions WHERE reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+  getTransaction: 'SELECT * FROM transactions WHERE id = ? AND merchant_id = ?',
+  // The admin's lookup by id alone: a prefix of the primary key.
+  findById: 'SELECT * FROM transactions WHERE id = ? ORDER BY merchant_id LIMIT ?',
+  findByReference: 'SELECT * FROM transactions WHERE reference = ? ORDER BY created_at DESC, id DESC, merchant_id DESC LIMIT ?',
   findByMerchantReference: 'SELECT * FROM transactions WHERE merchant_id = ? AND reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
   insertTransaction: `INSERT INTO transactions (id, merchant_id, reference, amount, currency, status, customer, metadata, last_seq, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
-     ON CONFLICT (id) DO NOTHING`,
-  updateTransactionStatus: 'UPDATE transactions SET status = ?, updated_at = ?, last_seq = ? WHERE id = ?',
-  hasOpenConfirmation: `SELECT 1 FROM confirmations WHERE transaction_id = ? AND state IN ('waiting', 'pending', 'inflight', 'parked') LIMIT 1`,
+     ON CONFLICT (id, merchant_id) DO NOTHING`,
+  updateTransactionStatus: 'UPDATE transactions SET status = ?, updated_at = ?, last_seq = ? WHERE id = ? AND merchant_id = ?',
+  hasOpenConfirmation: `SELECT 1 FROM confirmations
+     WHERE transaction_id = ? AND merchant_id = ? AND state IN ('waiting', 'pending', 'inflight', 'parked') LIMIT 1`,
   insertConfirmation: `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, format, due_at, lease_token, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   insertBody: 'INSERT INTO confirmation_bodies (id, body) VALUES (?, ?)',
   getConfirmation: `SELECT ${CONFIRMATION_COLUMNS} FROM confirmations WHERE id = ?`,
-  listTxConfirmations: `SELECT ${CONFIRMATION_COLUMNS} FROM confirmations WHERE transaction_id = ? ORDER BY seq`,
+  listTxConfirmations: `SELECT ${CONFIRMATION_COLUMNS} FROM confirmations WHERE transaction_id = ? AND merchant_id = ? ORDER BY seq`,
   listAttempts: 'SELECT * FROM attempts WHERE confirmation_id = ? ORDER BY number',
   requeue: `UPDATE confirmations SET state = 'pending', due_at = ?, tries = 0, last_error = NULL WHERE id = ?`,
   replayDead: `UPDATE confirmations SET state = 'pending', due_at = ?, tries = 0 WHERE merchant_id = ? AND state = 'dead'`,
@@ -86,14 +89,17 @@ const SQL = {
      RETURNING attempts`,
   insertAttempt: `INSERT INTO attempts (confirmation_id, number, started_at, duration_ms, status_code, error_kind, error_message, response_snippet, outcome)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  // Per-transaction order: the next waiting confirmation becomes due only when none is open.
+  // Per-transaction order: the next waiting confirmation of the same (merchant, transaction)
+  // becomes due only when none of its confirmations is open.
   promoteNext: `UPDATE confirmations
        SET state = CASE WHEN (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NULL
                         THEN 'pending' ELSE 'parked' END,
            due_at = CASE WHEN (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NULL
                         THEN @now ELSE NULL END
-     WHERE id = (SELECT id FROM confirmations WHERE transaction_id = @tx AND state = 'waiting' ORDER BY seq LIMIT 1)
-       AND NOT EXISTS (SELECT 1 FROM confirmations WHERE transaction_id = @tx AND state IN ('pending', 'inflight', 'parked'))`,
+     WHERE id = (SELECT id FROM confirmations WHERE transaction_id = @tx AND merchant_id = @merchant AND state = 'waiting'
+                 ORDER BY seq LIMIT 1)
+       AND NOT EXISTS (SELECT 1 FROM confirmations WHERE transaction_id = @tx AND merchant_id = @merchant
+                       AND state IN ('pending', 'inflight', 'parked'))`,
   // A released row goes back to the queue, or to the parking lot if its merchant is disabled.
   release: `UPDATE confirmations
        SET state = CASE WHEN (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NULL
@@ -118,11 +124,12 @@ const SQL = {
        (SELECT id FROM confirmations WHERE id < ? AND state = 'delivered' ORDER BY id LIMIT ?)`,
   purgeConfirmations: `DELETE FROM confirmations WHERE id IN
        (SELECT id FROM confirmations WHERE id < ? AND state = 'delivered' ORDER BY id LIMIT ?)`,
-  // Transactions by creation time after a cursor (the index's entries carry the id too).
-  scanOldTransactions: `SELECT id, created_at FROM transactions INDEXED BY transactions_created
-     WHERE created_at < ? AND (created_at, id) > (?, ?) ORDER BY created_at, id LIMIT ?`,
-  purgeTransaction: `DELETE FROM transactions WHERE id = ? AND updated_at < ?
-       AND NOT EXISTS (SELECT 1 FROM confirmations c WHERE c.transaction_id = transactions.id)`,
+  // Transactions by creation time after a cursor (the index's entries carry the key too).
+  scanOldTransactions: `SELECT id, merchant_id, created_at FROM transactions INDEXED BY transactions_created
+     WHERE created_at < ? AND (created_at, id, merchant_id) > (?, ?, ?) ORDER BY created_at, id, merchant_id LIMIT ?`,
+  purgeTransaction: `DELETE FROM transactions WHERE id = ? AND merchant_id = ? AND updated_at < ?
+       AND NOT EXISTS (SELECT 1 FROM confirmations c
+                       WHERE c.transaction_id = transactions.id AND c.merchant_id = transactions.merchant_id)`,
   purgeIdempotency: `DELETE FROM idempotency_keys WHERE rowid IN
        (SELECT rowid FROM idempotency_keys INDEXED BY idempotency_keys_created WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
 } as const;

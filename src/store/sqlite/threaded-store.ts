@@ -123,10 +123,10 @@ export class ThreadedSqliteStore implements Store {
   /**
    * The claimer's decisions cannot run on the SQLite thread, so they are made here first, op by
    * op, as a budget per merchant for the new transactions of the batch; a merchant asked and
-   * refused gets a budget of 0. A status change names only its transaction, so its merchant is
-   * known only on the thread: those may take up to `claimer.unasked` rows of merchants the batch
-   * did not ask about (see `IngestClaimer.unasked`). Slots a budget reserves and the commit does
-   * not use are given back by the claimer's owner.
+   * refused gets a budget of 0. A status change's merchant is known for sure only on the thread
+   * (the admin may name none and let the store resolve the id): those may take up to
+   * `claimer.unasked` rows of merchants the batch did not ask about (see `IngestClaimer.unasked`).
+   * Slots a budget reserves and the commit does not use are given back by the claimer's owner.
    */
   async ingest(ops: readonly IngestOp[], now: number, claimer?: IngestClaimer): Promise<IngestResult[]> {
     let wire: WireClaimer | undefined;
@@ -146,14 +146,17 @@ export class ThreadedSqliteStore implements Store {
     return fromWireResults(await this.call<WireIngestResult[]>('ingest', ops, now, wire));
   }
 
-  getTransaction(id: string): Promise<Transaction | undefined> {
-    return this.call('getTransaction', id);
+  getTransaction(merchantId: string, id: string): Promise<Transaction | undefined> {
+    return this.call('getTransaction', merchantId, id);
+  }
+  findTransactionsById(id: string, limit: number): Promise<Transaction[]> {
+    return this.call('findTransactionsById', id, limit);
   }
   findTransactionsByReference(merchantId: string | undefined, reference: string, limit: number): Promise<Transaction[]> {
     return this.call('findTransactionsByReference', merchantId, reference, limit);
   }
-  listTransactionConfirmations(transactionId: string): Promise<Confirmation[]> {
-    return this.call('listTransactionConfirmations', transactionId);
+  listTransactionConfirmations(merchantId: string, transactionId: string): Promise<Confirmation[]> {
+    return this.call('listTransactionConfirmations', merchantId, transactionId);
   }
   getConfirmation(id: string): Promise<Confirmation | undefined> {
     return this.call('getConfirmation', id);
