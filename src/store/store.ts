@@ -302,6 +302,7 @@ export const STORE_METHODS = Object.keys({
   ingest: true,
   getTransaction: true,
   findTransactionsByReference: true,
+  findTransactionsById: true,
   listTransactionConfirmations: true,
   getConfirmation: true,
   listConfirmations: true,
