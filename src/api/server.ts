@@ -8,11 +8,13 @@ import Fastify, {
 } from 'fastify';
 import type { Config } from '../config.js';
 import { parseAllowList, type Resolver } from '../dispatch/ssrf.js';
+import { containsCardNumber } from '../domain/pan.js';
 import { ConfirmaError, isConfirmaError, type ErrorCode } from '../errors.js';
 import type { GroupCommit } from '../ingest/group-commit.js';
 import type { Logger } from '../observe/logger.js';
 import type { IngestOp, IngestResult, Store } from '../store/store.js';
 import { authenticate } from './auth.js';
+import { urlHoldsCardNumber } from './card-numbers.js';
 import { RateLimiter } from './rate-limiter.js';
 import { confirmationRoutes } from './routes/confirmations.js';
 import { healthRoutes } from './routes/health.js';
@@ -72,6 +74,12 @@ function fromFastify(err: FastifyError): ConfirmaError | undefined {
   return undefined;
 }
 
+/** The path of a request no route matched, for its log line and 404: cut short, and never a card number. */
+function unmatchedPath(request: FastifyRequest): string {
+  const path = (request.url.split('?')[0] ?? '').slice(0, 200);
+  return urlHoldsCardNumber(path) ? '(a path holding a card number)' : path;
+}
+
 function sendError(reply: FastifyReply, err: ConfirmaError): FastifyReply {
   if (err.retryAfterSec !== undefined) reply.header('retry-after', String(Math.ceil(err.retryAfterSec)));
   return reply.code(err.status).type('application/json; charset=utf-8').send(err.toJSON());
@@ -92,11 +100,14 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
     // We answer 503 shutting_down ourselves, in the catalog's shape.
     return503OnClosing: false,
-    // A caller's X-Request-Id is kept when it looks like an id, so its logs and ours line up.
+    // A caller's X-Request-Id is kept when it looks like an id, so its logs and ours line up; it is
+    // in every log line of the request, so one that reads as a card number is replaced.
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : randomUUID();
+      return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(given) && !containsCardNumber(given)
+        ? given
+        : randomUUID();
     },
     // Path parameters are ids; longer ones cannot exist and answer 404.
     routerOptions: { maxParamLength: 200 },
@@ -146,12 +157,12 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   });
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
-    const url = request.routeOptions.url ?? request.url.split('?')[0];
+    const url = request.routeOptions.url ?? unmatchedPath(request);
     request.log.debug({ method: request.method, url, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
 
   app.setNotFoundHandler(async (request: FastifyRequest) => {
-    throw new ConfirmaError('not_found', `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200) ?? ''}`);
+    throw new ConfirmaError('not_found', `no route ${request.method} ${unmatchedPath(request)}`);
   });
 
   app.setErrorHandler(async (error: FastifyError | ConfirmaError | Error, request: FastifyRequest, reply: FastifyReply) => {
