@@ -41,7 +41,16 @@ export const errorCatalog = {
     message: 'A free-text field holds what looks like a card number (13 to 19 digits passing Luhn); card numbers are never accepted.',
     retryable: false,
   },
-  invalid_encoding: { status: 400, message: 'The body is not valid UTF-8.', retryable: false },
+  invalid_encoding: {
+    status: 400,
+    message: 'The body is not valid UTF-8, or a string in it is not well-formed Unicode (a lone surrogate such as \\ud800) or holds U+0000.',
+    retryable: false,
+  },
+  invalid_path: {
+    status: 400,
+    message: 'The request path is not valid: a malformed percent-escape, or U+0000 in a path parameter.',
+    retryable: false,
+  },
   invalid_query: { status: 400, message: 'A query parameter is invalid.', retryable: false },
   invalid_cursor: { status: 400, message: 'The cursor is not one this server issued.', retryable: false },
   invalid_idempotency_key: {

@@ -215,3 +215,104 @@ describe('metadata numbers JSON cannot carry exactly', () => {
     assert.equal((await s.call('POST', '/v1/transactions', { body: raw('frac', '-12.5') })).status, 201);
   });
 });
+
+describe('strings that are not well-formed Unicode, and U+0000', () => {
+  let s: ApiServer;
+  let merchantId: string;
+  before(async () => {
+    s = await startApi();
+    merchantId = (await s.merchant()).id;
+  });
+  after(() => s.close());
+
+  /** A transaction body as JSON text, so escapes such as \ud800 reach the server as written. */
+  const rawTx = (id: string, extra: string): string =>
+    `{"id":"${id}","merchantId":"${merchantId}","amount":"1","currency":"COP","status":"pending",${extra}}`;
+
+  it('refuses a lone surrogate in reference, naming it, and the same request retried is refused again (not 409)', async () => {
+    const body = rawTx('lone-1', '"reference":"a\\ud800b"');
+    for (let i = 0; i < 2; i++) {
+      const r = await s.call('POST', '/v1/transactions', { body, headers: { 'idempotency-key': 'lone-1' } });
+      assertRefused(r, 400, 'invalid_encoding', 'reference');
+    }
+    assert.equal(await s.store.getTransaction('lone-1'), undefined);
+  });
+
+  const cases: Array<[string, string, string]> = [
+    ['a metadata value', '"reference":"r","metadata":{"note":"x\\udfff"}', 'metadata.note'],
+    ['a metadata key', '"reference":"r","metadata":{"k\\udc00":1}', 'metadata.k\ufffd'],
+    ['customer.name', '"reference":"r","customer":{"name":"Ana \\ud83d"}', 'customer.name'],
+    ['reference, U+0000', '"reference":"a\\u0000b"', 'reference'],
+    ['a metadata value, U+0000', '"reference":"r","metadata":{"note":"\\u0000"}', 'metadata.note'],
+  ];
+  cases.forEach(([name, extra, field], i) => {
+    it(`refuses ${name} with invalid_encoding naming ${field}`, async () => {
+      const r = await s.call('POST', '/v1/transactions', { body: rawTx(`enc-${i}`, extra) });
+      assertRefused(r, 400, 'invalid_encoding', field);
+      assert.equal(await s.store.getTransaction(`enc-${i}`), undefined);
+    });
+  });
+
+  it('refuses them in merchant and key bodies too', async () => {
+    assertRefused(await s.call('POST', '/v1/merchants', { body: '{"name":"Shop\\udbff","url":"https://shop.example/c"}' }), 400, 'invalid_encoding', 'name');
+    assertRefused(await s.call('POST', '/v1/keys', { body: `{"merchantId":"${merchantId}","name":"a\\u0000"}` }), 400, 'invalid_encoding', 'name');
+    assert.equal((await s.call('GET', '/v1/merchants')).body.data.length, 1);
+  });
+
+  it('refuses a bad item of a batch in its own result and stores the others', async () => {
+    const good = JSON.stringify(txBody(merchantId, { id: 'batch-good' }));
+    const body = `{"transactions":[${good},${rawTx('batch-lone', '"reference":"\\ud800"')},${rawTx('batch-nul', '"reference":"r","metadata":{"a\\u0000":1}')}]}`;
+    const r = await s.call('POST', '/v1/transactions/batch', { body });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(
+      r.body.results.map((x: any) => (x.ok ? 'ok' : `${x.error.code} ${x.error.field}`)),
+      ['ok', 'invalid_encoding transactions.1.reference', 'invalid_encoding transactions.2.metadata.a\\u0000'],
+    );
+    assert.ok(await s.store.getTransaction('batch-good'));
+    assert.equal(await s.store.getTransaction('batch-lone'), undefined);
+  });
+
+  it('refuses U+0000 in a path parameter and in a query parameter (PostgreSQL cannot look them up)', async () => {
+    assertRefused(await s.call('GET', '/v1/transactions/a%00b'), 400, 'invalid_path', 'id');
+    assertRefused(await s.call('GET', '/v1/transactions?reference=a%00b'), 400, 'invalid_query', 'reference');
+  });
+});
+
+describe('prototype keys', () => {
+  let s: ApiServer;
+  let merchantId: string;
+  before(async () => {
+    s = await startApi();
+    merchantId = (await s.merchant()).id;
+  });
+  after(() => s.close());
+
+  const cases: Array<[string, string, string]> = [
+    ['constructor in metadata', '{"constructor":"x"}', 'metadata.constructor'],
+    ['prototype in metadata', '{"prototype":1}', 'metadata.prototype'],
+    ['__proto__ in metadata', '{"__proto__":{"polluted":true}}', 'metadata.__proto__'],
+  ];
+  cases.forEach(([name, metadata, field], i) => {
+    it(`refuses ${name} with invalid_field naming ${field}`, async () => {
+      const body = `{"id":"proto-${i}","merchantId":"${merchantId}","reference":"r","amount":"1","currency":"COP","status":"pending","metadata":${metadata}}`;
+      assertRefused(await s.call('POST', '/v1/transactions', { body }), 400, 'invalid_field', field);
+      assert.equal(await s.store.getTransaction(`proto-${i}`), undefined);
+      assert.equal(({} as Record<string, unknown>).polluted, undefined);
+    });
+  });
+
+  it('refuses them anywhere in any body', async () => {
+    assertRefused(await s.call('POST', '/v1/merchants', { body: '{"name":"S","url":"https://s.example/","constructor":{"prototype":{}}}' }), 400, 'invalid_field', 'constructor');
+    const nested = `{"id":"proto-c","merchantId":"${merchantId}","reference":"r","amount":"1","currency":"COP","status":"pending","customer":{"prototype":"x"}}`;
+    assertRefused(await s.call('POST', '/v1/transactions', { body: nested }), 400, 'invalid_field', 'customer.prototype');
+  });
+
+  it('refuses a body nested deeper than 32 levels with 400, however deep', async () => {
+    for (const depth of [40, 100_000]) {
+      const body = `{"metadata":{"a":${'['.repeat(depth)}${']'.repeat(depth)}}}`;
+      const r = await s.call('POST', '/v1/transactions', { body });
+      assert.equal(r.status, 400, r.text.slice(0, 300));
+      assert.ok(['invalid_body', 'invalid_json'].includes(r.body.error.code), r.text.slice(0, 300));
+    }
+  });
+});

@@ -15,6 +15,7 @@ import type { Logger } from '../observe/logger.js';
 import type { IngestOp, IngestResult, Store } from '../store/store.js';
 import { authenticate } from './auth.js';
 import { urlHoldsCardNumber } from './card-numbers.js';
+import { checkBody, checkParams } from './well-formed.js';
 import { RateLimiter } from './rate-limiter.js';
 import { confirmationRoutes } from './routes/confirmations.js';
 import { healthRoutes } from './routes/health.js';
@@ -119,10 +120,9 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     isReady: deps.ready ?? (() => true),
   };
 
-  // Only JSON bodies are accepted. Fastify's parser refuses __proto__/constructor keys (prototype
-  // poisoning); we wrap it only so an empty body (e.g. POST …/replay sent with a JSON content-type)
-  // reaches the route as "no body" instead of failing as invalid JSON.
-  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  // Only JSON bodies are accepted. An empty body (e.g. POST …/replay sent with a JSON content-type)
+  // reaches the route as "no body". Every parsed body is walked once (well-formed.ts) before any
+  // route sees it: that walk, not the parser, refuses prototype keys, so the error names the field.
   app.removeAllContentTypeParsers();
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
@@ -131,14 +131,22 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       // Invalid UTF-8 is refused rather than silently replaced with U+FFFD and stored.
       text = typeof body === 'string' ? body : utf8.decode(body);
     } catch {
-      done(new ConfirmaError('invalid_encoding'), undefined);
+      done(new ConfirmaError('invalid_encoding', 'the body is not valid UTF-8'), undefined);
       return;
     }
     if (text.length === 0) {
       done(null, undefined);
       return;
     }
-    jsonParser(req, text, done);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+      checkBody(parsed, req.routeOptions.config.itemsCheckedByRoute);
+    } catch (err) {
+      done(isConfirmaError(err) ? err : new ConfirmaError('invalid_json'), undefined);
+      return;
+    }
+    done(null, parsed);
   });
 
   app.decorateRequest('auth', null);
@@ -154,6 +162,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     request.auth = await authenticate(request.headers.authorization, config.adminKey, store);
     const wait = limiter.take(request.auth.keyId, Date.now());
     if (wait > 0) throw new ConfirmaError('rate_limited', undefined, { retryAfterSec: wait / 1000 });
+    checkParams(request);
   });
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
