@@ -316,3 +316,43 @@ describe('prototype keys', () => {
     }
   });
 });
+
+describe('epayco credentials on a standard merchant', () => {
+  let s: ApiServer;
+  before(async () => {
+    s = await startApi({ CONFIRMA_MASTER_KEY: 'cd'.repeat(32) });
+  });
+  after(() => s.close());
+  const creds = { custId: '500123', pKey: 'p-key-1' };
+
+  it('are refused at creation, with or without format: standard, and nothing is stored', async () => {
+    for (const body of [
+      { name: 'S', url: 'https://s.example/c', epayco: creds },
+      { name: 'S', url: 'https://s.example/c', format: 'standard', epayco: creds },
+    ]) {
+      assertRefused(await s.call('POST', '/v1/merchants', { body }), 400, 'invalid_field', 'epayco');
+    }
+    assert.equal((await s.call('GET', '/v1/merchants')).body.data.length, 0);
+  });
+
+  it('are refused by a PATCH of a standard merchant, and by a PATCH switching to standard', async () => {
+    const plain = (await s.call('POST', '/v1/merchants', { body: { name: 'S', url: 'https://s.example/c' } })).body;
+    assertRefused(await s.call('PATCH', `/v1/merchants/${plain.id}`, { body: { epayco: creds } }), 400, 'invalid_field', 'epayco');
+    assertRefused(await s.call('PATCH', `/v1/merchants/${plain.id}`, { key: plain.apiKey, body: { epayco: creds } }), 400, 'invalid_field', 'epayco');
+    assert.equal((await s.store.getMerchant(plain.id))?.epayco, null);
+    const e = (await s.call('POST', '/v1/merchants', { body: { name: 'E', url: 'https://e.example/c', format: 'epayco', epayco: creds } })).body;
+    assertRefused(await s.call('PATCH', `/v1/merchants/${e.id}`, { body: { format: 'standard', epayco: creds } }), 400, 'invalid_field', 'epayco');
+    assert.equal((await s.store.getMerchant(e.id))?.format, 'epayco');
+  });
+
+  it('stored ones are removed when the merchant switches to standard; switching back asks for them again', async () => {
+    const e = (await s.call('POST', '/v1/merchants', { body: { name: 'E', url: 'https://e.example/c', format: 'epayco', epayco: creds } })).body;
+    const switched = await s.call('PATCH', `/v1/merchants/${e.id}`, { body: { format: 'standard' } });
+    assert.equal(switched.status, 200, switched.text);
+    assert.equal(switched.body.epayco, null);
+    assert.equal((await s.store.getMerchant(e.id))?.epayco, null, 'no sealed pKey left in the store');
+    const back = await s.call('PATCH', `/v1/merchants/${e.id}`, { body: { format: 'epayco' } });
+    assertRefused(back, 400, 'missing_field', 'epayco');
+    assert.equal((await s.call('PATCH', `/v1/merchants/${e.id}`, { body: { format: 'epayco', epayco: creds } })).status, 200);
+  });
+});

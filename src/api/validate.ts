@@ -219,6 +219,11 @@ function merchantName(v: unknown): string {
   return name;
 }
 
+/** Credentials a format does not use are refused rather than stored (a pKey kept for nothing). */
+export function epaycoNotUsed(format: Format): ConfirmaError {
+  return fail('invalid_field', 'epayco', `is only for format epayco; this merchant's format is ${format}, which uses no epayco credentials`);
+}
+
 export interface MerchantInput {
   readonly name: string;
   readonly url: string;
@@ -242,6 +247,7 @@ export function validateNewMerchant(body: unknown, rules: MerchantRules): Mercha
   if (format === 'epayco' && epayco === null) {
     throw fail('missing_field', 'epayco', 'is required when format is epayco: { custId, pKey }');
   }
+  if (format !== 'epayco' && epayco !== null) throw epaycoNotUsed(format);
   return {
     name,
     url,
@@ -282,6 +288,7 @@ export function validateMerchantPatch(body: unknown, rules: MerchantRules): Merc
     patch.enabled = o.enabled;
   }
   if (has(o, 'epayco')) patch.epayco = validateEpayco(o.epayco, 'epayco');
+  if (patch.format !== undefined && patch.format !== 'epayco' && patch.epayco !== undefined) throw epaycoNotUsed(patch.format);
   return patch;
 }
 
