@@ -15,6 +15,7 @@ import type { Logger } from '../observe/logger.js';
 import type { IngestOp, IngestResult, Store } from '../store/store.js';
 import { authenticate } from './auth.js';
 import { urlHoldsCardNumber } from './card-numbers.js';
+import { clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH, sendError } from './http-transport.js';
 import { checkBody, checkParams } from './well-formed.js';
 import { RateLimiter } from './rate-limiter.js';
 import { confirmationRoutes } from './routes/confirmations.js';
@@ -59,7 +60,7 @@ const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_body',
   FST_ERR_NOT_FOUND: 'not_found',
-  FST_ERR_BAD_URL: 'not_found',
+  FST_ERR_BAD_URL: 'invalid_path',
 };
 
 /** A client error Fastify raised (bad framing, aborted upload): keep its 4xx but use our shape. */
@@ -79,11 +80,6 @@ function fromFastify(err: FastifyError): ConfirmaError | undefined {
 function unmatchedPath(request: FastifyRequest): string {
   const path = (request.url.split('?')[0] ?? '').slice(0, 200);
   return urlHoldsCardNumber(path) ? '(a path holding a card number)' : path;
-}
-
-function sendError(reply: FastifyReply, err: ConfirmaError): FastifyReply {
-  if (err.retryAfterSec !== undefined) reply.header('retry-after', String(Math.ceil(err.retryAfterSec)));
-  return reply.code(err.status).type('application/json; charset=utf-8').send(err.toJSON());
 }
 
 /**
@@ -110,8 +106,11 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
         ? given
         : randomUUID();
     },
-    // Path parameters are ids; longer ones cannot exist and answer 404.
-    routerOptions: { maxParamLength: 200 },
+    // Path parameters are ids; longer ones cannot exist (414 uri_too_long).
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // What never reaches a route answers in the catalog's shape too (http-transport.ts).
+    frameworkErrors,
+    clientErrorHandler,
   }) as unknown as FastifyInstance;
 
   const ctx: RouteContext = {
