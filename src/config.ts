@@ -60,6 +60,20 @@ export interface Config {
   readonly rateLimitBurst: number;
   /** Largest request body accepted, bytes (CONFIRMA_BODY_LIMIT). */
   readonly bodyLimitBytes: number;
+  /**
+   * Longest a client may take to send a whole request, headers and body, ms
+   * (CONFIRMA_REQUEST_TIMEOUT_MS); past it the API answers 408 and closes the connection, so
+   * clients trickling a body cannot hold the node's sockets.
+   */
+  readonly requestTimeoutMs: number;
+  /** Longest a client may take to send a request's headers, ms (CONFIRMA_HEADERS_TIMEOUT_MS); at most the request timeout. */
+  readonly headersTimeoutMs: number;
+  /**
+   * How long an idle keep-alive connection stays open between requests, ms
+   * (CONFIRMA_KEEP_ALIVE_TIMEOUT_MS). Behind a load balancer it must exceed the balancer's own
+   * idle timeout (60 s on AWS ALB), or the balancer reuses connections the node is closing.
+   */
+  readonly keepAliveTimeoutMs: number;
   /** CIDRs or `loopback` that confirmations may be sent to despite being private (CONFIRMA_ALLOW_PRIVATE_DESTINATIONS). */
   readonly allowPrivateDestinations: string;
   /** Refuse merchant URLs that are not https (CONFIRMA_REQUIRE_HTTPS). */
@@ -155,6 +169,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     rateLimitPerSec: int(env, 'CONFIRMA_RATE_LIMIT', 500, 0, 1_000_000),
     rateLimitBurst: int(env, 'CONFIRMA_RATE_LIMIT_BURST', 1_000, 1, 1_000_000),
     bodyLimitBytes: int(env, 'CONFIRMA_BODY_LIMIT', 1_048_576, 1_024, 64 * 1_048_576),
+    requestTimeoutMs: int(env, 'CONFIRMA_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+    headersTimeoutMs: int(env, 'CONFIRMA_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    keepAliveTimeoutMs: int(env, 'CONFIRMA_KEEP_ALIVE_TIMEOUT_MS', 72_000, 1_000, 600_000),
     allowPrivateDestinations: env.CONFIRMA_ALLOW_PRIVATE_DESTINATIONS ?? '',
     requireHttps: bool(env, 'CONFIRMA_REQUIRE_HTTPS', false),
     breakerThreshold: int(env, 'CONFIRMA_BREAKER_THRESHOLD', 10, 1, 10_000),
@@ -201,6 +218,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     throw new ConfigError(
       `CONFIRMA_TRANSACTION_RETENTION_DAYS (${cfg.transactionRetentionDays}) cannot be less than CONFIRMA_RETENTION_DAYS ` +
         `(${cfg.retentionDays}): a transaction is kept while any of its confirmations is`,
+    );
+  }
+  if (cfg.headersTimeoutMs > cfg.requestTimeoutMs) {
+    throw new ConfigError(
+      `CONFIRMA_HEADERS_TIMEOUT_MS (${cfg.headersTimeoutMs}) cannot exceed CONFIRMA_REQUEST_TIMEOUT_MS (${cfg.requestTimeoutMs}): the headers are part of the request`,
     );
   }
   if (cfg.maxInFlightPerMerchant > cfg.maxInFlight) {

@@ -198,7 +198,9 @@ describe('many nodes on one PostgreSQL', { skip }, () => {
         // The API node only ingests: it never sent anything, and workers serve no /v1 routes.
         const apiMetrics = await fetch(`${api.url}/metrics`).then((r) => r.text());
         assert.doesNotMatch(apiMetrics, /confirma_attempts_total\{outcome="delivered"\} [1-9]/);
-        assert.equal((await call(nodes[1]!.url, 'GET', '/v1/merchants')).status, 404);
+        const onWorker = await call(nodes[1]!.url, 'GET', '/v1/merchants');
+        assert.equal(onWorker.status, 404);
+        assert.equal(onWorker.body?.error?.code, 'not_found', 'a worker answers in the catalog shape too');
         assert.equal((await fetch(`${nodes[1]!.url}/readyz`)).status, 200);
       } finally {
         await stopAll(nodes);

@@ -1,6 +1,7 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { ConnectionError, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { ConnectionError, FastifyError, FastifyHttpOptions, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config.js';
 import { ConfirmaError } from '../errors.js';
 
 /**
@@ -9,6 +10,34 @@ import { ConfirmaError } from '../errors.js';
  * (`clientError`: bad framing, a NUL or bare LF in a header, headers too large, timeouts) and
  * Fastify's router errors (a malformed percent-escape, an over-long path parameter).
  */
+
+/**
+ * Node checks its request and header timeouts on a timer (every 30 s by default), so a timeout
+ * of 10 s could take 40 s to fire; a tenth of the shorter timeout, at most 1 s, keeps them on
+ * time. The check walks only connections with a request under way.
+ */
+export function connectionsCheckingInterval(config: Config): number {
+  return Math.max(10, Math.min(1_000, Math.floor(Math.min(config.headersTimeoutMs, config.requestTimeoutMs) / 10)));
+}
+
+/** The Fastify options of the transport every Confirma HTTP server shares: timeouts, error shapes, router limits. */
+export function transportOptions(config: Config): FastifyHttpOptions<Server> {
+  return {
+    // Fastify's own default (0) turns Node's request timeout off; ours bounds every request.
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    http: {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: config.headersTimeoutMs,
+      keepAliveTimeout: config.keepAliveTimeoutMs,
+      connectionsCheckingInterval: connectionsCheckingInterval(config),
+    },
+    // Path parameters are ids; longer ones cannot exist (414 uri_too_long).
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors,
+    clientErrorHandler,
+  };
+}
 
 /** Sends a catalog error as the reply; Retry-After when the error carries one. */
 export function sendError(reply: FastifyReply, err: ConfirmaError): FastifyReply {

@@ -15,7 +15,7 @@ import type { Logger } from '../observe/logger.js';
 import type { IngestOp, IngestResult, Store } from '../store/store.js';
 import { authenticate } from './auth.js';
 import { urlHoldsCardNumber } from './card-numbers.js';
-import { clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH, sendError } from './http-transport.js';
+import { sendError, transportOptions } from './http-transport.js';
 import { checkBody, checkParams } from './well-formed.js';
 import { RateLimiter } from './rate-limiter.js';
 import { confirmationRoutes } from './routes/confirmations.js';
@@ -106,11 +106,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
         ? given
         : randomUUID();
     },
-    // Path parameters are ids; longer ones cannot exist (414 uri_too_long).
-    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
-    // What never reaches a route answers in the catalog's shape too (http-transport.ts).
-    frameworkErrors,
-    clientErrorHandler,
+    // Timeouts, and the catalog's shape for what never reaches a route (http-transport.ts).
+    ...transportOptions(config),
   }) as unknown as FastifyInstance;
 
   const ctx: RouteContext = {
