@@ -14,6 +14,7 @@ import type { GroupCommit } from '../ingest/group-commit.js';
 import type { Logger } from '../observe/logger.js';
 import type { IngestOp, IngestResult, Store } from '../store/store.js';
 import { authenticate } from './auth.js';
+import { AuthFailureLimiter } from './auth-failure-limiter.js';
 import { urlHoldsCardNumber } from './card-numbers.js';
 import { sendError, transportOptions } from './http-transport.js';
 import { checkBody, checkParams } from './well-formed.js';
@@ -106,6 +107,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
         ? given
         : randomUUID();
     },
+    // request.ip (the failed-authentication limit's key) is the X-Forwarded-For hop of a trusted proxy.
+    trustProxy: config.trustProxy.length === 0 ? false : [...config.trustProxy],
     // Timeouts, and the catalog's shape for what never reaches a route (http-transport.ts).
     ...transportOptions(config),
   }) as unknown as FastifyInstance;
@@ -147,6 +150,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
 
   app.decorateRequest('auth', null);
   const limiter = new RateLimiter(config.rateLimitPerSec, config.rateLimitBurst);
+  const failures = new AuthFailureLimiter(config.authFailureLimitPerSec, config.authFailureBurst);
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('x-request-id', request.id);
@@ -155,7 +159,21 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       reply.header('connection', 'close');
       throw new ConfirmaError('shutting_down', undefined, { retryAfterSec: 1 });
     }
-    request.auth = await authenticate(request.headers.authorization, config.adminKey, store);
+    // An address that keeps failing is turned away before its key is looked up, and its
+    // connection closed, so it costs neither store lookups nor an idle socket.
+    const failWait = failures.wait(request.ip, Date.now());
+    if (failWait > 0) {
+      reply.header('connection', 'close');
+      throw new ConfirmaError('rate_limited', 'too many failed authentications from this address; retry after the given delay', {
+        retryAfterSec: failWait / 1000,
+      });
+    }
+    try {
+      request.auth = await authenticate(request.headers.authorization, config.adminKey, store);
+    } catch (err) {
+      if (isConfirmaError(err) && err.code === 'unauthorized') failures.fail(request.ip, Date.now());
+      throw err;
+    }
     const wait = limiter.take(request.auth.keyId, Date.now());
     if (wait > 0) throw new ConfirmaError('rate_limited', undefined, { retryAfterSec: wait / 1000 });
     checkParams(request);
