@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { containsCardNumber, luhnValid, normaliseDigits } from '../src/domain/pan.js';
+import { containsCardNumber, luhnValid, MAX_DIGITS_PER_CHARACTER, normaliseDigits } from '../src/domain/pan.js';
 
 /**
  * The card-number detector (src/domain/pan.ts): every way a person or a tool writes a PAN is
@@ -142,6 +142,17 @@ describe('digit normalisation', () => {
       assert.match(normaliseDigits(ch), /^[0-9]$/, `U+${cp.toString(16)}`);
     }
     assert.ok(count > 600, `${count} digits`);
+  });
+
+  it(`makes at most ${MAX_DIGITS_PER_CHARACTER} digits of any one character (the detector's shortcut relies on it)`, () => {
+    let most = 0;
+    for (let cp = 0x80; cp < 0x110000; cp++) {
+      if (cp >= 0xd800 && cp < 0xe000) continue;
+      most = Math.max(most, normaliseDigits(String.fromCodePoint(cp)).replace(/[^0-9]/g, '').length);
+    }
+    assert.equal(most, MAX_DIGITS_PER_CHARACTER);
+    // So a card number written with few but digit-rich characters is still read in full.
+    assert.equal(containsCardNumber('4111 1111 ⑪⑪ ⑪⑪'), true);
   });
 
   it('leaves ASCII text as it is', () => {

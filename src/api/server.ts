@@ -161,7 +161,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     }
     // An address that keeps failing is turned away before its key is looked up, and its
     // connection closed, so it costs neither store lookups nor an idle socket.
-    const failWait = failures.wait(request.ip, Date.now());
+    const address = request.ip ?? ''; // undefined only once the socket is gone
+    const failWait = failures.wait(address, Date.now());
     if (failWait > 0) {
       reply.header('connection', 'close');
       throw new ConfirmaError('rate_limited', 'too many failed authentications from this address; retry after the given delay', {
@@ -171,7 +172,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     try {
       request.auth = await authenticate(request.headers.authorization, config.adminKey, store);
     } catch (err) {
-      if (isConfirmaError(err) && err.code === 'unauthorized') failures.fail(request.ip, Date.now());
+      if (isConfirmaError(err) && err.code === 'unauthorized') failures.fail(address, Date.now());
       throw err;
     }
     const wait = limiter.take(request.auth.keyId, Date.now());

@@ -73,6 +73,9 @@ export function normaliseDigits(text: string): string {
   return text.normalize('NFKC').replace(INVISIBLE, '').replace(NON_ASCII_DIGIT, digitValue);
 }
 
+/** The most digits NFKC makes of one character (⅒ becomes "1⁄10"); test/pan.test.ts checks it. */
+export const MAX_DIGITS_PER_CHARACTER = 3;
+
 const NO_LINK = -1;
 
 /** The kind of separator `code` is (step 2 above), or NO_LINK. */
@@ -109,10 +112,16 @@ function isDigit(code: number): boolean {
 
 /** Whether `text` holds something that reads as a card number under the rule above. */
 export function containsCardNumber(text: string): boolean {
-  const s = normaliseDigits(text);
-  let total = 0;
-  for (let i = 0; i < s.length; i++) if (isDigit(s.charCodeAt(i))) total++;
-  if (total < PAN_MIN) return false;
+  // Most text has too few digits to hold a card number even once normalised: skip the work then.
+  let digits = 0;
+  let nonAscii = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (isDigit(c)) digits++;
+    else if (c >= 0x80) nonAscii++;
+  }
+  if (digits + MAX_DIGITS_PER_CHARACTER * nonAscii < PAN_MIN) return false;
+  const s = nonAscii === 0 ? text : normaliseDigits(text);
 
   // The groups, and links[i]: the separator kind between group i and group i + 1, or NO_LINK.
   const groups: string[] = [];
