@@ -382,14 +382,9 @@ function validateMetadata(v: unknown, field: string): Record<string, string | nu
       refuseCardNumber(val, at);
     } else if (typeof val === 'number') {
       if (!Number.isFinite(val)) throw fail('invalid_field', at, 'must be a finite number');
-      // Past 2^53 a JSON number has already been rounded by the parser (a 19-digit id arrives
-      // changed): refuse it rather than store a value the client did not send.
+      // Past 2^53 the JSON parser has already rounded it (a 19-digit id arrives changed).
       if (Math.abs(val) > Number.MAX_SAFE_INTEGER) {
-        throw fail(
-          'invalid_field',
-          at,
-          `is a number beyond ±${Number.MAX_SAFE_INTEGER}, which JSON numbers cannot carry exactly; send it as a string`,
-        );
+        throw fail('invalid_field', at, `is beyond ±${Number.MAX_SAFE_INTEGER}, which JSON numbers cannot carry exactly; send it as a string`);
       }
       refuseCardNumber(String(val), at);
     } else if (typeof val !== 'boolean' && val !== null) {
