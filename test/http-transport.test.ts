@@ -76,8 +76,8 @@ describe('answers that never reach a route use the catalog shape', () => {
 
 describe('slow clients', () => {
   it('300 connections trickling a body, stuck in their headers or silent are all closed within the timeouts, 408 in the catalog shape, while others are served', async () => {
-    const requestTimeout = 1500;
-    const headersTimeout = 1000;
+    const requestTimeout = 3000;
+    const headersTimeout = 2000;
     const s = await startApi({ CONFIRMA_REQUEST_TIMEOUT_MS: String(requestTimeout), CONFIRMA_HEADERS_TIMEOUT_MS: String(headersTimeout) });
     const sockets: Socket[] = [];
     try {
