@@ -1,5 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import { sendError, transportOptions } from './api/http-transport.js';
 import { buildServer } from './api/server.js';
+import { ConfirmaError } from './errors.js';
 import type { Config } from './config.js';
 import type { Claim } from './domain/confirmation.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
@@ -114,7 +116,7 @@ export async function createApp(
     metrics,
     new StoreCounts(() => store.countOpen(), { onError: (err) => log.warn({ err }, 'metrics: the store did not count; serving the last counts') }),
   );
-  const server = config.role === 'worker' ? workerServer(store, () => accepting, metrics) : buildServer({
+  const server = config.role === 'worker' ? workerServer(config, store, () => accepting, metrics) : buildServer({
     config,
     store,
     ingest,
@@ -214,9 +216,16 @@ export async function createApp(
   };
 }
 
-/** A worker's only HTTP surface: liveness, readiness (the database answers) and metrics. */
-function workerServer(store: Store, ready: () => boolean, metrics: Metrics): FastifyInstance {
-  const server = Fastify({ logger: false });
+/**
+ * A worker's only HTTP surface: liveness, readiness (the database answers) and metrics, with the
+ * API's timeouts and error shape.
+ */
+function workerServer(config: Config, store: Store, ready: () => boolean, metrics: Metrics): FastifyInstance {
+  const server = Fastify({ logger: false, ...transportOptions(config) }) as unknown as FastifyInstance;
+  server.setNotFoundHandler(async (_request, reply) =>
+    sendError(reply, new ConfirmaError('not_found', 'a worker node serves only /healthz, /readyz and /metrics')),
+  );
+  server.setErrorHandler(async (_error, _request, reply) => sendError(reply, new ConfirmaError('internal')));
   server.get('/healthz', async () => ({ ok: true, role: 'worker' }));
   server.get('/readyz', async (_req, reply) => {
     if (!ready()) return reply.code(503).send({ ok: false, reason: 'shutting_down' });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { parseRetrySchedule, DEFAULT_RETRY_SCHEDULE_SEC } from './dispatch/backoff.js';
 import { longestAttemptMs, OUTCOME_ALLOWANCE_MS } from './dispatch/lease.js';
 import { parseMasterKey } from './signing/keyring.js';
@@ -62,8 +63,36 @@ export interface Config {
   readonly rateLimitPerSec: number;
   /** Requests a key may make in a burst above the average (CONFIRMA_RATE_LIMIT_BURST). */
   readonly rateLimitBurst: number;
+  /**
+   * Failed authentications (401) per second each client address may make on average; past its
+   * burst its requests answer 429 before any key is looked up. 0 disables (CONFIRMA_AUTH_FAILURE_LIMIT).
+   */
+  readonly authFailureLimitPerSec: number;
+  /** Failed authentications an address may make in a burst (CONFIRMA_AUTH_FAILURE_BURST). */
+  readonly authFailureBurst: number;
+  /**
+   * The proxies in front of the node whose X-Forwarded-For is believed about the client's address
+   * (CONFIRMA_TRUST_PROXY): comma-separated addresses and CIDRs, or `loopback`, `linklocal`,
+   * `uniquelocal`; empty trusts none (the socket's peer is the client). A trusted proxy can claim
+   * any client address, so name only your own.
+   */
+  readonly trustProxy: readonly string[];
   /** Largest request body accepted, bytes (CONFIRMA_BODY_LIMIT). */
   readonly bodyLimitBytes: number;
+  /**
+   * Longest a client may take to send a whole request, headers and body, ms
+   * (CONFIRMA_REQUEST_TIMEOUT_MS); past it the API answers 408 and closes the connection, so
+   * clients trickling a body cannot hold the node's sockets.
+   */
+  readonly requestTimeoutMs: number;
+  /** Longest a client may take to send a request's headers, ms (CONFIRMA_HEADERS_TIMEOUT_MS); at most the request timeout. */
+  readonly headersTimeoutMs: number;
+  /**
+   * How long an idle keep-alive connection stays open between requests, ms
+   * (CONFIRMA_KEEP_ALIVE_TIMEOUT_MS). Behind a load balancer it must exceed the balancer's own
+   * idle timeout (60 s on AWS ALB), or the balancer reuses connections the node is closing.
+   */
+  readonly keepAliveTimeoutMs: number;
   /** CIDRs or `loopback` that confirmations may be sent to despite being private (CONFIRMA_ALLOW_PRIVATE_DESTINATIONS). */
   readonly allowPrivateDestinations: string;
   /** Refuse merchant URLs that are not https (CONFIRMA_REQUIRE_HTTPS). */
@@ -106,6 +135,36 @@ export interface Config {
    * theirs is left (CONFIRMA_TRANSACTION_RETENTION_DAYS); at least `retentionDays`.
    */
   readonly transactionRetentionDays: number;
+}
+
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/**
+ * CONFIRMA_TRUST_PROXY, validated so a typo stops the start instead of trusting the wrong peer.
+ * `true` and hop counts are refused: neither checks who is talking to the node, so a client that
+ * reaches it directly could pick its own address (Fastify itself ignores hop counts for that reason).
+ */
+function trustProxy(raw: string | undefined): readonly string[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  const name = 'CONFIRMA_TRUST_PROXY';
+  if (/^(true|yes|on|\*|\d+)$/i.test(raw.trim())) {
+    throw new ConfigError(
+      `${name}=${raw.trim()} would believe X-Forwarded-For from whoever connects, so a client could pick its own address: ` +
+        'name the proxies (addresses or CIDRs, or loopback, linklocal, uniquelocal)',
+    );
+  }
+  const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  for (const e of entries) {
+    if (PROXY_RANGE_NAMES.includes(e)) continue;
+    const [ip = '', prefix, extra] = e.split('/');
+    const family = isIP(ip);
+    const bits = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (family === 0 || !prefixOk || extra !== undefined) {
+      throw new ConfigError(`${name}: "${e}" is not an IP address, a CIDR or one of ${PROXY_RANGE_NAMES.join(', ')}`);
+    }
+  }
+  return entries;
 }
 
 /** Node roles: one process may do both jobs, or N API nodes and M workers share one PostgreSQL. */
@@ -173,7 +232,13 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     commitWaitMs: int(env, 'CONFIRMA_COMMIT_WAIT_MS', 0, 0, 1_000),
     rateLimitPerSec: int(env, 'CONFIRMA_RATE_LIMIT', 500, 0, 1_000_000),
     rateLimitBurst: int(env, 'CONFIRMA_RATE_LIMIT_BURST', 1_000, 1, 1_000_000),
+    authFailureLimitPerSec: int(env, 'CONFIRMA_AUTH_FAILURE_LIMIT', 2, 0, 1_000_000),
+    authFailureBurst: int(env, 'CONFIRMA_AUTH_FAILURE_BURST', 20, 1, 1_000_000),
+    trustProxy: trustProxy(env.CONFIRMA_TRUST_PROXY),
     bodyLimitBytes: int(env, 'CONFIRMA_BODY_LIMIT', 1_048_576, 1_024, 64 * 1_048_576),
+    requestTimeoutMs: int(env, 'CONFIRMA_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000),
+    headersTimeoutMs: int(env, 'CONFIRMA_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    keepAliveTimeoutMs: int(env, 'CONFIRMA_KEEP_ALIVE_TIMEOUT_MS', 72_000, 1_000, 600_000),
     allowPrivateDestinations: env.CONFIRMA_ALLOW_PRIVATE_DESTINATIONS ?? '',
     requireHttps: bool(env, 'CONFIRMA_REQUIRE_HTTPS', false),
     breakerWindowMs: int(env, 'CONFIRMA_BREAKER_WINDOW_MS', 30_000, 1_000, 3_600_000),
@@ -232,6 +297,11 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     throw new ConfigError(
       `CONFIRMA_TRANSACTION_RETENTION_DAYS (${cfg.transactionRetentionDays}) cannot be less than CONFIRMA_RETENTION_DAYS ` +
         `(${cfg.retentionDays}): a transaction is kept while any of its confirmations is`,
+    );
+  }
+  if (cfg.headersTimeoutMs > cfg.requestTimeoutMs) {
+    throw new ConfigError(
+      `CONFIRMA_HEADERS_TIMEOUT_MS (${cfg.headersTimeoutMs}) cannot exceed CONFIRMA_REQUEST_TIMEOUT_MS (${cfg.requestTimeoutMs}): the headers are part of the request`,
     );
   }
   if (cfg.maxInFlightPerMerchant > cfg.maxInFlight) {

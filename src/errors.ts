@@ -13,6 +13,11 @@ export interface ErrorSpec {
 
 export const errorCatalog = {
   // 400: the request is malformed or breaks a rule
+  bad_request: {
+    status: 400,
+    message: 'The request is not valid HTTP/1.1 (its framing, a header or Content-Length is malformed); the connection is closed.',
+    retryable: false,
+  },
   invalid_json: { status: 400, message: 'The body is not valid JSON.', retryable: false },
   invalid_body: { status: 400, message: 'The body does not match the schema.', retryable: false },
   unknown_field: { status: 400, message: 'The body has a field that is not allowed here.', retryable: false },
@@ -41,7 +46,16 @@ export const errorCatalog = {
     message: 'A free-text field holds what looks like a card number (13 to 19 digits passing Luhn); card numbers are never accepted.',
     retryable: false,
   },
-  invalid_encoding: { status: 400, message: 'The body is not valid UTF-8.', retryable: false },
+  invalid_encoding: {
+    status: 400,
+    message: 'The body is not valid UTF-8, or a string in it is not well-formed Unicode (a lone surrogate such as \\ud800) or holds U+0000.',
+    retryable: false,
+  },
+  invalid_path: {
+    status: 400,
+    message: 'The request path is not valid: a malformed percent-escape, or U+0000 in a path parameter.',
+    retryable: false,
+  },
   invalid_query: { status: 400, message: 'A query parameter is invalid.', retryable: false },
   invalid_cursor: { status: 400, message: 'The cursor is not one this server issued.', retryable: false },
   invalid_idempotency_key: {
@@ -63,6 +77,11 @@ export const errorCatalog = {
   transaction_not_found: { status: 404, message: 'No such transaction.', retryable: false },
   confirmation_not_found: { status: 404, message: 'No such confirmation.', retryable: false },
   method_not_allowed: { status: 405, message: 'This method is not allowed on this route.', retryable: false },
+  request_timeout: {
+    status: 408,
+    message: 'The request did not arrive in time (headers or whole request); the connection is closed.',
+    retryable: true,
+  },
   // 409: conflicts with stored state
   transaction_exists: {
     status: 409,
@@ -87,7 +106,13 @@ export const errorCatalog = {
   },
   unsupported_media_type: { status: 415, message: 'Content-Type must be application/json.', retryable: false },
   body_too_large: { status: 413, message: 'The body is larger than the limit.', retryable: false },
+  uri_too_long: { status: 414, message: 'A path parameter is longer than 200 characters; no id is that long.', retryable: false },
   rate_limited: { status: 429, message: 'Too many requests; retry after the given delay.', retryable: true },
+  headers_too_large: {
+    status: 431,
+    message: 'The request line and headers are larger than the server accepts (16 KiB); the connection is closed.',
+    retryable: false,
+  },
   // 5xx
   internal: { status: 500, message: 'Internal error.', retryable: true },
   store_unavailable: { status: 503, message: 'The database is unavailable; nothing was stored.', retryable: true },

@@ -104,11 +104,11 @@ describe('POST /v1/transactions validation', () => {
     assertRefused(await s.call('POST', '/v1/transactions'), 400, 'invalid_body');
   });
 
-  it('answers 400 invalid_json for malformed JSON, and for prototype poisoning', async () => {
+  it('answers 400 invalid_json for malformed JSON, and invalid_field naming a prototype-poisoning key', async () => {
     assertRefused(await s.call('POST', '/v1/transactions', { body: '{"merchantId": ' }), 400, 'invalid_json');
     assertRefused(await s.call('POST', '/v1/transactions', { body: "{'a': 1}" }), 400, 'invalid_json');
     const poisoned = `{"merchantId":"${m.id}","reference":"r","amount":"1","currency":"COP","status":"pending","metadata":{"__proto__":{"x":1}}}`;
-    assertRefused(await s.call('POST', '/v1/transactions', { body: poisoned }), 400, 'invalid_json');
+    assertRefused(await s.call('POST', '/v1/transactions', { body: poisoned }), 400, 'invalid_field', 'metadata.__proto__');
   });
 
   it('answers 415 unsupported_media_type for a body that is not application/json', async () => {

@@ -198,7 +198,9 @@ describe('many nodes on one PostgreSQL', { skip }, () => {
         // The API node only ingests: it never sent anything, and workers serve no /v1 routes.
         const apiMetrics = await fetch(`${api.url}/metrics`).then((r) => r.text());
         assert.doesNotMatch(apiMetrics, /confirma_attempts_total\{outcome="delivered"\} [1-9]/);
-        assert.equal((await call(nodes[1]!.url, 'GET', '/v1/merchants')).status, 404);
+        const onWorker = await call(nodes[1]!.url, 'GET', '/v1/merchants');
+        assert.equal(onWorker.status, 404);
+        assert.equal(onWorker.body?.error?.code, 'not_found', 'a worker answers in the catalog shape too');
         // Breakers live in the workers: the API node has none to show, and each worker counts its own.
         assert.equal((await call(api.url, 'GET', `/v1/merchants/${ids[0]}`)).body.breaker, null);
         for (const m of metrics) assert.match(m, /confirma_breakers\{state="open"\} 0/);

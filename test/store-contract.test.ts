@@ -211,6 +211,10 @@ for (const adapter of adapters) {
       assert.equal(given?.format, 'epayco');
       assert.deepEqual(given?.epayco, { custId: '7', sealedPKey: 's' });
       assert.deepEqual((await store.getDeliveryTarget(plain, Date.now()))?.merchant.epayco, { custId: '7', sealedPKey: 's' });
+      const dropped = await store.updateMerchant(plain, { format: 'standard', epayco: null }, Date.now());
+      assert.equal(dropped?.format, 'standard');
+      assert.equal(dropped?.epayco, null, 'epayco: null removes the credentials');
+      assert.equal((await store.getMerchant(plain))?.epayco, null);
     });
 
     test('stored credentials: listed as stored, replaced only while unchanged', async (store) => {

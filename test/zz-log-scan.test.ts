@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { it } from 'node:test';
+import { normaliseDigits } from '../src/domain/pan.js';
 import { ADMIN_KEY, TEST_LOG_DIR } from './helpers/engine.js';
 
 /**
@@ -9,7 +10,9 @@ import { ADMIN_KEY, TEST_LOG_DIR } from './helpers/engine.js';
  * started logged at debug level into TEST_LOG_DIR. None of it may hold the customer data planted
  * in every test transaction (test/helpers/engine.ts txBody), a signing secret or an API key.
  */
-it('no planted customer name, phone, secret or key appears in any log of the suite', (t) => {
+const PLANTED_PANS = ['4111111111111111', '5500000000000004', '378282246310005'];
+
+it('no planted customer name, phone, card number, secret or key appears in any log of the suite', (t) => {
   if (!existsSync(TEST_LOG_DIR)) {
     t.skip('no logs captured: run the whole suite with npm test');
     return;
@@ -23,6 +26,12 @@ it('no planted customer name, phone, secret or key appears in any log of the sui
     for (const p of planted) {
       const at = text.indexOf(p);
       assert.equal(at, -1, `${f} holds "${p}": …${text.slice(Math.max(at - 120, 0), at + 60)}…`);
+    }
+    // The card numbers the suite sends in every field and formatting (hostile-input, pan,
+    // security): none may reach a log, however it was written.
+    for (const line of text.split('\n')) {
+      const digits = normaliseDigits(line).replace(/\D/g, '');
+      for (const pan of PLANTED_PANS) assert.equal(digits.includes(pan), false, `${f} holds a card number: ${line.slice(0, 300)}`);
     }
   }
   assert.ok(files.length >= 5 && bytes > 10_000, `too little was logged to prove anything (${files.length} files, ${bytes} bytes)`);

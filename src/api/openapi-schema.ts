@@ -38,7 +38,8 @@ export function errors(...codes: ErrorCode[]): Record<string, unknown> {
   );
 }
 
-export const AUTH = ['unauthorized'] as const;
+/** Every authenticated route: no or an unknown key; too many requests for the key, or failed authentications from the address. */
+export const AUTH = ['unauthorized', 'rate_limited'] as const;
 export const idParam = (description: string) => ({ name: 'id', in: 'path', required: true, description, schema: str() });
 export const query = (name: string, schema: Schema, description: string) => ({
   name,

@@ -37,14 +37,17 @@ export function openapiDocument(config: Config): Record<string, unknown> {
     items: int(0, LIMITS.retryDelayMaxSec),
     description: 'Delays in seconds before attempts 1..n; null = the server default.',
   };
+  // Quoted wherever a field is read for card numbers (docs/security.md, "Card numbers").
+  const noPan = 'Card numbers (13-19 digits passing Luhn, in any digits and spacing) are refused: card_number_refused.';
   const merchantSettings = {
-    name: str({ minLength: 1, maxLength: LIMITS.nameMax }),
+    name: str({ minLength: 1, maxLength: LIMITS.nameMax, description: noPan }),
     url: str({
       format: 'uri',
       maxLength: LIMITS.urlMax,
       description:
         `Absolute ${config.requireHttps ? 'https' : 'http(s)'} URL; ` +
-        'private, loopback and reserved addresses are refused.',
+        'private, loopback and reserved addresses are refused. ' +
+        `${noPan} (as written and percent-decoded)`,
     }),
     format: { type: 'string', enum: [...FORMATS] },
     maxInFlight: nullable(int(1, LIMITS.maxInFlightMax)),
@@ -107,10 +110,10 @@ export function openapiDocument(config: Config): Record<string, unknown> {
   const newTransactionProps: Props = {
     id: str({
       pattern: '^[A-Za-z0-9_.:-]{1,64}$',
-      description: "Your id; generated when absent. Unique per merchant: another merchant's transaction with the same id is no conflict.",
+      description: `Your id; generated when absent. Unique per merchant: another merchant's transaction with the same id is no conflict. ${noPan}`,
     }),
     merchantId: str({ minLength: 1, maxLength: LIMITS.merchantIdMax }),
-    reference: str({ minLength: 1, maxLength: LIMITS.referenceMax }),
+    reference: str({ minLength: 1, maxLength: LIMITS.referenceMax, description: noPan }),
     amount: str({
       pattern: '^(0|[1-9][0-9]{0,17})(\\.[0-9]+)?$',
       description: "Decimal string > 0 with no more decimals than the currency's minor unit.",
@@ -164,7 +167,7 @@ export function openapiDocument(config: Config): Record<string, unknown> {
     EpaycoCredentials: {
       ...input(
         {
-          custId: str({ minLength: 1, maxLength: LIMITS.epaycoCustIdMax, description: 'p_cust_id_cliente' }),
+          custId: str({ minLength: 1, maxLength: LIMITS.epaycoCustIdMax, description: `p_cust_id_cliente. ${noPan}` }),
           pKey: str({
             minLength: 1,
             maxLength: LIMITS.epaycoPKeyMax,
@@ -173,12 +176,14 @@ export function openapiDocument(config: Config): Record<string, unknown> {
         },
         ['custId', 'pKey'],
       ),
-      description: 'Credentials of the epayco format; required when format is epayco. See docs/formats.md.',
+      description:
+        'Credentials of the epayco format; required when format is epayco, refused (invalid_field) for any other format. ' +
+        'A merchant switched to standard has them removed. See docs/formats.md.',
     },
     MerchantPage: obj({ data: { type: 'array', items: ref('Merchant') }, nextCursor: nullable(str()) }),
     Customer: input(
       {
-        name: str({ minLength: 1, maxLength: LIMITS.customerNameMax }),
+        name: str({ minLength: 1, maxLength: LIMITS.customerNameMax, description: noPan }),
         phone: str({ minLength: 1, maxLength: LIMITS.customerPhoneMax, pattern: '^[0-9 +\\-()]+$' }),
       },
       [],
@@ -188,7 +193,9 @@ export function openapiDocument(config: Config): Record<string, unknown> {
       maxProperties: LIMITS.metadataMaxKeys,
       propertyNames: { minLength: 1, maxLength: LIMITS.metadataKeyMax },
       additionalProperties: scalar,
-      description: `Flat object; at most ${LIMITS.metadataMaxBytes} bytes as JSON.`,
+      description:
+        `Flat object; at most ${LIMITS.metadataMaxBytes} bytes as JSON. Numbers beyond ±${Number.MAX_SAFE_INTEGER} ` +
+        `are refused (send them as strings). ${noPan} (in keys, strings and numbers)`,
     },
     NewTransaction: input(
       newTransactionProps,
@@ -202,7 +209,7 @@ export function openapiDocument(config: Config): Record<string, unknown> {
           maxLength: LIMITS.idempotencyKeyMax,
           pattern: '^[\\x20-\\x7e]+$',
           description:
-            "This item's own idempotency key (same rules as the header); it wins over the request's Idempotency-Key. " +
+            "This item's own idempotency key (same rules as the header, card numbers refused); it wins over the request's Idempotency-Key. " +
             'Same key and same item answer the first result again; a different item answers idempotency_conflict.',
         }),
       },
@@ -252,7 +259,9 @@ export function openapiDocument(config: Config): Record<string, unknown> {
     name: 'Idempotency-Key',
     in: 'header',
     required: false,
-    description: 'Same key and same body within this API key answer the first response again; a different body answers 409.',
+    description:
+      'Same key and same body within this API key answer the first response again; a different body answers 409. ' +
+      noPan,
     schema: str({ minLength: 1, maxLength: LIMITS.idempotencyKeyMax, pattern: '^[\\x20-\\x7e]+$' }),
   };
   const page = [
@@ -270,6 +279,7 @@ export function openapiDocument(config: Config): Record<string, unknown> {
     'The admin names the merchant with merchantId; without it the id is looked up across merchants, and an id several merchants use answers 409 ambiguous_transaction_id.';
   const bodyErrors = [
     'invalid_json',
+    'invalid_encoding',
     'invalid_body',
     'unknown_field',
     'missing_field',
@@ -365,6 +375,7 @@ export function openapiDocument(config: Config): Record<string, unknown> {
           ...errors(
             ...AUTH,
             ...bodyErrors,
+            'card_number_refused',
             'invalid_url',
             'destination_not_allowed',
             'invalid_retry_schedule',
@@ -403,6 +414,7 @@ export function openapiDocument(config: Config): Record<string, unknown> {
           ...errors(
             ...AUTH,
             ...bodyErrors,
+            'card_number_refused',
             'invalid_url',
             'destination_not_allowed',
             'invalid_retry_schedule',
@@ -469,6 +481,7 @@ export function openapiDocument(config: Config): Record<string, unknown> {
           ...errors(
             ...AUTH,
             ...bodyErrors,
+            'card_number_refused',
             'invalid_amount',
             'invalid_currency',
             'invalid_status',
@@ -490,7 +503,15 @@ export function openapiDocument(config: Config): Record<string, unknown> {
         requestBody: { required: true, ...json(ref('BatchRequest')) },
         responses: {
           '200': { description: 'Per-item results, in request order', ...json(ref('BatchResponse')) },
-          ...errors(...AUTH, ...bodyErrors, 'batch_too_large', 'invalid_idempotency_key', 'store_unavailable', 'shutting_down'),
+          ...errors(
+            ...AUTH,
+            ...bodyErrors,
+            'batch_too_large',
+            'invalid_idempotency_key',
+            'card_number_refused',
+            'store_unavailable',
+            'shutting_down',
+          ),
         },
       },
     },
@@ -574,11 +595,11 @@ export function openapiDocument(config: Config): Record<string, unknown> {
         summary: 'Create an API key (admin): for a merchant, or an admin key without merchantId; the key is shown once',
         requestBody: {
           required: false,
-          ...json(input({ merchantId: nullable(str()), name: str({ minLength: 1, maxLength: LIMITS.nameMax }) }, [])),
+          ...json(input({ merchantId: nullable(str()), name: str({ minLength: 1, maxLength: LIMITS.nameMax, description: noPan }) }, [])),
         },
         responses: {
           '201': { description: 'Created', ...json(obj({ ...keyProps, key: str({ pattern: '^cfm_(mk|ak)_' }) })) },
-          ...errors(...AUTH, ...bodyErrors, 'forbidden', 'merchant_not_found'),
+          ...errors(...AUTH, ...bodyErrors, 'card_number_refused', 'forbidden', 'merchant_not_found'),
         },
       },
       get: {
@@ -642,7 +663,9 @@ export function openapiDocument(config: Config): Record<string, unknown> {
       version: '1',
       description:
         'Delivers payment confirmations to merchants. ' +
-        'Errors are { error: { code, message, field? } } with codes from one catalog.',
+        'Errors are { error: { code, message, field? } } with codes from one catalog. ' +
+        'Any request may also answer what the transport refuses before a route: 400 bad_request (malformed HTTP), ' +
+        '400 invalid_path, 408 request_timeout, 414 uri_too_long, 431 headers_too_large.',
     },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],

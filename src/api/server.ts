@@ -9,12 +9,17 @@ import Fastify, {
 import type { Config } from '../config.js';
 import type { BreakerSnapshot } from '../dispatch/breaker.js';
 import { parseAllowList, type Resolver } from '../dispatch/ssrf.js';
+import { containsCardNumber } from '../domain/pan.js';
 import { ConfirmaError, isConfirmaError, type ErrorCode } from '../errors.js';
 import type { GroupCommit } from '../ingest/group-commit.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { IngestOp, IngestResult, Store } from '../store/store.js';
 import { authenticate } from './auth.js';
+import { AuthFailureLimiter } from './auth-failure-limiter.js';
+import { urlHoldsCardNumber } from './card-numbers.js';
+import { sendError, transportOptions } from './http-transport.js';
+import { checkBody, checkParams } from './well-formed.js';
 import { RateLimiter } from './rate-limiter.js';
 import { confirmationRoutes } from './routes/confirmations.js';
 import { healthRoutes } from './routes/health.js';
@@ -63,7 +68,7 @@ const FASTIFY_CODES: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'invalid_body',
   FST_ERR_NOT_FOUND: 'not_found',
-  FST_ERR_BAD_URL: 'not_found',
+  FST_ERR_BAD_URL: 'invalid_path',
 };
 
 /** A client error Fastify raised (bad framing, aborted upload): keep its 4xx but use our shape. */
@@ -79,9 +84,10 @@ function fromFastify(err: FastifyError): ConfirmaError | undefined {
   return undefined;
 }
 
-function sendError(reply: FastifyReply, err: ConfirmaError): FastifyReply {
-  if (err.retryAfterSec !== undefined) reply.header('retry-after', String(Math.ceil(err.retryAfterSec)));
-  return reply.code(err.status).type('application/json; charset=utf-8').send(err.toJSON());
+/** The path of a request no route matched, for its log line and 404: cut short, and never a card number. */
+function unmatchedPath(request: FastifyRequest): string {
+  const path = (request.url.split('?')[0] ?? '').slice(0, 200);
+  return urlHoldsCardNumber(path) ? '(a path holding a card number)' : path;
 }
 
 /**
@@ -99,14 +105,19 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'reqId' }),
     // We answer 503 shutting_down ourselves, in the catalog's shape.
     return503OnClosing: false,
-    // A caller's X-Request-Id is kept when it looks like an id, so its logs and ours line up.
+    // A caller's X-Request-Id is kept when it looks like an id, so its logs and ours line up; it is
+    // in every log line of the request, so one that reads as a card number is replaced.
     requestIdHeader: false,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(given) ? given : randomUUID();
+      return typeof given === 'string' && /^[A-Za-z0-9._:-]{1,64}$/.test(given) && !containsCardNumber(given)
+        ? given
+        : randomUUID();
     },
-    // Path parameters are ids; longer ones cannot exist and answer 404.
-    routerOptions: { maxParamLength: 200 },
+    // request.ip (the failed-authentication limit's key) is the X-Forwarded-For hop of a trusted proxy.
+    trustProxy: config.trustProxy.length === 0 ? false : [...config.trustProxy],
+    // Timeouts, and the catalog's shape for what never reaches a route (http-transport.ts).
+    ...transportOptions(config),
   }) as unknown as FastifyInstance;
 
   const ctx: RouteContext = {
@@ -115,10 +126,9 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     isReady: deps.ready ?? (() => true),
   };
 
-  // Only JSON bodies are accepted. Fastify's parser refuses __proto__/constructor keys (prototype
-  // poisoning); we wrap it only so an empty body (e.g. POST …/replay sent with a JSON content-type)
-  // reaches the route as "no body" instead of failing as invalid JSON.
-  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  // Only JSON bodies are accepted. An empty body (e.g. POST …/replay sent with a JSON content-type)
+  // reaches the route as "no body". Every parsed body is walked once (well-formed.ts) before any
+  // route sees it: that walk, not the parser, refuses prototype keys, so the error names the field.
   app.removeAllContentTypeParsers();
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
@@ -127,18 +137,27 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       // Invalid UTF-8 is refused rather than silently replaced with U+FFFD and stored.
       text = typeof body === 'string' ? body : utf8.decode(body);
     } catch {
-      done(new ConfirmaError('invalid_encoding'), undefined);
+      done(new ConfirmaError('invalid_encoding', 'the body is not valid UTF-8'), undefined);
       return;
     }
     if (text.length === 0) {
       done(null, undefined);
       return;
     }
-    jsonParser(req, text, done);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+      checkBody(parsed, req.routeOptions.config.itemsCheckedByRoute);
+    } catch (err) {
+      done(isConfirmaError(err) ? err : new ConfirmaError('invalid_json'), undefined);
+      return;
+    }
+    done(null, parsed);
   });
 
   app.decorateRequest('auth', null);
   const limiter = new RateLimiter(config.rateLimitPerSec, config.rateLimitBurst);
+  const failures = new AuthFailureLimiter(config.authFailureLimitPerSec, config.authFailureBurst);
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     reply.header('x-request-id', request.id);
@@ -147,18 +166,34 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
       reply.header('connection', 'close');
       throw new ConfirmaError('shutting_down', undefined, { retryAfterSec: 1 });
     }
-    request.auth = await authenticate(request.headers.authorization, config.adminKey, store);
+    // An address that keeps failing is turned away before its key is looked up, and its
+    // connection closed, so it costs neither store lookups nor an idle socket.
+    const address = request.ip ?? ''; // undefined only once the socket is gone
+    const failWait = failures.wait(address, Date.now());
+    if (failWait > 0) {
+      reply.header('connection', 'close');
+      throw new ConfirmaError('rate_limited', 'too many failed authentications from this address; retry after the given delay', {
+        retryAfterSec: failWait / 1000,
+      });
+    }
+    try {
+      request.auth = await authenticate(request.headers.authorization, config.adminKey, store);
+    } catch (err) {
+      if (isConfirmaError(err) && err.code === 'unauthorized') failures.fail(address, Date.now());
+      throw err;
+    }
     const wait = limiter.take(request.auth.keyId, Date.now());
     if (wait > 0) throw new ConfirmaError('rate_limited', undefined, { retryAfterSec: wait / 1000 });
+    checkParams(request);
   });
 
   app.addHook('onResponse', async (request: FastifyRequest, reply: FastifyReply) => {
-    const url = request.routeOptions.url ?? request.url.split('?')[0];
+    const url = request.routeOptions.url ?? unmatchedPath(request);
     request.log.debug({ method: request.method, url, statusCode: reply.statusCode, ms: reply.elapsedTime }, 'request');
   });
 
   app.setNotFoundHandler(async (request: FastifyRequest) => {
-    throw new ConfirmaError('not_found', `no route ${request.method} ${request.url.split('?')[0]?.slice(0, 200) ?? ''}`);
+    throw new ConfirmaError('not_found', `no route ${request.method} ${unmatchedPath(request)}`);
   });
 
   app.setErrorHandler(async (error: FastifyError | ConfirmaError | Error, request: FastifyRequest, reply: FastifyReply) => {

@@ -7,10 +7,10 @@ import { CONFIRMATION_STATES, type ConfirmationState } from '../domain/confirmat
 import { isValidClientId } from '../domain/ids.js';
 import { FORMATS, type Format, type MerchantPatch } from '../domain/merchant.js';
 import { parseAmount, parseCurrency } from '../domain/money.js';
-import { containsCardNumber } from '../domain/pan.js';
 import { parseStatus, type Status } from '../domain/status.js';
 import type { Customer } from '../domain/transaction.js';
 import { ConfirmaError, type ErrorCode } from '../errors.js';
+import { refuseCardNumber, refuseCardNumberInKey, refuseCardNumberInUrl } from './card-numbers.js';
 
 /**
  * Hand-written validation of every request body and query the API accepts. Strict on purpose:
@@ -155,6 +155,7 @@ export function validateUrl(v: unknown, field: string, rules: MerchantRules): st
   if (u.username !== '' || u.password !== '') {
     throw fail('invalid_url', field, 'must not contain credentials (user:password@host)');
   }
+  refuseCardNumberInUrl(v, field);
   const dest = checkUrlDestination(v, rules.allowList);
   if (!dest.ok) throw fail('destination_not_allowed', field, `is not an allowed destination: ${dest.reason}`);
   return v;
@@ -211,7 +212,22 @@ function validateEpayco(v: unknown, field: string): EpaycoInput {
       throw fail('invalid_field', `${field}.${name}`, 'may hold only printable ASCII characters other than space and ^');
     }
   }
+  // The custId is stored in clear and sent in every confirmation; the pKey is a secret ePayco
+  // issues, stored sealed and never logged, so it is not read as free text.
+  refuseCardNumber(custId, `${field}.custId`);
   return { custId, pKey };
+}
+
+/** A merchant's name: shown in lists and copied into the audit log. */
+function merchantName(v: unknown): string {
+  const name = boundedString(v, 'name', 1, LIMITS.nameMax);
+  refuseCardNumber(name, 'name');
+  return name;
+}
+
+/** Credentials a format does not use are refused rather than stored (a pKey kept for nothing). */
+export function epaycoNotUsed(format: Format): ConfirmaError {
+  return fail('invalid_field', 'epayco', `is only for format epayco; this merchant's format is ${format}, which uses no epayco credentials`);
 }
 
 export interface MerchantInput {
@@ -230,13 +246,14 @@ const MERCHANT_FIELDS = ['name', 'url', 'format', 'maxInFlight', 'timeoutMs', 'r
 export function validateNewMerchant(body: unknown, rules: MerchantRules): MerchantInput {
   const o = requireObject(body, '');
   onlyFields(o, MERCHANT_FIELDS, '');
-  const name = boundedString(requireField(o, 'name', ''), 'name', 1, LIMITS.nameMax);
+  const name = merchantName(requireField(o, 'name', ''));
   const url = validateUrl(requireField(o, 'url', ''), 'url', rules);
   const format = has(o, 'format') ? validateFormat(o.format, 'format') : 'standard';
   const epayco = has(o, 'epayco') ? validateEpayco(o.epayco, 'epayco') : null;
   if (format === 'epayco' && epayco === null) {
     throw fail('missing_field', 'epayco', 'is required when format is epayco: { custId, pKey }');
   }
+  if (format !== 'epayco' && epayco !== null) throw epaycoNotUsed(format);
   return {
     name,
     url,
@@ -264,7 +281,7 @@ export function validateMerchantPatch(body: unknown, rules: MerchantRules): Merc
     throw new ConfirmaError('invalid_body', `the body must name at least one of: ${PATCH_FIELDS.join(', ')}`);
   }
   const patch: { -readonly [K in keyof MerchantPatchInput]: MerchantPatchInput[K] } = {};
-  if (has(o, 'name')) patch.name = boundedString(o.name, 'name', 1, LIMITS.nameMax);
+  if (has(o, 'name')) patch.name = merchantName(o.name);
   if (has(o, 'url')) patch.url = validateUrl(o.url, 'url', rules);
   if (has(o, 'format')) patch.format = validateFormat(o.format, 'format');
   if (has(o, 'maxInFlight')) patch.maxInFlight = validateMaxInFlight(o.maxInFlight, 'maxInFlight');
@@ -277,10 +294,10 @@ export function validateMerchantPatch(body: unknown, rules: MerchantRules): Merc
     patch.enabled = o.enabled;
   }
   if (has(o, 'epayco')) patch.epayco = validateEpayco(o.epayco, 'epayco');
+  if (patch.format !== undefined && patch.format !== 'epayco' && patch.epayco !== undefined) throw epaycoNotUsed(patch.format);
   return patch;
 }
 
-/** Action routes take no body; `{}` is tolerated, anything else is refused rather than ignored. */
 /** `POST /v1/keys`: `{ merchantId?: string | null, name?: string }`; no merchantId = an admin key. */
 export function validateNewKey(body: unknown): { merchantId: string | null; name: string | null } {
   const o = body === undefined ? {} : requireObject(body, '');
@@ -288,9 +305,11 @@ export function validateNewKey(body: unknown): { merchantId: string | null; name
   const merchantId =
     !has(o, 'merchantId') || o.merchantId === null ? null : boundedString(o.merchantId, 'merchantId', 1, LIMITS.merchantIdMax);
   const name = has(o, 'name') ? boundedString(o.name, 'name', 1, LIMITS.nameMax) : null;
+  if (name !== null) refuseCardNumber(name, 'name');
   return { merchantId, name };
 }
 
+/** Action routes take no body; `{}` is tolerated, anything else is refused rather than ignored. */
 export function validateNoBody(body: unknown): void {
   if (body === undefined || body === null) return;
   if (isObject(body)) {
@@ -326,13 +345,18 @@ function validateCustomer(v: unknown, field: string): Customer | null {
   const o = requireObject(v, field);
   onlyFields(o, ['name', 'phone'], field);
   const c: { name?: string; phone?: string } = {};
-  if (has(o, 'name')) c.name = boundedString(o.name, `${field}.name`, 1, LIMITS.customerNameMax);
+  if (has(o, 'name')) {
+    c.name = boundedString(o.name, `${field}.name`, 1, LIMITS.customerNameMax);
+    refuseCardNumber(c.name, `${field}.name`);
+  }
   if (has(o, 'phone')) {
     const phone = boundedString(o.phone, `${field}.phone`, 1, LIMITS.customerPhoneMax);
     if (!PHONE.test(phone)) {
       throw fail('invalid_field', `${field}.phone`, 'may hold only digits, spaces, +, - and parentheses');
     }
-    // E.164 numbers have at most 15 digits; more could only be something else, such as a card number.
+    // E.164 numbers have at most 15 digits; more could only be something else, such as a card
+    // number. Phones are not read for card numbers: 13- to 15-digit phone numbers (+86 mobiles
+    // have 13) pass Luhn one time in ten, and the common 16-digit PANs cannot fit.
     if (phone.replace(/\D/g, '').length > 15) {
       throw fail('invalid_field', `${field}.phone`, 'may hold at most 15 digits (E.164)');
     }
@@ -350,6 +374,7 @@ function validateMetadata(v: unknown, field: string): Record<string, string | nu
   }
   const out: Record<string, string | number | boolean | null> = {};
   for (const k of keys) {
+    refuseCardNumberInKey(k, field);
     const at = `${field}.${k.length > LIMITS.metadataKeyMax ? `${k.slice(0, LIMITS.metadataKeyMax)}…` : k}`;
     if (k.length === 0 || k.length > LIMITS.metadataKeyMax) {
       throw fail('invalid_field', at, `is not a valid key: keys must be 1 to ${LIMITS.metadataKeyMax} characters long`);
@@ -360,8 +385,14 @@ function validateMetadata(v: unknown, field: string): Record<string, string | nu
       if (val.length > LIMITS.metadataStringMax) {
         throw fail('invalid_field', at, `must be at most ${LIMITS.metadataStringMax} characters long; it is ${val.length}`);
       }
+      refuseCardNumber(val, at);
     } else if (typeof val === 'number') {
       if (!Number.isFinite(val)) throw fail('invalid_field', at, 'must be a finite number');
+      // Past 2^53 the JSON parser has already rounded it (a 19-digit id arrives changed).
+      if (Math.abs(val) > Number.MAX_SAFE_INTEGER) {
+        throw fail('invalid_field', at, `is beyond ±${Number.MAX_SAFE_INTEGER}, which JSON numbers cannot carry exactly; send it as a string`);
+      }
+      refuseCardNumber(String(val), at);
     } else if (typeof val !== 'boolean' && val !== null) {
       throw fail('invalid_field', at, `must be a string, number, boolean or null (no nesting); it is ${describe(val)}`);
     }
@@ -388,38 +419,17 @@ export function validateTransaction(body: unknown, prefix = ''): TransactionInpu
       throw fail('invalid_field', path(prefix, 'id'), 'must be 1 to 64 characters of A-Z a-z 0-9 _ . : -');
     }
     id = o.id as string;
+    refuseCardNumber(id, path(prefix, 'id'));
   }
   const merchantId = boundedString(o.merchantId, path(prefix, 'merchantId'), 1, LIMITS.merchantIdMax);
   const reference = boundedString(o.reference, path(prefix, 'reference'), 1, LIMITS.referenceMax);
+  refuseCardNumber(reference, path(prefix, 'reference'));
   const currency = parseCurrency(o.currency, path(prefix, 'currency'));
   const amount = parseAmount(o.amount, currency, path(prefix, 'amount'));
   const status = parseStatus(o.status, path(prefix, 'status'));
   const customer = has(o, 'customer') ? validateCustomer(o.customer, path(prefix, 'customer')) : null;
   const metadata = has(o, 'metadata') ? validateMetadata(o.metadata, path(prefix, 'metadata')) : null;
-  refuseCardNumbers(prefix, customer, metadata);
   return { id, merchantId, reference, amount, currency, status, customer, metadata };
-}
-
-/**
- * No PAN may be stored or logged: every free-text field is checked. Not checked: `reference`, an
- * identifier the merchant generates (a numeric order id of 13+ digits passes Luhn one time in ten,
- * and refusing it would break honest integrations), and `phone` (limited to the 15 digits of
- * E.164, so the common 16-digit PANs cannot fit; shorter numbers pass Luhn too often to refuse).
- */
-function refuseCardNumbers(
-  prefix: string,
-  customer: Customer | null,
-  metadata: Record<string, string | number | boolean | null> | null,
-): void {
-  const rule = 'must not contain a card number (13 to 19 digits passing Luhn)';
-  if (customer?.name !== undefined && containsCardNumber(customer.name)) {
-    throw fail('card_number_refused', path(prefix, 'customer.name'), rule);
-  }
-  for (const [k, v] of Object.entries(metadata ?? {})) {
-    if (containsCardNumber(typeof v === 'string' ? v : String(v))) {
-      throw fail('card_number_refused', path(prefix, `metadata.${k}`), rule);
-    }
-  }
 }
 
 /** `PATCH /v1/transactions/:id`: `{ status }` and nothing else. */
@@ -462,6 +472,7 @@ export function splitBatchItem(item: unknown, prefix: string): { item: unknown; 
   if (typeof idempotencyKey !== 'string' || !isIdempotencyKey(idempotencyKey)) {
     throw fail('invalid_idempotency_key', field, `must be 1 to ${LIMITS.idempotencyKeyMax} printable ASCII characters`);
   }
+  refuseCardNumber(idempotencyKey, field);
   return { item: rest, idempotencyKey };
 }
 
@@ -481,6 +492,7 @@ export function parseIdempotencyKey(v: unknown): string | undefined {
       { field: 'Idempotency-Key' },
     );
   }
+  refuseCardNumber(v, 'Idempotency-Key');
   return v;
 }
 

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { generateApiKey } from '../api/auth.js';
+import { LIMITS } from '../api/validate.js';
 import { newId } from '../domain/ids.js';
+import { containsCardNumber } from '../domain/pan.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
 import { configFromFlags } from './start.js';
@@ -34,6 +36,11 @@ export function registerKeys(program: Command): void {
     .option('--name <name>', 'a label to recognise the key by')
     .option('--db <file>', 'SQLite file (env CONFIRMA_DB_PATH, default ./data/confirma.db)')
     .action(async (opts: { merchant?: string; name?: string; db?: string }) => {
+      // The name is stored and copied into the audit log, under the API's rules for a key's name.
+      if (opts.name !== undefined && (opts.name.length < 1 || opts.name.length > LIMITS.nameMax)) {
+        fail(`--name must be 1 to ${LIMITS.nameMax} characters`);
+      }
+      if (opts.name !== undefined && containsCardNumber(opts.name)) fail('--name must not contain a card number');
       await withStore(opts.db, async (store) => {
         const merchantId = opts.merchant ?? null;
         if (merchantId !== null && (await store.getMerchant(merchantId)) === undefined) fail(`no merchant ${merchantId}`);

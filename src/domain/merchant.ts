@@ -58,8 +58,8 @@ export interface MerchantPatch {
   readonly timeoutMs?: number | null;
   readonly retrySchedule?: readonly number[] | null;
   readonly enabled?: boolean;
-  /** Replaces the ePayco credentials (both together). */
-  readonly epayco?: EpaycoCredentials;
+  /** Replaces the ePayco credentials (both together); null removes them (a switch to `standard`). */
+  readonly epayco?: EpaycoCredentials | null;
 }
 
 /** What the dispatcher needs to deliver to a merchant. */

@@ -2,7 +2,7 @@ import type { ApiKeyRecord } from '../domain/api-key.js';
 import type { AuditAction, AuditEntry } from '../domain/audit.js';
 import type { Attempt, Claim, Confirmation, ConfirmationState } from '../domain/confirmation.js';
 import { newId } from '../domain/ids.js';
-import type { Format, Merchant } from '../domain/merchant.js';
+import type { Format, Merchant, MerchantPatch } from '../domain/merchant.js';
 import { confirmationBody } from '../domain/payload.js';
 import { confirmationType, type Status } from '../domain/status.js';
 import type { Customer, NewTransaction, Transaction } from '../domain/transaction.js';
@@ -38,6 +38,12 @@ export function nullableNumber(v: unknown): number | null {
 
 export function nullableString(v: unknown): string | null {
   return v === null || v === undefined ? null : String(v);
+}
+
+/** The ePayco columns after a patch: kept, replaced, or removed (null, on a switch to `standard`). */
+export function patchedEpaycoColumns(cur: Merchant, patch: MerchantPatch): { custId: string | null; sealedPKey: string | null } {
+  const next = patch.epayco === undefined ? cur.epayco : patch.epayco;
+  return { custId: next?.custId ?? null, sealedPKey: next?.sealedPKey ?? null };
 }
 
 export function toMerchant(r: Row): Merchant {

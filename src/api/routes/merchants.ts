@@ -11,6 +11,7 @@ import { audit } from '../audit.js';
 import { authOf, generateApiKey, requireAdmin, requireMerchantVisible } from '../auth.js';
 import type { RouteContext } from '../server.js';
 import {
+  epaycoNotUsed,
   MERCHANT_SELF_PATCH_FIELDS,
   parsePageQuery,
   validateMerchantPatch,
@@ -105,17 +106,22 @@ export function merchantRoutes(app: FastifyInstance, ctx: RouteContext): void {
       }
     }
     const { epayco, ...rest } = input;
-    if (rest.format === 'epayco' && epayco === undefined) {
-      // Switching to epayco needs credentials, given now or stored before.
+    if ((rest.format === 'epayco' && epayco === undefined) || (rest.format === undefined && epayco !== undefined)) {
       const current = await store.getMerchant(id);
       if (current === undefined) throw new ConfirmaError('merchant_not_found', `merchant ${id} does not exist`);
-      if (current.epayco === null) {
+      // Switching to epayco needs credentials, given now or stored before.
+      if (rest.format === 'epayco' && current.epayco === null) {
         throw new ConfirmaError('missing_field', 'epayco is required when format becomes epayco: { custId, pKey }', {
           field: 'epayco',
         });
       }
+      if (rest.format === undefined && current.format !== 'epayco') throw epaycoNotUsed(current.format);
     }
-    const patch: MerchantPatch = epayco === undefined ? rest : { ...rest, epayco: seal(id, epayco) };
+    // A switch away from epayco removes the stored credentials: a pKey nothing uses is not kept
+    // (switching back asks for them again).
+    let patch: MerchantPatch = rest;
+    if (epayco !== undefined) patch = { ...rest, epayco: seal(id, epayco) };
+    else if (rest.format !== undefined && rest.format !== 'epayco') patch = { ...rest, epayco: null };
     const merchant = await store.updateMerchant(id, patch, Date.now());
     if (merchant === undefined) throw new ConfirmaError('merchant_not_found', `merchant ${id} does not exist`);
     await audit(store, request, 'merchant.updated', id, { fields: Object.keys(patch) });

@@ -19,6 +19,7 @@ import {
   type TransactionInput,
 } from '../validate.js';
 import { confirmationSummaryView, transactionView } from '../views.js';
+import { checkItem } from '../well-formed.js';
 
 type IdParams = { Params: { id: string } };
 
@@ -67,7 +68,7 @@ export function transactionRoutes(app: FastifyInstance, ctx: RouteContext): void
     return transactionView(result.transaction);
   });
 
-  app.post('/v1/transactions/batch', async (request) => {
+  app.post('/v1/transactions/batch', { config: { itemsCheckedByRoute: 'transactions' } }, async (request) => {
     const auth = authOf(request);
     const key = parseIdempotencyKey(request.headers['idempotency-key']);
     const items = validateBatchEnvelope(request.body);
@@ -76,6 +77,7 @@ export function transactionRoutes(app: FastifyInstance, ctx: RouteContext): void
     const opIndex: number[] = [];
     items.forEach((item, index) => {
       try {
+        checkItem(item, 'transactions', index);
         const split = splitBatchItem(item, `transactions.${index}`);
         const input = validateTransaction(split.item, `transactions.${index}`);
         // An item's own idempotencyKey wins: it names the item wherever it sits in the batch.

@@ -6,7 +6,7 @@ import { CONFIRMATION_STATES, OPEN_STATES } from '../../domain/confirmation.js';
 import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { loadMigrations } from '../migrations.js';
-import { OPEN_STATES_SQL, storedCredentials, toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, toAuditEntry, type Row } from '../rows.js';
+import { OPEN_STATES_SQL, patchedEpaycoColumns, storedCredentials, toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, toAuditEntry, type Row } from '../rows.js';
 import {
   FIRST_ATTEMPT_LOOKAHEAD,
   type ClaimOptions,
@@ -220,6 +220,7 @@ export class PostgresStore implements Store {
       const disabledReason =
         patch.enabled === undefined ? cur.disabledReason : patch.enabled ? null : (cur.disabledReason ?? 'disabled by admin');
       const schedule = patch.retrySchedule === undefined ? cur.retrySchedule : patch.retrySchedule;
+      const epayco = patchedEpaycoColumns(cur, patch);
       const updated = await c.query<Row>(
         `UPDATE merchants SET name = $2, url = $3, format = $4, max_in_flight = $5, timeout_ms = $6, retry_schedule = $7,
            disabled_at = $8, disabled_reason = $9, updated_at = $10, epayco_cust_id = $11, epayco_p_key_sealed = $12
@@ -235,8 +236,8 @@ export class PostgresStore implements Store {
           disabledAt,
           disabledReason,
           now,
-          patch.epayco === undefined ? (cur.epayco?.custId ?? null) : patch.epayco.custId,
-          patch.epayco === undefined ? (cur.epayco?.sealedPKey ?? null) : patch.epayco.sealedPKey,
+          epayco.custId,
+          epayco.sealedPKey,
         ],
       );
       if (cur.disabledAt !== null && disabledAt === null) {

@@ -15,6 +15,7 @@ import {
   toConfirmation,
   toAuditEntry,
   storedCredentials,
+  patchedEpaycoColumns,
   nextPurgeCursor,
   type Row,
 } from '../rows.js';
@@ -210,6 +211,7 @@ export class SqliteStore implements Store {
         const disabledReason =
           patch.enabled === undefined ? cur.disabledReason : patch.enabled ? null : (cur.disabledReason ?? 'disabled by admin');
         const schedule = patch.retrySchedule === undefined ? cur.retrySchedule : patch.retrySchedule;
+        const epayco = patchedEpaycoColumns(cur, patch);
         this.s.updateMerchant.run({
           id,
           name: patch.name ?? cur.name,
@@ -220,8 +222,8 @@ export class SqliteStore implements Store {
           retry_schedule: schedule === null ? null : JSON.stringify(schedule),
           disabled_at: disabledAt,
           disabled_reason: disabledReason,
-          epayco_cust_id: patch.epayco === undefined ? (cur.epayco?.custId ?? null) : patch.epayco.custId,
-          epayco_p_key_sealed: patch.epayco === undefined ? (cur.epayco?.sealedPKey ?? null) : patch.epayco.sealedPKey,
+          epayco_cust_id: epayco.custId,
+          epayco_p_key_sealed: epayco.sealedPKey,
           now,
         });
         if (cur.disabledAt !== null && disabledAt === null) this.s.unparkMerchant.run(now, id);
