@@ -1,8 +1,9 @@
 import type { Format } from './merchant.js';
 
 /**
- * Confirmation states. Only `pending` and `inflight` rows are on the queue path (a partial index
- * covers exactly those), so delivered history never slows claims.
+ * Confirmation states. Only `pending` and `inflight` rows are on the queue path (the queue's
+ * partial index covers exactly those; the per-merchant one, `pending` alone), so delivered history
+ * never slows claims.
  *
  *   waiting   an earlier confirmation of the same transaction is still open (per-transaction order)
  *   pending   due at `dueAt`
