@@ -7,7 +7,7 @@ import { confirmationBody } from '../domain/payload.js';
 import { confirmationType, type Status } from '../domain/status.js';
 import type { Customer, NewTransaction, Transaction } from '../domain/transaction.js';
 import { ConfirmaError } from '../errors.js';
-import { OPEN_STATES } from '../domain/confirmation.js';
+import { OPEN_STATES, ORDER_BLOCKING_STATES, PROMOTION_BLOCKING_STATES, QUEUE_STATES } from '../domain/confirmation.js';
 import type { IngestClaimer, IngestResult, PurgeCursor, Scope, StoredCredential } from './store.js';
 
 /**
@@ -203,8 +203,27 @@ export function storedCredentials(secrets: readonly Row[], pKeys: readonly Row[]
   ];
 }
 
-/** The open states as an SQL list (`'waiting', 'pending', …`), written into statements so a planner can match partial indexes. */
-export const OPEN_STATES_SQL = OPEN_STATES.map((s) => `'${s}'`).join(', ');
+/** States as an SQL list (`'waiting', 'pending'`), written into statements so a planner can match partial indexes. */
+function sqlList(states: readonly ConfirmationState[]): string {
+  return states.map((s) => `'${s}'`).join(', ');
+}
+
+/** `OPEN_STATES` as an SQL list. */
+export const OPEN_STATES_SQL = sqlList(OPEN_STATES);
+/** `QUEUE_STATES` as an SQL list: the predicate of the queue's partial index. */
+export const QUEUE_STATES_SQL = sqlList(QUEUE_STATES);
+/** `ORDER_BLOCKING_STATES` as an SQL list: "does this transaction still have a confirmation open?" at ingest. */
+export const ORDER_BLOCKING_STATES_SQL = sqlList(ORDER_BLOCKING_STATES);
+/** `PROMOTION_BLOCKING_STATES` as an SQL list: "may the transaction's next waiting confirmation be promoted?". */
+export const PROMOTION_BLOCKING_STATES_SQL = sqlList(PROMOTION_BLOCKING_STATES);
+
+/**
+ * The state of a new confirmation: `waiting` behind an open one of the same transaction
+ * (`ORDER_BLOCKING_STATES`), else `parked` while the merchant is disabled, else `pending` (due now).
+ */
+export function newConfirmationState(orderBlocked: boolean, merchantDisabled: boolean): ConfirmationState {
+  return orderBlocked ? 'waiting' : merchantDisabled ? 'parked' : 'pending';
+}
 
 /**
  * Where a retention scan of transactions resumes: after the last row of a full batch, none after a

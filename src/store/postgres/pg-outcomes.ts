@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { ConfirmationState } from '../../domain/confirmation.js';
-import type { Row } from '../rows.js';
+import { PROMOTION_BLOCKING_STATES_SQL, type Row } from '../rows.js';
 import type { OutcomeRecord, OutcomesRecorded } from '../store.js';
 import { txKey } from '../transaction-key.js';
 
@@ -115,7 +115,7 @@ export async function applyOutcomes(c: pg.PoolClient, records: readonly OutcomeR
                ORDER BY transaction_id, merchant_id, seq) nx
          WHERE c.id = nx.id AND m.id = c.merchant_id
            AND NOT EXISTS (SELECT 1 FROM confirmations o WHERE o.transaction_id = c.transaction_id
-                           AND o.merchant_id = c.merchant_id AND o.state IN ('pending', 'inflight', 'parked'))
+                           AND o.merchant_id = c.merchant_id AND o.state IN (${PROMOTION_BLOCKING_STATES_SQL}))
          RETURNING c.merchant_id, c.state`,
         [promote.map((k) => k.transactionId), promote.map((k) => k.merchantId), now],
       );

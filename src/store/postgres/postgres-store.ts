@@ -6,7 +6,7 @@ import { CONFIRMATION_STATES, OPEN_STATES } from '../../domain/confirmation.js';
 import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { loadMigrations } from '../migrations.js';
-import { OPEN_STATES_SQL, patchedEpaycoColumns, storedCredentials, toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, toAuditEntry, type Row } from '../rows.js';
+import { OPEN_STATES_SQL, QUEUE_STATES_SQL, patchedEpaycoColumns, storedCredentials, toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, toAuditEntry, type Row } from '../rows.js';
 import {
   FIRST_ATTEMPT_LOOKAHEAD,
   type ClaimOptions,
@@ -456,7 +456,7 @@ export class PostgresStore implements Store {
       // Rows another worker is claiming right now are skipped, not waited for.
       const { rows } = await c.query<Row>(
         `SELECT id, merchant_id FROM confirmations
-         WHERE state IN ('pending', 'inflight') AND due_at <= $1 AND NOT (merchant_id = ANY($2::text[]))
+         WHERE state IN (${QUEUE_STATES_SQL}) AND due_at <= $1 AND NOT (merchant_id = ANY($2::text[]))
          ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
         [opts.now, opts.exclude, opts.limit],
       );
@@ -549,7 +549,7 @@ export class PostgresStore implements Store {
 
   async nextDueAt(): Promise<number | null> {
     const { rows } = await this.q(
-      `SELECT due_at FROM confirmations WHERE state IN ('pending', 'inflight') AND due_at IS NOT NULL ORDER BY due_at LIMIT 1`,
+      `SELECT due_at FROM confirmations WHERE state IN (${QUEUE_STATES_SQL}) AND due_at IS NOT NULL ORDER BY due_at LIMIT 1`,
     );
     return rows[0] === undefined ? null : Number(rows[0].due_at);
   }
