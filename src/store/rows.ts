@@ -2,7 +2,7 @@ import type { ApiKeyRecord } from '../domain/api-key.js';
 import type { AuditAction, AuditEntry } from '../domain/audit.js';
 import type { Attempt, Claim, Confirmation, ConfirmationState } from '../domain/confirmation.js';
 import { newId } from '../domain/ids.js';
-import type { Format, Merchant, MerchantPatch } from '../domain/merchant.js';
+import type { Format, Merchant, MerchantPatch, NewMerchant } from '../domain/merchant.js';
 import { confirmationBody } from '../domain/payload.js';
 import { confirmationType, type Status } from '../domain/status.js';
 import type { Customer, NewTransaction, Transaction } from '../domain/transaction.js';
@@ -40,10 +40,64 @@ export function nullableString(v: unknown): string | null {
   return v === null || v === undefined ? null : String(v);
 }
 
-/** The ePayco columns after a patch: kept, replaced, or removed (null, on a switch to `standard`). */
-export function patchedEpaycoColumns(cur: Merchant, patch: MerchantPatch): { custId: string | null; sealedPKey: string | null } {
-  const next = patch.epayco === undefined ? cur.epayco : patch.epayco;
-  return { custId: next?.custId ?? null, sealedPKey: next?.sealedPKey ?? null };
+/** A merchant's settings as the columns of `merchants` that hold them (`toMerchant` reads them back). */
+export interface SettingsColumns {
+  readonly name: string;
+  readonly url: string;
+  readonly format: Format;
+  readonly max_in_flight: number | null;
+  readonly timeout_ms: number | null;
+  /** JSON array of seconds, or null for the global schedule. */
+  readonly retry_schedule: string | null;
+  readonly epayco_cust_id: string | null;
+  readonly epayco_p_key_sealed: string | null;
+}
+
+export function settingsColumns(m: Omit<NewMerchant, 'id'>): SettingsColumns {
+  return {
+    name: m.name,
+    url: m.url,
+    format: m.format,
+    max_in_flight: m.maxInFlight,
+    timeout_ms: m.timeoutMs,
+    retry_schedule: m.retrySchedule === null ? null : JSON.stringify(m.retrySchedule),
+    epayco_cust_id: m.epayco?.custId ?? null,
+    epayco_p_key_sealed: m.epayco?.sealedPKey ?? null,
+  };
+}
+
+/** A merchant after a patch: every column an update writes (but `updated_at`), and what its queue needs. */
+export interface PatchedMerchant {
+  readonly columns: SettingsColumns & { readonly disabled_at: number | null; readonly disabled_reason: string | null };
+  /**
+   * `park`: the patch disabled the merchant, its pending confirmations are parked; `unpark`: it
+   * enabled it, its parked confirmations are due now; undefined: neither changed.
+   */
+  readonly queue: 'park' | 'unpark' | undefined;
+}
+
+/**
+ * A PATCH applied to the merchant as stored: a field left out keeps its value; null clears one
+ * that may be null (back to the global default; for `epayco`, removes the credentials, as a
+ * switch to `standard` does). `enabled: false` keeps the time and reason of an earlier disabling
+ * (a 410's, say); `enabled: true` clears both.
+ */
+export function patchMerchant(cur: Merchant, patch: MerchantPatch, now: number): PatchedMerchant {
+  const disabledAt = patch.enabled === undefined ? cur.disabledAt : patch.enabled ? null : (cur.disabledAt ?? now);
+  const disabledReason =
+    patch.enabled === undefined ? cur.disabledReason : patch.enabled ? null : (cur.disabledReason ?? 'disabled by admin');
+  const settings = settingsColumns({
+    name: patch.name ?? cur.name,
+    url: patch.url ?? cur.url,
+    format: patch.format ?? cur.format,
+    maxInFlight: patch.maxInFlight === undefined ? cur.maxInFlight : patch.maxInFlight,
+    timeoutMs: patch.timeoutMs === undefined ? cur.timeoutMs : patch.timeoutMs,
+    retrySchedule: patch.retrySchedule === undefined ? cur.retrySchedule : patch.retrySchedule,
+    epayco: patch.epayco === undefined ? cur.epayco : patch.epayco,
+  });
+  const queue =
+    cur.disabledAt !== null && disabledAt === null ? 'unpark' : cur.disabledAt === null && disabledAt !== null ? 'park' : undefined;
+  return { columns: { ...settings, disabled_at: disabledAt, disabled_reason: disabledReason }, queue };
 }
 
 export function toMerchant(r: Row): Merchant {

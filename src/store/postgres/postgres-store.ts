@@ -6,7 +6,7 @@ import { CONFIRMATION_STATES, OPEN_STATES } from '../../domain/confirmation.js';
 import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { loadMigrations } from '../migrations.js';
-import { OPEN_STATES_SQL, QUEUE_STATES_SQL, patchedEpaycoColumns, storedCredentials, toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, toAuditEntry, type Row } from '../rows.js';
+import { OPEN_STATES_SQL, QUEUE_STATES_SQL, patchMerchant, settingsColumns, storedCredentials, toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, toAuditEntry, type Row } from '../rows.js';
 import {
   FIRST_ATTEMPT_LOOKAHEAD,
   type ClaimOptions,
@@ -171,23 +171,13 @@ export class PostgresStore implements Store {
 
   async createMerchant(m: NewMerchant, secret: string, apiKey: { id: string; hash: string; prefix: string }): Promise<Merchant> {
     const now = Date.now();
+    const s = settingsColumns(m);
     return this.tx(async (c) => {
       const { rows } = await c.query<Row>(
         `INSERT INTO merchants (id, name, url, format, max_in_flight, timeout_ms, retry_schedule, epayco_cust_id,
            epayco_p_key_sealed, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING *`,
-        [
-          m.id,
-          m.name,
-          m.url,
-          m.format,
-          m.maxInFlight,
-          m.timeoutMs,
-          m.retrySchedule === null ? null : JSON.stringify(m.retrySchedule),
-          m.epayco?.custId ?? null,
-          m.epayco?.sealedPKey ?? null,
-          now,
-        ],
+        [m.id, s.name, s.url, s.format, s.max_in_flight, s.timeout_ms, s.retry_schedule, s.epayco_cust_id, s.epayco_p_key_sealed, now],
       );
       await c.query('INSERT INTO merchant_secrets (merchant_id, secret, created_at) VALUES ($1, $2, $3)', [m.id, secret, now]);
       await c.query('INSERT INTO api_keys (id, merchant_id, prefix, hash, created_at) VALUES ($1, $2, $3, $4, $5)', [
@@ -215,36 +205,31 @@ export class PostgresStore implements Store {
     return this.tx(async (c) => {
       const { rows } = await c.query<Row>('SELECT * FROM merchants WHERE id = $1 FOR UPDATE', [id]);
       if (rows[0] === undefined) return undefined;
-      const cur = toMerchant(rows[0]);
-      const disabledAt = patch.enabled === undefined ? cur.disabledAt : patch.enabled ? null : (cur.disabledAt ?? now);
-      const disabledReason =
-        patch.enabled === undefined ? cur.disabledReason : patch.enabled ? null : (cur.disabledReason ?? 'disabled by admin');
-      const schedule = patch.retrySchedule === undefined ? cur.retrySchedule : patch.retrySchedule;
-      const epayco = patchedEpaycoColumns(cur, patch);
+      const { columns: m, queue } = patchMerchant(toMerchant(rows[0]), patch, now);
       const updated = await c.query<Row>(
         `UPDATE merchants SET name = $2, url = $3, format = $4, max_in_flight = $5, timeout_ms = $6, retry_schedule = $7,
            disabled_at = $8, disabled_reason = $9, updated_at = $10, epayco_cust_id = $11, epayco_p_key_sealed = $12
          WHERE id = $1 RETURNING *`,
         [
           id,
-          patch.name ?? cur.name,
-          patch.url ?? cur.url,
-          patch.format ?? cur.format,
-          patch.maxInFlight === undefined ? cur.maxInFlight : patch.maxInFlight,
-          patch.timeoutMs === undefined ? cur.timeoutMs : patch.timeoutMs,
-          schedule === null ? null : JSON.stringify(schedule),
-          disabledAt,
-          disabledReason,
+          m.name,
+          m.url,
+          m.format,
+          m.max_in_flight,
+          m.timeout_ms,
+          m.retry_schedule,
+          m.disabled_at,
+          m.disabled_reason,
           now,
-          epayco.custId,
-          epayco.sealedPKey,
+          m.epayco_cust_id,
+          m.epayco_p_key_sealed,
         ],
       );
-      if (cur.disabledAt !== null && disabledAt === null) {
+      if (queue === 'unpark') {
         await c.query(`UPDATE confirmations SET state = 'pending', due_at = $1 WHERE merchant_id = $2 AND state = 'parked'`, [now, id]);
         await this.notify(c, id); // unparked rows are due now: tell the workers
       }
-      if (cur.disabledAt === null && disabledAt !== null) {
+      if (queue === 'park') {
         await c.query(`UPDATE confirmations SET state = 'parked', due_at = NULL WHERE merchant_id = $1 AND state = 'pending'`, [id]);
       }
       return toMerchant(updated.rows[0]!);

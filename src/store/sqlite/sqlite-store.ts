@@ -15,7 +15,8 @@ import {
   toConfirmation,
   toAuditEntry,
   storedCredentials,
-  patchedEpaycoColumns,
+  patchMerchant,
+  settingsColumns,
   nextPurgeCursor,
   type Row,
 } from '../rows.js';
@@ -164,18 +165,7 @@ export class SqliteStore implements Store {
     this.ready();
     const now = Date.now();
     this.db.transaction(() => {
-      this.s.insertMerchant.run({
-        id: m.id,
-        name: m.name,
-        url: m.url,
-        format: m.format,
-        max_in_flight: m.maxInFlight,
-        timeout_ms: m.timeoutMs,
-        retry_schedule: m.retrySchedule === null ? null : JSON.stringify(m.retrySchedule),
-        epayco_cust_id: m.epayco?.custId ?? null,
-        epayco_p_key_sealed: m.epayco?.sealedPKey ?? null,
-        now,
-      });
+      this.s.insertMerchant.run({ id: m.id, ...settingsColumns(m), now });
       this.s.insertSecret.run(m.id, secret, now);
       this.s.insertApiKey.run(apiKey.id, m.id, apiKey.prefix, apiKey.hash, now);
     }).immediate();
@@ -205,29 +195,10 @@ export class SqliteStore implements Store {
       .transaction((): Merchant | undefined => {
         const row = this.s.getMerchant.get(id) as Row | undefined;
         if (row === undefined) return undefined;
-        const cur = toMerchant(row);
-        const disabledAt =
-          patch.enabled === undefined ? cur.disabledAt : patch.enabled ? null : (cur.disabledAt ?? now);
-        const disabledReason =
-          patch.enabled === undefined ? cur.disabledReason : patch.enabled ? null : (cur.disabledReason ?? 'disabled by admin');
-        const schedule = patch.retrySchedule === undefined ? cur.retrySchedule : patch.retrySchedule;
-        const epayco = patchedEpaycoColumns(cur, patch);
-        this.s.updateMerchant.run({
-          id,
-          name: patch.name ?? cur.name,
-          url: patch.url ?? cur.url,
-          format: patch.format ?? cur.format,
-          max_in_flight: patch.maxInFlight === undefined ? cur.maxInFlight : patch.maxInFlight,
-          timeout_ms: patch.timeoutMs === undefined ? cur.timeoutMs : patch.timeoutMs,
-          retry_schedule: schedule === null ? null : JSON.stringify(schedule),
-          disabled_at: disabledAt,
-          disabled_reason: disabledReason,
-          epayco_cust_id: epayco.custId,
-          epayco_p_key_sealed: epayco.sealedPKey,
-          now,
-        });
-        if (cur.disabledAt !== null && disabledAt === null) this.s.unparkMerchant.run(now, id);
-        if (cur.disabledAt === null && disabledAt !== null) this.s.parkMerchant.run(id);
+        const { columns, queue } = patchMerchant(toMerchant(row), patch, now);
+        this.s.updateMerchant.run({ id, ...columns, now });
+        if (queue === 'unpark') this.s.unparkMerchant.run(now, id);
+        if (queue === 'park') this.s.parkMerchant.run(id);
         return this.mustMerchant(id);
       })
       .immediate();
