@@ -8,7 +8,18 @@ import {
   blocksOrder,
 } from '../src/domain/confirmation.js';
 import type { Merchant } from '../src/domain/merchant.js';
-import { newConfirmationState, ORDER_BLOCKING_STATES_SQL, patchMerchant, PROMOTION_BLOCKING_STATES_SQL, settingsColumns } from '../src/store/rows.js';
+import type { Claim } from '../src/domain/confirmation.js';
+import {
+  newConfirmationState,
+  ORDER_BLOCKING_STATES_SQL,
+  outcomeColumns,
+  patchMerchant,
+  PROMOTION_BLOCKING_STATES_SQL,
+  releasesOrder,
+  settingsColumns,
+  withinCapacity,
+  type Row,
+} from '../src/store/rows.js';
 
 /**
  * The rules both stores share (rows.ts, domain/confirmation.ts), tested on their own; the contract
@@ -97,5 +108,49 @@ describe('merchant patch', () => {
     const on = patchMerchant(gone, { enabled: true }, 50);
     assert.deepEqual([on.columns.disabled_at, on.columns.disabled_reason, on.queue], [null, null, 'unpark']);
     assert.equal(patchMerchant(merchant, { enabled: true }, 50).queue, undefined);
+  });
+});
+
+const claim: Claim = { id: 'msg_1', merchantId: 'mer_1', transactionId: 'tx_1', seq: 1, body: '{}', format: 'standard', tries: 2, token: 3 };
+
+describe('outcome to row', () => {
+  it('delivered: no retry left to count, the delivery time, no error', () => {
+    assert.deepEqual(outcomeColumns(claim, { kind: 'delivered' }, 500), { state: 'delivered', due_at: null, tries: 0, last_error: null, delivered_at: 500 });
+  });
+
+  it('retry: pending at its time, one more try, the reason kept', () => {
+    assert.deepEqual(outcomeColumns(claim, { kind: 'retry', at: 900, reason: 'HTTP 503' }, 500), {
+      state: 'pending',
+      due_at: 900,
+      tries: 3,
+      last_error: 'HTTP 503',
+      delivered_at: null,
+    });
+  });
+
+  it('dead and disable: off the queue (dead, parked) with their reason', () => {
+    assert.deepEqual(outcomeColumns(claim, { kind: 'dead', reason: 'gave up' }, 500), { state: 'dead', due_at: null, tries: 3, last_error: 'gave up', delivered_at: null });
+    assert.deepEqual(outcomeColumns(claim, { kind: 'disable', reason: '410' }, 500), { state: 'parked', due_at: null, tries: 3, last_error: '410', delivered_at: null });
+  });
+
+  it('lets the next confirmation of the transaction go only once delivered or dead', () => {
+    assert.deepEqual(
+      (['delivered', 'retry', 'dead', 'disable'] as const).filter(releasesOrder),
+      ['delivered', 'dead'],
+    );
+  });
+});
+
+describe('claim capacity', () => {
+  const row = (id: string, merchantId: string): Row => ({ id, merchant_id: merchantId });
+
+  it('takes rows in order up to each merchant\'s free slots, the default for a merchant not named', () => {
+    const rows = [row('1', 'a'), row('2', 'b'), row('3', 'a'), row('4', 'c'), row('5', 'a'), row('6', 'c'), row('7', 'c')];
+    const taken = withinCapacity(rows, { capacity: new Map([['a', 2], ['b', 0]]), defaultCapacity: 2 });
+    assert.deepEqual(taken.map((r) => r.id), ['1', '3', '4', '6']);
+  });
+
+  it('takes nothing for a merchant with no free slot, even with a default', () => {
+    assert.deepEqual(withinCapacity([row('1', 'a')], { capacity: new Map([['a', 0]]), defaultCapacity: 5 }), []);
   });
 });

@@ -7,8 +7,9 @@ import { confirmationBody } from '../domain/payload.js';
 import { confirmationType, type Status } from '../domain/status.js';
 import type { Customer, NewTransaction, Transaction } from '../domain/transaction.js';
 import { ConfirmaError } from '../errors.js';
-import { OPEN_STATES, ORDER_BLOCKING_STATES, PROMOTION_BLOCKING_STATES, QUEUE_STATES } from '../domain/confirmation.js';
-import type { IngestClaimer, IngestResult, PurgeCursor, Scope, StoredCredential } from './store.js';
+import { blocksOrder, OPEN_STATES, ORDER_BLOCKING_STATES, PROMOTION_BLOCKING_STATES, QUEUE_STATES } from '../domain/confirmation.js';
+import type { Outcome } from '../dispatch/outcome.js';
+import type { ClaimOptions, IngestClaimer, IngestResult, PurgeCursor, Scope, StoredCredential } from './store.js';
 
 /**
  * Row mapping shared by both adapters: the SQL dialects differ, the columns and their meaning do
@@ -234,6 +235,69 @@ export function newConfirmationRow(
     ? { id, merchantId: tx.merchantId, transactionId: tx.id, seq, body, format, tries: 0, token: 1 }
     : undefined;
   return { row, claim };
+}
+
+/** The state an outcome leaves its confirmation in (a retry's may still be parked, see the stores). */
+export function outcomeState(kind: Outcome['kind']): ConfirmationState {
+  switch (kind) {
+    case 'delivered':
+      return 'delivered';
+    case 'retry':
+      return 'pending';
+    case 'dead':
+      return 'dead';
+    case 'disable':
+      return 'parked';
+  }
+}
+
+/**
+ * Whether an outcome ends its confirmation's hold on the transaction's order (delivered or dead:
+ * its new state is not in `ORDER_BLOCKING_STATES`), so the next waiting one may be promoted.
+ */
+export function releasesOrder(kind: Outcome['kind']): boolean {
+  return !blocksOrder(outcomeState(kind));
+}
+
+/** The columns an outcome writes to its confirmation; `attempts` is counted up by the statement. */
+export interface OutcomeColumns {
+  readonly state: ConfirmationState;
+  /** When the retry is due; null otherwise. */
+  readonly due_at: number | null;
+  /** Failed attempts since it was last queued: 0 once delivered. */
+  readonly tries: number;
+  readonly last_error: string | null;
+  /** `now` when delivered; null keeps what the row holds. */
+  readonly delivered_at: number | null;
+}
+
+export function outcomeColumns(claim: Claim, outcome: Outcome, now: number): OutcomeColumns {
+  switch (outcome.kind) {
+    case 'delivered':
+      return { state: 'delivered', due_at: null, tries: 0, last_error: null, delivered_at: now };
+    case 'retry':
+      return { state: 'pending', due_at: outcome.at, tries: claim.tries + 1, last_error: outcome.reason, delivered_at: null };
+    case 'dead':
+    case 'disable':
+      return { state: outcomeState(outcome.kind), due_at: null, tries: claim.tries + 1, last_error: outcome.reason, delivered_at: null };
+  }
+}
+
+/**
+ * The candidate rows a claim takes, in the order given (oldest due first): at most each
+ * merchant's free slots, `capacity` or `defaultCapacity` for a merchant not in it.
+ */
+export function withinCapacity(rows: readonly Row[], opts: Pick<ClaimOptions, 'capacity' | 'defaultCapacity'>): Row[] {
+  const free = new Map<string, number>();
+  const taken: Row[] = [];
+  for (const r of rows) {
+    const merchantId = String(r.merchant_id);
+    const left = free.get(merchantId) ?? opts.capacity.get(merchantId) ?? opts.defaultCapacity;
+    if (left <= 0) continue;
+    free.set(merchantId, left - 1);
+    taken.push(r);
+  }
+  return taken;
 }
 
 /**

@@ -6,7 +6,21 @@ import { CONFIRMATION_STATES, OPEN_STATES } from '../../domain/confirmation.js';
 import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { loadMigrations } from '../migrations.js';
-import { OPEN_STATES_SQL, QUEUE_STATES_SQL, patchMerchant, settingsColumns, storedCredentials, toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, toAuditEntry, type Row } from '../rows.js';
+import {
+  OPEN_STATES_SQL,
+  patchMerchant,
+  QUEUE_STATES_SQL,
+  settingsColumns,
+  storedCredentials,
+  toApiKey,
+  toAttempt,
+  toAuditEntry,
+  toConfirmation,
+  toMerchant,
+  toTransaction,
+  withinCapacity,
+  type Row,
+} from '../rows.js';
 import {
   FIRST_ATTEMPT_LOOKAHEAD,
   type ClaimOptions,
@@ -445,16 +459,7 @@ export class PostgresStore implements Store {
          ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
         [opts.now, opts.exclude, opts.limit],
       );
-      const free = new Map<string, number>();
-      const ids: string[] = [];
-      for (const r of rows) {
-        const merchantId = String(r.merchant_id);
-        let left = free.get(merchantId);
-        if (left === undefined) left = opts.capacity.get(merchantId) ?? opts.defaultCapacity;
-        if (left <= 0) continue;
-        free.set(merchantId, left - 1);
-        ids.push(String(r.id));
-      }
+      const ids = withinCapacity(rows, opts).map((r) => String(r.id));
       if (ids.length === 0) return [];
       const claimed = await c.query<Row>(
         `UPDATE confirmations SET state = 'inflight', due_at = $2, lease_token = lease_token + 1

@@ -18,6 +18,9 @@ import {
   patchMerchant,
   settingsColumns,
   nextPurgeCursor,
+  outcomeColumns,
+  releasesOrder,
+  withinCapacity,
   type Row,
 } from '../rows.js';
 import { secureDatabaseFiles } from './file-modes.js';
@@ -390,18 +393,8 @@ export class SqliteStore implements Store {
 
   private claimRows(opts: ClaimOptions): Claim[] {
     const rows = this.s.selectDue.all(opts.now, JSON.stringify(opts.exclude), opts.limit) as Row[];
-    const free = new Map<string, number>();
-    const claims: Claim[] = [];
     const leaseUntil = opts.now + opts.leaseMs;
-    for (const r of rows) {
-      const merchantId = String(r.merchant_id);
-      let left = free.get(merchantId);
-      if (left === undefined) left = opts.capacity.get(merchantId) ?? opts.defaultCapacity;
-      if (left <= 0) continue;
-      free.set(merchantId, left - 1);
-      claims.push(this.claimRow(r, leaseUntil));
-    }
-    return claims;
+    return withinCapacity(rows, opts).map((r) => this.claimRow(r, leaseUntil));
   }
 
   private claimRow(r: Row, leaseUntil: number): Claim {
@@ -434,35 +427,13 @@ export class SqliteStore implements Store {
     let stale = 0;
     const promoted = new Set<string>();
     for (const { claim, outcome, attempt } of records) {
-      let state: ConfirmationState;
-      let dueAt: number | null = null;
-      let tries = claim.tries + 1;
-      let lastError: string | null = null;
-      switch (outcome.kind) {
-        case 'delivered':
-          state = 'delivered';
-          tries = 0;
-          break;
-        case 'retry':
-          state = 'pending';
-          dueAt = outcome.at;
-          lastError = outcome.reason;
-          break;
-        case 'dead':
-          state = 'dead';
-          lastError = outcome.reason;
-          break;
-        case 'disable':
-          state = 'parked';
-          lastError = outcome.reason;
-          break;
-      }
+      const row = outcomeColumns(claim, outcome, now);
       const updated = this.s.recordOutcome.get(
-        state,
-        dueAt,
-        tries,
-        lastError,
-        state === 'delivered' ? now : null,
+        row.state,
+        row.due_at,
+        row.tries,
+        row.last_error,
+        row.delivered_at,
         claim.id,
         claim.token,
       ) as Row | undefined;
@@ -483,12 +454,12 @@ export class SqliteStore implements Store {
         outcome.kind,
       );
       // Another attempt may have disabled the merchant (410) while this one was in flight.
-      if (state === 'pending') this.s.parkIfDisabled.run(claim.id);
+      if (outcome.kind === 'retry') this.s.parkIfDisabled.run(claim.id);
       if (outcome.kind === 'disable') {
         this.s.disableMerchant.run(now, outcome.reason, now, claim.merchantId);
         this.s.parkMerchant.run(claim.merchantId);
       }
-      if (state === 'delivered' || state === 'dead') {
+      if (releasesOrder(outcome.kind)) {
         const next = { now, tx: claim.transactionId, merchant: claim.merchantId };
         if (this.s.promoteNext.run(next).changes > 0) promoted.add(claim.merchantId);
       }
