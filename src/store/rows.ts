@@ -163,6 +163,20 @@ export function toConfirmation(r: Row): Confirmation {
   };
 }
 
+/** A claimed row as a claim: its columns, its body (read with it, or apart), its new lease token. */
+export function toClaim(r: Row, body: string, token: number): Claim {
+  return {
+    id: String(r.id),
+    merchantId: String(r.merchant_id),
+    transactionId: String(r.transaction_id),
+    seq: Number(r.seq),
+    body,
+    format: String(r.format) as Format,
+    tries: Number(r.tries),
+    token,
+  };
+}
+
 export function toAttempt(r: Row): Attempt {
   return {
     confirmationId: String(r.confirmation_id),

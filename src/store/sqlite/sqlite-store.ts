@@ -3,7 +3,7 @@ import type { ApiKeyRecord, NewApiKey } from '../../domain/api-key.js';
 import type { AuditEntry, NewAuditEntry } from '../../domain/audit.js';
 import type { Attempt, Claim, Confirmation, ConfirmationState, OpenState } from '../../domain/confirmation.js';
 import { CONFIRMATION_STATES, OPEN_STATES } from '../../domain/confirmation.js';
-import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
+import type { DeliveryTarget, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { idFloor } from '../../domain/ids.js';
 import { loadMigrations } from '../migrations.js';
@@ -12,6 +12,7 @@ import {
   toApiKey,
   toTransaction,
   toAttempt,
+  toClaim,
   toConfirmation,
   toAuditEntry,
   storedCredentials,
@@ -400,16 +401,7 @@ export class SqliteStore implements Store {
   private claimRow(r: Row, leaseUntil: number): Claim {
     const token = Number(r.lease_token) + 1;
     this.s.claim.run(leaseUntil, token, r.id);
-    return {
-      id: String(r.id),
-      merchantId: String(r.merchant_id),
-      transactionId: String(r.transaction_id),
-      seq: Number(r.seq),
-      body: String(r.body),
-      format: String(r.format) as Format,
-      tries: Number(r.tries),
-      token,
-    };
+    return toClaim(r, String(r.body), token);
   }
 
   async claimForMerchants(wants: readonly ClaimWant[], now: number, leaseMs: number): Promise<Claim[]> {
