@@ -1,28 +1,20 @@
 import { EventEmitter } from 'node:events';
 import type { Config } from '../config.js';
 import type { Claim } from '../domain/confirmation.js';
-import type { DeliveryTarget } from '../domain/merchant.js';
-import { GroupCommit } from '../ingest/group-commit.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
-import { hostOf, SpanKind, SpanStatusCode, traced, tracer } from '../observe/tracing.js';
-import { isConfirmaError } from '../errors.js';
-import { formatOf, FormatError, type OutgoingRequest } from '../formats/index.js';
-import { KeyringError, keyringOf, type Keyring } from '../signing/keyring.js';
-import { openSigningSecret } from '../signing/sealed-secrets.js';
-import type { ClaimWant, IngestClaimer, OutcomeRecord, OutcomesRecorded, Store } from '../store/store.js';
-import { classify } from './backoff.js';
+import { keyringOf } from '../signing/keyring.js';
+import type { OutcomeRecord, Store } from '../store/store.js';
+import { AttemptRun, AttemptSteps, type Unsendable } from './attempt.js';
 import type { BreakerSnapshot, BreakerState } from './breaker.js';
 import type { HttpClient } from './http-client.js';
 import { Lane } from './lane.js';
-import { attemptDeadlineMs, MIN_ATTEMPT_MS } from './lease.js';
+import { LaneClaims } from './lane-claims.js';
+import { nodeClaimer, type NodeClaimer, type NodeClaimerHost } from './node-claimer.js';
 import { verdictOf, type AttemptResult, type Outcome, type Verdict } from './outcome.js';
-
-/** How long a lane trusts its cached merchant settings and secrets. */
-const TARGET_TTL_MS = 5_000;
-/** Backoff between writes of an outcome whose commit failed: doubling from the first, up to the last. */
-const RECORD_RETRY_FIRST_MS = 50;
-const RECORD_RETRY_MAX_MS = 1_000;
+import { OutcomeWriter } from './outcome-writer.js';
+import { QueueScan } from './queue-scan.js';
+import { RequestBuilder } from './request-builder.js';
 
 /**
  * After an attempt that could not be sent (settings failed to load, merchant disabled, no secret,
@@ -40,11 +32,6 @@ export interface DispatcherDeps {
   readonly metrics: Metrics;
 }
 
-/** An ingest claimer that reserves lane slots until the commit's claims are handed over. */
-export interface NodeClaimer extends IngestClaimer {
-  settle(claims: readonly Claim[]): void;
-}
-
 /** Emitted when a merchant's circuit breaker changes state on this node (for logs, the dashboard and tests). */
 export interface BreakerEvent {
   readonly merchantId: string;
@@ -60,83 +47,122 @@ export interface AttemptEvent {
   readonly attempt: AttemptResult;
 }
 
+/** A dispatcher's phase; see the class comment. */
+type Phase = 'idle' | 'running' | 'stopping' | 'stopped';
+
+const ALLOWED: Readonly<Record<Phase, readonly Phase[]>> = {
+  idle: ['running'],
+  running: ['stopping'],
+  stopping: ['stopped'],
+  stopped: [],
+};
+
 /**
- * The claim loop. Two ways of finding work keep claims cheap at any backlog:
+ * The dispatcher: claims due confirmations and sends each as one attempt, within the node's
+ * in-flight bound and each merchant's lane (`lane.ts`: its slots and its circuit breaker).
  *
- *  - a scan of the whole queue (oldest due first, skipping full lanes), on start-up, on the slow
- *    poll and when a retry comes due: it discovers work nobody told us about;
- *  - per-merchant claims for lanes marked `backlogged`: an ingest commit names the merchants it
- *    wrote for, and a lane that filled up may have more. When a slot frees, only its own lane is
- *    asked, through the per-merchant index, so a deep backlog of a slow merchant is never rescanned.
+ * Its phases (every change goes through `moveTo`, which asserts it is allowed):
  *
- * Each claimed row is sent as one attempt:
+ *   idle ──start──▶ running ──stop──▶ stopping ──(attempts over or grace spent; outcomes written)──▶ stopped
  *
- *   claim (lease, token) → sign → send → classify → record (group commit, fenced by token)
+ *   running   claims, sends, records; ingest commits may hand it their new rows (`ingestClaimer`)
+ *   stopping  claims nothing and hands out no claimer; attempts in flight finish within the grace
+ *             and their outcomes are written, a failed write again while its lease holds
+ *   stopped   the claims still held are given back to the store; an outcome still being written
+ *             again gives up (its confirmation is sent again, with the same webhook-id)
  *
- * A lane's slot is freed when the HTTP attempt ends; the row stays `inflight` under its lease until
- * the outcome is committed, so no other claim can take it meanwhile. The attempt's deadline is cut
- * to what its lease still allows (`lease.ts`), so it always ends with time left to commit. A
- * failed outcome commit (a full disk, a lost database) is written again with a backoff while the
- * lease holds; the fencing token makes a write that comes too late harmless. A failed claim only
- * means the next wake (a commit, a freed slot, the poll) tries again.
+ * The pump: a wake asks for one on the next turn of the event loop (many wakes in a turn, one
+ * pump); a wake while it runs makes it go round again. Each round runs two claim strategies:
  *
- * A lane whose circuit is open is left out of the queue scan and claims only its probe, through the
- * per-merchant claim with first attempts preferred (`ClaimWant.preferFirstAttempts`), once the wait
- * is over and nothing of it is in flight. Every way out of an attempt settles the lane's slot and
- * the breaker (`settle`), a probe that never went out included.
+ *   lane claims (`lane-claims.ts`) for the lanes in line: an ingest commit named their merchant, a
+ *     slot of a backlogged lane freed, a transaction's next confirmation was promoted, a probe is
+ *     due. One transaction claims for all of them through the per-merchant index, so a deep
+ *     backlog of a slow merchant is never rescanned when one of its slots frees;
+ *   the queue scan (`queue-scan.ts`), when wanted: on start, on the slow poll and when a retry or
+ *     a probe comes due. Oldest due first across merchants, skipping full lanes and circuits that
+ *     are not closed: it finds work nobody told this node about, lapsed leases included.
+ *
+ * One attempt (`attempt`), each step handing on its own value (`attempt.ts`):
+ *
+ *   launch    takes a slot of the lane, holds the claim                  → AttemptRun
+ *   prepare   the merchant (cached), the deadline its lease allows, the signed request
+ *                                         → SendRequest | AttemptResult (cannot be signed)
+ *                                           | Unsendable (the claim is handed back: done)
+ *   send      one request under one deadline (`http-client.ts`)          → AttemptResult
+ *   settle    frees the slot and gives the verdict to the breaker, once
+ *   judge     the outcome on the merchant's schedule                     → OutcomeRecord
+ *   record    group commit, fenced by the claim's token                  → written or not
+ *   recorded  a retry's wake-up, a reload after a 410, the `attempt` event
+ *
+ * Rules between them:
+ *  - a lane's slot is taken at launch and freed exactly once, by `settle`, as soon as the request
+ *    is over or known not to go: every way out of an attempt settles, a throw included (a probe
+ *    left unsettled would keep its circuit half_open on this node for good). A slot count never
+ *    goes below zero (asserted);
+ *  - a claim is held from launch until its outcome is committed or it is handed back; the row
+ *    stays `inflight` under its lease until then, so no claim takes it meanwhile. The deadline is
+ *    cut to what the lease still allows (`lease.ts`), so an attempt ends with time left to commit;
+ *    a failed commit is written again with a backoff while the lease holds (`outcome-writer.ts`),
+ *    and the fencing token makes a write that comes too late harmless;
+ *  - a lane whose circuit is open is left out of the queue scan and claims only its probe, through
+ *    a lane claim with first attempts preferred (`ClaimWant.preferFirstAttempts`), once the wait is
+ *    over and nothing of it is in flight;
+ *  - slots an ingest commit reserved (`ingestClaimer`) count against the node and the lane until
+ *    the commit's claims are settled, whether it committed or not;
+ *  - a failed claim only means the next wake (a commit, a freed slot, the poll) tries again.
  */
 export class Dispatcher extends EventEmitter {
   private readonly lanes = new Map<string, Lane>();
   /** Claims whose outcome is not yet committed; released on shutdown. */
   private readonly held = new Map<string, Claim>();
   private readonly active = new Set<Promise<void>>();
-  private readonly recorder: GroupCommit<OutcomeRecord, void>;
+  private readonly outcomes: OutcomeWriter;
+  private readonly requests: RequestBuilder;
+  private readonly steps: AttemptSteps;
+  private readonly host: NodeClaimerHost;
+  private readonly laneClaims: LaneClaims;
+  private readonly scan: QueueScan;
+  private phase: Phase = 'idle';
+  private stopped: Promise<void> | undefined;
   private inFlight = 0;
   /** Slots reserved by ingest commits in progress (see `ingestClaimer`). */
   private reserved = 0;
-  private running = false;
-  private stopping = false;
   private pumping = false;
   private again = false;
   private wakeQueued = false;
-  /** A full scan of the queue is wanted (start, poll, retry due). */
-  private scanWanted = true;
-  /** Lanes that may have due rows and have free slots: claimed for on the next pump. */
-  private readonly wanting = new Set<Lane>();
   private pollTimer: NodeJS.Timeout | undefined;
   private dueTimer: NodeJS.Timeout | undefined;
   private dueTimerAt = Number.POSITIVE_INFINITY;
-  /** Opens sealed merchant credentials (epayco p_key); undefined without CONFIRMA_MASTER_KEY. */
-  private readonly keyring: Keyring | undefined;
-  /** Sealed signing secrets already opened: AES-GCM once per secret, not once per attempt. */
-  private readonly openedSecrets = new Map<string, string>();
-  /** Merchants whose confirmations could not be signed, already reported at error level. */
-  private readonly signingReported = new Set<string>();
 
   constructor(private readonly deps: DispatcherDeps) {
     super();
-    this.keyring = keyringOf(deps.config);
-    this.recorder = new GroupCommit<OutcomeRecord, void>(
-      async (records) => {
-        let written: OutcomesRecorded;
-        try {
-          written = await traced('confirma.outcomes.commit', { 'confirma.ops': records.length }, () =>
-            deps.store.recordOutcomes(records, Date.now()),
-          );
-        } catch (err) {
-          // One line per failed batch, not per outcome: each is written again (see `record`).
-          deps.metrics.outcomeWriteFailures.inc(undefined, records.length);
-          deps.log.error({ err, outcomes: records.length }, 'writing outcomes failed; writing them again while their leases hold');
-          throw err;
-        }
-        const { stale, promoted } = written;
-        if (stale > 0) deps.metrics.staleOutcomes.inc(undefined, stale);
-        // A transaction's next confirmation became due: its merchant's lane claims it.
-        if (promoted.length > 0) this.wake(promoted);
-        return records.map(() => undefined);
+    this.requests = new RequestBuilder(keyringOf(deps.config), deps.log);
+    this.steps = new AttemptSteps({ store: deps.store, config: deps.config, log: deps.log, metrics: deps.metrics, requests: this.requests });
+    this.outcomes = new OutcomeWriter({
+      store: deps.store,
+      log: deps.log,
+      metrics: deps.metrics,
+      maxBatch: deps.config.commitMaxBatch,
+      onPromoted: (merchantIds) => this.wake(merchantIds),
+      keepTrying: () => this.phase !== 'stopped',
+    });
+    this.host = {
+      store: deps.store,
+      config: deps.config,
+      log: deps.log,
+      lanes: this.lanes,
+      lane: (merchantId) => this.lane(merchantId),
+      nodeFree: () => this.nodeFree(),
+      launch: (claim, claimedAt) => this.launch(claim, claimedAt),
+      wakeAt: (at) => this.wakeAt(at),
+      stopping: () => this.stopping,
+      reserve: (n) => {
+        this.reserved += n;
       },
-      { maxBatch: deps.config.commitMaxBatch, maxWaitMs: 0 },
-    );
+      wake: (merchantIds) => this.wake(merchantIds),
+    };
+    this.laneClaims = new LaneClaims(this.host);
+    this.scan = new QueueScan(this.host, this.laneClaims);
   }
 
   /** Requests in flight right now. */
@@ -175,9 +201,10 @@ export class Dispatcher extends EventEmitter {
     return counts;
   }
 
+  /** Starts claiming; again while running is nothing, after `stop` a programmer error (it throws). */
   start(): void {
-    if (this.running) return;
-    this.running = true;
+    if (this.phase === 'running') return;
+    this.moveTo('running');
     this.pollTimer = setInterval(() => this.wake(), this.deps.config.pollMs);
     this.pollTimer.unref();
     this.wake();
@@ -189,117 +216,44 @@ export class Dispatcher extends EventEmitter {
    * queue is scanned.
    */
   wake(merchantIds?: Iterable<string>): void {
-    if (merchantIds === undefined) this.scanWanted = true;
+    if (merchantIds === undefined) this.scan.wanted = true;
     else {
       for (const id of merchantIds) {
         const lane = this.lane(id);
         lane.backlogged = true;
-        this.wanting.add(lane);
+        this.laneClaims.want(lane);
       }
     }
     this.schedulePump();
   }
 
-  private schedulePump(): void {
-    if (!this.running || this.stopping || this.wakeQueued) return;
-    this.wakeQueued = true;
-    setImmediate(() => {
-      this.wakeQueued = false;
-      void this.pump();
-    });
-  }
-
   /**
-   * A claimer for one ingest commit: it takes a new due confirmation while its merchant's lane and
-   * the node have free slots, reserving each slot until `settle` (the commit may run on another
-   * thread or server meanwhile), so the commit writes the row `inflight` for this node. Call
-   * `settle` once with what the commit claimed (nothing if it failed): the claims are sent and the
-   * reservations given back. Undefined when the dispatcher is not running.
+   * A claimer for one ingest commit (`node-claimer.ts`). Call `settle` once with what the commit
+   * claimed (nothing if it failed): the claims are sent and the reservations given back.
+   * Undefined unless the dispatcher is running.
    */
   ingestClaimer(): NodeClaimer | undefined {
-    if (!this.running || this.stopping) return undefined;
-    const now = Date.now();
-    const held = new Map<Lane, number>();
-    let settled = false;
-    return {
-      leaseMs: this.deps.config.leaseMs,
-      unasked: Math.max(this.nodeFree(), 0),
-      take: (merchantId) => {
-        if (settled || this.nodeFree() <= 0) return false;
-        // Only merchants this node already delivers for: an op naming an unknown merchant (it will
-        // be refused) must not create a lane. A merchant's first rows go through the claim loop.
-        const lane = this.lanes.get(merchantId);
-        // A lane still working through a backlog keeps its order of work: the claim loop feeds it.
-        if (lane === undefined || lane.backlogged || lane.free(now) <= 0) return false;
-        lane.reserved++;
-        this.reserved++;
-        held.set(lane, (held.get(lane) ?? 0) + 1);
-        return true;
-      },
-      settle: (claims) => {
-        if (settled) return;
-        settled = true;
-        const at = Date.now();
-        const unasked: Claim[] = [];
-        for (const claim of claims) {
-          const lane = this.lanes.get(claim.merchantId);
-          const n = lane === undefined ? 0 : (held.get(lane) ?? 0);
-          if (lane === undefined || n <= 0) {
-            unasked.push(claim);
-            continue;
-          }
-          held.set(lane, n - 1);
-          lane.reserved--;
-          this.reserved--;
-          // The commit wrote the lease from its own start, which is no earlier than `now`.
-          this.launch(claim, now);
-        }
-        for (const [lane, n] of held) {
-          lane.reserved -= n;
-          this.reserved -= n;
-        }
-        if (unasked.length > 0) this.settleUnasked(unasked, now, at);
-      },
-    };
-  }
-
-  /**
-   * Rows an ingest commit took without a reservation (see `IngestClaimer.unasked`): each goes out
-   * if its lane and the node have a free slot now; the others are handed back to the queue and
-   * their lanes asked to claim them as usual.
-   */
-  private settleUnasked(claims: readonly Claim[], claimedAt: number, now: number): void {
-    const back: Claim[] = [];
-    for (const claim of claims) {
-      const lane = this.lane(claim.merchantId);
-      if (lane.free(now) > 0 && this.nodeFree() > 0) this.launch(claim, claimedAt);
-      else back.push(claim);
-    }
-    if (back.length === 0) return;
-    this.deps.store.releaseClaims(back, now).then(
-      () => this.wake(new Set(back.map((c) => c.merchantId))),
-      (err: unknown) => this.deps.log.error({ err }, 'handing back claims failed'),
-    );
-  }
-
-  /** Requests the node may still start: its in-flight bound less what is in flight or reserved. */
-  private nodeFree(): number {
-    return this.deps.config.maxInFlight - this.inFlight - this.reserved;
+    return this.phase === 'running' ? nodeClaimer(this.host) : undefined;
   }
 
   /** Drops a merchant's cached settings and secrets (after PATCH or rotation). */
   invalidate(merchantId: string): void {
     this.lanes.get(merchantId)?.invalidate();
-    this.signingReported.delete(merchantId); // a signing failure after a change is news again
+    this.requests.forget(merchantId);
   }
 
   /**
    * Stops claiming, lets attempts in flight finish for up to `graceMs`, commits their outcomes,
    * then gives back every claim still held so another node (or the next start) sends it at once.
    */
-  async stop(graceMs: number): Promise<void> {
-    if (!this.running) return;
-    this.stopping = true;
+  stop(graceMs: number): Promise<void> {
+    if (this.phase === 'idle') return Promise.resolve();
+    this.stopped ??= this.shutDown(graceMs);
+    return this.stopped;
+  }
+
+  private async shutDown(graceMs: number): Promise<void> {
+    this.moveTo('stopping');
     if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
     if (this.dueTimer !== undefined) clearTimeout(this.dueTimer);
     if (this.active.size > 0) {
@@ -312,10 +266,10 @@ export class Dispatcher extends EventEmitter {
       ]);
       clearTimeout(timer);
     }
-    await this.recorder.drain();
+    await this.outcomes.drain();
     const leftovers = [...this.held.values()];
     this.held.clear();
-    this.running = false; // outcomes still being written again give up now
+    this.moveTo('stopped'); // outcomes still being written again give up now
     if (leftovers.length > 0) {
       try {
         await this.deps.store.releaseClaims(leftovers, Date.now());
@@ -324,6 +278,20 @@ export class Dispatcher extends EventEmitter {
         this.deps.log.warn({ err, claims: leftovers.length }, 'could not hand back claims at shutdown; they are sent again once their lease lapses');
       }
     }
+  }
+
+  private get stopping(): boolean {
+    return this.phase === 'stopping' || this.phase === 'stopped';
+  }
+
+  private moveTo(next: Phase): void {
+    if (!ALLOWED[this.phase].includes(next)) throw new Error(`dispatcher: ${this.phase} → ${next} is not allowed`);
+    this.phase = next;
+  }
+
+  /** Requests the node may still start: its in-flight bound less what is in flight or reserved. */
+  private nodeFree(): number {
+    return this.deps.config.maxInFlight - this.inFlight - this.reserved;
   }
 
   private lane(merchantId: string): Lane {
@@ -342,6 +310,15 @@ export class Dispatcher extends EventEmitter {
     return lane;
   }
 
+  private schedulePump(): void {
+    if (this.phase !== 'running' || this.wakeQueued) return;
+    this.wakeQueued = true;
+    setImmediate(() => {
+      this.wakeQueued = false;
+      void this.pump();
+    });
+  }
+
   private async pump(): Promise<void> {
     if (this.pumping) {
       this.again = true;
@@ -351,7 +328,11 @@ export class Dispatcher extends EventEmitter {
     try {
       do {
         this.again = false;
-        await this.claimUntilFull();
+        if (this.laneClaims.size > 0) {
+          await this.laneClaims.claim();
+          if (this.laneClaims.size > 0) this.again = true; // the node ran out of room first
+        }
+        if (this.scan.wanted && (await this.scan.claim())) this.again = true;
       } while (this.again && !this.stopping);
     } catch (err) {
       // The store is unreachable or busy: the next wake or poll tries again.
@@ -361,90 +342,7 @@ export class Dispatcher extends EventEmitter {
     }
   }
 
-  private async claimUntilFull(): Promise<void> {
-    const { config, store } = this.deps;
-    // Lanes that asked for work: one transaction claims for all of them through the per-merchant index.
-    if (this.wanting.size > 0) {
-      const now = Date.now();
-      // Only ids and limits go to the store: a lane holds secrets and, while it reloads its
-      // merchant, a promise, and the store may have to copy its arguments to another thread.
-      const wants: ClaimWant[] = [];
-      const asked: Lane[] = [];
-      let room = this.nodeFree();
-      for (const lane of this.wanting) {
-        if (room <= 0) break;
-        this.wanting.delete(lane);
-        const free = Math.min(lane.free(now), room);
-        if (free <= 0) continue;
-        // A lane that is probing takes a first attempt if it has one (see ClaimWant).
-        wants.push(lane.probing ? { merchantId: lane.merchantId, limit: free, preferFirstAttempts: true } : { merchantId: lane.merchantId, limit: free });
-        asked.push(lane);
-        room -= free;
-      }
-      if (wants.length > 0) {
-        const claims = await store.claimForMerchants(wants, now, config.leaseMs);
-        const got = new Map<string, number>();
-        for (const claim of claims) {
-          got.set(claim.merchantId, (got.get(claim.merchantId) ?? 0) + 1);
-          this.launch(claim, now);
-        }
-        // A lane that got all it asked for may have more waiting; one that got less is drained.
-        wants.forEach((w, i) => {
-          (asked[i] as Lane).backlogged = (got.get(w.merchantId) ?? 0) >= w.limit;
-        });
-      }
-      if (this.wanting.size > 0) this.again = true;
-    }
-    if (!this.scanWanted) return;
-    this.scanWanted = false;
-    for (;;) {
-      if (this.stopping) return;
-      const room = this.nodeFree();
-      if (room <= 0) {
-        this.scanWanted = true; // finish the scan when slots free up
-        return;
-      }
-      const now = Date.now();
-      const exclude: string[] = [];
-      const capacity = new Map<string, number>();
-      let nextAt = Number.POSITIVE_INFINITY;
-      for (const lane of this.lanes.values()) {
-        const free = lane.free(now);
-        // A lane held back or waiting for its probe gets a wake-up of its own, so neither waits for the slow poll.
-        const waits = lane.waitsUntil;
-        if (waits > now && waits < nextAt) nextAt = waits;
-        if (lane.probing) {
-          // The scan takes oldest due first, which for a merchant that was down is a retry: its
-          // probe is claimed for it alone, first attempts first, on the next round of the pump.
-          exclude.push(lane.merchantId);
-          if (free > 0 && !this.wanting.has(lane)) {
-            this.wanting.add(lane);
-            this.again = true;
-          }
-        } else if (free === 0) exclude.push(lane.merchantId);
-        else capacity.set(lane.merchantId, free);
-      }
-      if (nextAt !== Number.POSITIVE_INFINITY) this.wakeAt(nextAt);
-      const limit = Math.min(config.claimBatch, room);
-      const claims = await store.claimDue({
-        now,
-        limit,
-        leaseMs: config.leaseMs,
-        exclude,
-        capacity,
-        defaultCapacity: config.maxInFlightPerMerchant,
-      });
-      for (const claim of claims) {
-        this.launch(claim, now);
-        const lane = this.lane(claim.merchantId);
-        if (lane.free(now) === 0) lane.backlogged = true; // filled up: it may have more
-      }
-      // Keep going while claims come back: lanes that filled up are excluded on the next round.
-      if (claims.length === 0) return;
-    }
-  }
-
-  /** Starts one attempt for a claim whose lease was written from `claimedAt` (or later). */
+  /** Step launch: takes the lane's slot and holds the claim, whose lease was written from `claimedAt` (or later). */
   private launch(claim: Claim, claimedAt: number): void {
     const now = Date.now();
     const lane = this.lane(claim.merchantId);
@@ -458,191 +356,71 @@ export class Dispatcher extends EventEmitter {
     lane.inFlight++;
     this.inFlight++;
     this.held.set(claim.id, claim);
-    const p = this.attempt(claim, lane, claimedAt + this.deps.config.leaseMs).catch((err: unknown) => {
+    const run = new AttemptRun(claim, lane, claimedAt + this.deps.config.leaseMs, this.deps.config.retrySchedule);
+    const p = this.attempt(run).catch((err: unknown) => {
       this.deps.log.error({ err, confirmationId: claim.id }, 'attempt failed unexpectedly');
     });
     this.active.add(p);
     void p.finally(() => this.active.delete(p));
   }
 
-  private async attempt(claim: Claim, lane: Lane, leaseEndsAt: number): Promise<void> {
-    // Every way out of an attempt, a throw included, frees its slot and settles the breaker, once:
-    // a probe left unsettled would keep the circuit half_open on this node for good.
-    let settled = false;
-    const settle = (verdict: Verdict): void => {
-      if (settled) return;
-      settled = true;
-      this.judge(lane, verdict, Date.now());
-      this.freeSlot(lane);
-    };
+  /** The steps of one attempt, chained (see the header and `attempt.ts`). */
+  private async attempt(run: AttemptRun): Promise<void> {
     try {
-      await this.deliver(claim, lane, leaseEndsAt, settle);
+      const prepared = await this.steps.prepare(run);
+      if (typeof prepared === 'string') return await this.handBack(run, prepared);
+      const result = 'url' in prepared ? await this.deps.client.send(prepared) : prepared;
+      this.settle(run, verdictOf(result));
+      const record = this.steps.judge(run, result);
+      if (this.stopping && !this.held.has(run.claim.id)) return; // released at shutdown: not ours to record
+      const written = await this.outcomes.write(record, run.leaseEndsAt);
+      this.held.delete(run.claim.id);
+      if (written) this.recorded(run, record);
     } finally {
-      settle('not_sent');
+      this.settle(run, 'not_sent');
     }
   }
 
-  /** One attempt: load the merchant, sign, send, classify, record; `settle` as soon as the request is over. */
-  private async deliver(claim: Claim, lane: Lane, leaseEndsAt: number, settle: (verdict: Verdict) => void): Promise<void> {
-    const { config, client, store } = this.deps;
-    let target: DeliveryTarget | undefined;
-    try {
-      target = await lane.getTarget(() => store.getDeliveryTarget(claim.merchantId, Date.now()), Date.now(), TARGET_TTL_MS);
-    } catch (err) {
-      this.deps.log.error({ err, merchantId: claim.merchantId }, 'loading the merchant failed');
-    }
-    if (target === undefined || target.merchant.disabledAt !== null || target.secrets.length === 0) {
-      // Nothing to send to right now, which says nothing about the endpoint. The row goes back (the
-      // store parks it if the merchant is disabled), and the lane claims nothing for a moment and
-      // then reads the merchant afresh: rows of a merchant that cannot be loaded must not be
-      // claimed and handed back on every pump.
-      const now = Date.now();
+  /** A claim that cannot be sent now goes back to the store (which parks it if its merchant is disabled). */
+  private async handBack(run: AttemptRun, why: Unsendable): Promise<void> {
+    const { claim, lane } = run;
+    const now = Date.now();
+    if (why === 'no_target') {
+      // The lane claims nothing for a moment and then reads the merchant afresh: rows of a
+      // merchant that cannot be loaded must not be claimed and handed back on every pump.
       lane.invalidate();
       lane.hold(now + NOT_SENT_RETRY_MS);
       this.wakeAt(now + NOT_SENT_RETRY_MS);
-      settle('not_sent');
-      this.held.delete(claim.id);
-      await store.releaseClaims([claim], now);
-      return;
-    }
-    const merchant = target.merchant;
-    const deadlineMs = attemptDeadlineMs(merchant.timeoutMs ?? config.attemptTimeoutMs, leaseEndsAt, Date.now());
-    if (deadlineMs < MIN_ATTEMPT_MS) {
-      // Loading the merchant used up the lease (a very slow store): sending now could outlast it.
-      // Hand the row back; its next claim comes with a fresh lease.
-      settle('not_sent');
-      this.held.delete(claim.id);
-      this.deps.log.warn({ confirmationId: claim.id, merchantId: claim.merchantId }, 'too little of the lease left to send; handed back');
-      await store.releaseClaims([claim], Date.now());
-      return;
-    }
-    // The body's format decides the bytes and headers: stored body in, exact request out.
-    const request = this.buildRequest(claim, target);
-    // Attributes only when an SDK records the span: without one this costs one no-op object.
-    const span = tracer.startSpan('confirma.attempt', { kind: SpanKind.CLIENT });
-    if (span.isRecording()) {
-      span.setAttributes({
-        'confirma.confirmation_id': claim.id,
-        'confirma.merchant_id': claim.merchantId,
-        'confirma.transaction_id': claim.transactionId,
-        'confirma.seq': claim.seq,
-        'confirma.attempt': claim.tries + 1,
-        'http.request.method': 'POST',
-        'server.address': hostOf(merchant.url),
-      });
-    }
-    let result: AttemptResult;
-    if ('body' in request) {
-      result = await client.send({
-        url: merchant.url,
-        headers: { ...request.headers, 'user-agent': 'Confirma/0.1' },
-        body: request.body,
-        deadlineMs,
-      });
-      settle(verdictOf(result));
     } else {
-      result = request; // not sent (signing failed): not the endpoint's doing
-      settle('not_sent');
+      // Its next claim comes with a fresh lease.
+      this.deps.log.warn({ confirmationId: claim.id, merchantId: claim.merchantId }, 'too little of the lease left to send; handed back');
     }
-    const outcome = classify(result, {
-      attemptsMade: claim.tries + 1,
-      schedule: merchant.retrySchedule ?? config.retrySchedule,
-      nowMs: Date.now(),
-      retryAfterCapMs: config.retryAfterCapMs,
-    });
-    this.deps.metrics.attempts.inc({ outcome: outcome.kind });
-    if (span.isRecording()) {
-      if (result.statusCode !== undefined) span.setAttribute('http.response.status_code', result.statusCode);
-      if (result.errorKind !== undefined) span.setAttribute('error.type', result.errorKind);
-      span.setAttribute('confirma.outcome', outcome.kind);
-      if (!result.ok) span.setStatus({ code: SpanStatusCode.ERROR, message: result.errorKind ?? 'not delivered' });
-    }
-    span.end();
-    this.deps.metrics.attemptSeconds.observe(result.durationMs / 1000);
-    if (this.stopping && !this.held.has(claim.id)) return; // released at shutdown: not ours to record
-    const recorded = await this.record({ claim, outcome, attempt: result }, leaseEndsAt);
+    this.settle(run, 'not_sent');
     this.held.delete(claim.id);
-    if (!recorded) return;
+    await this.deps.store.releaseClaims([claim], now);
+  }
+
+  /** Step settle: frees the attempt's slot and gives its verdict to the lane's breaker, once. */
+  private settle(run: AttemptRun, verdict: Verdict): void {
+    if (run.settled) return;
+    run.settled = true;
+    this.tellBreaker(run.lane, verdict, Date.now());
+    this.freeSlot(run.lane);
+  }
+
+  /** After step record: what a committed outcome asks of the node. */
+  private recorded(run: AttemptRun, record: OutcomeRecord): void {
+    const { outcome } = record;
     if (outcome.kind === 'retry') this.wakeAt(outcome.at);
     if (outcome.kind === 'disable') {
-      lane.invalidate();
-      this.deps.log.warn({ merchantId: claim.merchantId }, 'merchant answered 410 Gone: endpoint disabled');
+      run.lane.invalidate();
+      this.deps.log.warn({ merchantId: run.claim.merchantId }, 'merchant answered 410 Gone: endpoint disabled');
     }
-    this.emit('attempt', { claim, outcome, attempt: result } satisfies AttemptEvent);
-  }
-
-  /**
-   * Commits one outcome. When the commit fails (the store is unavailable: a full disk, a lost
-   * database) the outcome is kept and written again with a doubling backoff while the claim's
-   * lease holds, so a delivered confirmation is not sent twice for an outage shorter than its
-   * lease. Past the lease another claim may have the row and the write would be refused as stale:
-   * the outcome is given up on and the confirmation is sent again (same webhook-id); so is one
-   * whose commit failed for another reason than an unavailable store. Returns whether it was
-   * written.
-   */
-  private async record(record: OutcomeRecord, leaseEndsAt: number): Promise<boolean> {
-    for (let wait = RECORD_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, RECORD_RETRY_MAX_MS)) {
-      let retryable: boolean;
-      try {
-        await this.recorder.submit(record);
-        return true;
-      } catch (err) {
-        // Logged once per failed batch by the recorder. A bug is not written again and again.
-        retryable = isConfirmaError(err) && err.retryable;
-      }
-      if (!retryable || !this.running || Date.now() + wait >= leaseEndsAt) {
-        this.deps.metrics.unrecordedOutcomes.inc();
-        return false;
-      }
-      await new Promise((resolve) => setTimeout(resolve, wait).unref());
-    }
-  }
-
-  /**
-   * The request of one attempt, from the stored body through its format module, or a failed
-   * attempt when it cannot be signed (then it is retried on the normal schedule). A merchant whose
-   * confirmations cannot be signed is reported at error level once (again after it changes).
-   */
-  private buildRequest(claim: Claim, target: DeliveryTarget): OutgoingRequest | AttemptResult {
-    const merchantId = target.merchant.id;
-    try {
-      const secrets = target.secrets.map((stored) => this.openSecret(merchantId, stored));
-      const request = formatOf(claim.format).request({
-        msgId: claim.id,
-        body: claim.body,
-        timestampSec: Math.floor(Date.now() / 1000),
-        target: { ...target, secrets },
-        keyring: this.keyring,
-      });
-      if (this.signingReported.size > 0) this.signingReported.delete(merchantId);
-      return request;
-    } catch (err) {
-      if (!(err instanceof FormatError) && !(err instanceof KeyringError)) throw err;
-      if (!this.signingReported.has(merchantId)) {
-        this.signingReported.add(merchantId);
-        this.deps.log.error(
-          { merchantId, reason: err.message },
-          "cannot sign this merchant's confirmations: they are retried on its schedule and go dead unless its credentials or this node's master keys are fixed",
-        );
-      }
-      return { ok: false, errorKind: 'signing', errorMessage: err.message, durationMs: 0, startedAt: Date.now() };
-    }
-  }
-
-  /** A signing secret from its stored form (sealed under the master key or not), opened once and kept. */
-  private openSecret(merchantId: string, stored: string): string {
-    const key = `${merchantId}\0${stored}`; // a sealed value opens only for its own merchant
-    let plain = this.openedSecrets.get(key);
-    if (plain === undefined) {
-      plain = openSigningSecret(this.keyring, merchantId, stored);
-      if (this.openedSecrets.size >= 10_000) this.openedSecrets.clear();
-      this.openedSecrets.set(key, plain);
-    }
-    return plain;
+    this.emit('attempt', record satisfies AttemptEvent);
   }
 
   /** Gives an attempt's verdict to its lane's breaker; logs, wakes and emits when the state changes. */
-  private judge(lane: Lane, verdict: Verdict, now: number): void {
+  private tellBreaker(lane: Lane, verdict: Verdict, now: number): void {
     const change = lane.judge(verdict, now);
     if (change === undefined) return;
     const { from, to, before, after } = change;
@@ -663,12 +441,13 @@ export class Dispatcher extends EventEmitter {
   }
 
   private freeSlot(lane: Lane): void {
+    if (lane.inFlight <= 0 || this.inFlight <= 0) throw new Error(`dispatcher: freeing a slot of ${lane.merchantId} that was not taken`);
     lane.inFlight--;
     this.inFlight--;
     if (lane.backlogged) {
-      this.wanting.add(lane);
+      this.laneClaims.want(lane);
       this.schedulePump();
-    } else if (this.scanWanted) {
+    } else if (this.scan.wanted) {
       this.schedulePump();
     }
   }

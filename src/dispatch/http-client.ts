@@ -124,11 +124,6 @@ export class HttpClient {
     return this.total;
   }
 
-  /** Per-origin pool statistics from undici (connected, free, pending, running …), for metrics. */
-  get poolStats(): Agent['stats'] {
-    return this.agent.stats;
-  }
-
   /**
    * POSTs `req.body` to `req.url` and resolves with what happened. Never rejects: every failure,
    * including a bad URL or a closed client, is an `AttemptResult` with an `errorKind`.

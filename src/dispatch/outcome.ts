@@ -12,7 +12,6 @@ export type ErrorKind =
   | 'dns' // the host name did not resolve
   | 'tls' // TLS handshake or certificate failure
   | 'blocked_destination' // the SSRF guard refused the resolved address
-  | 'circuit_open' // not sent: the merchant's circuit breaker is open
   | 'not_sent' // not sent: no connection of our own pool came free within the deadline
   | 'signing' // not sent: the request could not be built (merchant credentials missing or unreadable)
   | 'other'; // anything else (a bug in our client, an unexpected error)
@@ -50,7 +49,7 @@ export type Verdict = 'success' | 'failure' | 'not_sent';
 export function verdictOf(r: AttemptResult): Verdict {
   if (r.ok) return 'success';
   if (r.statusCode !== undefined) return r.statusCode >= 500 || r.statusCode === 429 ? 'failure' : 'success';
-  const unsent = r.errorKind === 'blocked_destination' || r.errorKind === 'not_sent' || r.errorKind === 'signing' || r.errorKind === 'circuit_open';
+  const unsent = r.errorKind === 'blocked_destination' || r.errorKind === 'not_sent' || r.errorKind === 'signing';
   return unsent ? 'not_sent' : 'failure';
 }
 

@@ -1,8 +1,9 @@
 import type { Format } from './merchant.js';
 
 /**
- * Confirmation states. Only `pending` and `inflight` rows are on the queue path (a partial index
- * covers exactly those), so delivered history never slows claims.
+ * Confirmation states. Only `pending` and `inflight` rows are on the queue path (the queue's
+ * partial index covers exactly those; the per-merchant one, `pending` alone), so delivered history
+ * never slows claims.
  *
  *   waiting   an earlier confirmation of the same transaction is still open (per-transaction order)
  *   pending   due at `dueAt`
@@ -17,6 +18,33 @@ export type ConfirmationState = (typeof CONFIRMATION_STATES)[number];
 /** The states a confirmation can still leave: everything but `delivered`, the history retention keeps. */
 export const OPEN_STATES = ['waiting', 'pending', 'inflight', 'parked', 'dead'] as const satisfies readonly ConfirmationState[];
 export type OpenState = (typeof OPEN_STATES)[number];
+
+/**
+ * The queue: the states a claim takes rows from (`pending` when due, `inflight` once its lease
+ * lapsed). The queue's partial index is written with exactly these (see the migrations).
+ */
+export const QUEUE_STATES = ['pending', 'inflight'] as const satisfies readonly ConfirmationState[];
+
+/**
+ * Per-transaction order, at ingest: a new confirmation of a transaction is written `waiting` while
+ * one of the transaction's confirmations is in one of these states, that is, not yet delivered or
+ * dead, or itself waiting in line.
+ */
+export const ORDER_BLOCKING_STATES = ['waiting', 'pending', 'inflight', 'parked'] as const satisfies readonly ConfirmationState[];
+const ORDER_BLOCKING: ReadonlySet<ConfirmationState> = new Set(ORDER_BLOCKING_STATES);
+
+/** Whether a confirmation in `state` holds back the later ones of its transaction (`ORDER_BLOCKING_STATES`). */
+export function blocksOrder(state: ConfirmationState): boolean {
+  return ORDER_BLOCKING.has(state);
+}
+
+/**
+ * Per-transaction order, when a confirmation is delivered or dead: the transaction's first
+ * `waiting` confirmation is promoted only while none of its confirmations is in one of these
+ * states. `waiting` is not one of them: the waiting ones are the line, and its head is the one
+ * promoted.
+ */
+export const PROMOTION_BLOCKING_STATES = ['pending', 'inflight', 'parked'] as const satisfies readonly ConfirmationState[];
 
 /** A confirmation as the API shows it. */
 export interface Confirmation {

@@ -41,11 +41,6 @@ export class GroupCommit<Op, Res> {
     });
   }
 
-  /** Queues several ops so they land in the same flush (when they fit in one batch). */
-  submitAll(ops: readonly Op[]): Promise<Res[]> {
-    return Promise.all(ops.map((op) => this.submit(op)));
-  }
-
   /** Ops waiting for a flush. */
   get backlog(): number {
     return this.queue.length;

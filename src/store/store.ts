@@ -229,13 +229,21 @@ export interface Store {
   /**
    * Claims up to `limit` due pending confirmations for each named merchant, in one transaction,
    * through the per-merchant index: oldest due first, or first attempts first for a want with
-   * `preferFirstAttempts`. Lapsed leases are left to `claimDue` (the per-merchant index holds
-   * only pending rows).
+   * `preferFirstAttempts`. Pending rows only: on both stores the per-merchant index holds no
+   * `inflight` rows (SQLite since its migration 0005, PostgreSQL since its 0006), so a lease that
+   * lapsed is taken back by `claimDue` alone, on the dispatcher's next scan of the queue.
    */
   claimForMerchants(wants: readonly ClaimWant[], now: number, leaseMs: number): Promise<Claim[]>;
-  /** Writes outcomes and attempt rows in one transaction; returns how many were stale (token moved on). */
+  /**
+   * Writes outcomes and attempt rows in one transaction, each only if its row still carries the
+   * claim's token; returns how many were written, how many were stale (the token moved on) and the
+   * merchants whose next confirmation of a transaction became due.
+   */
   recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<OutcomesRecorded>;
-  /** Gives claims back (shutdown): due now again, unless their token moved on. */
+  /**
+   * Gives claims back unsent (shutdown, or an attempt that could not go out): due now again, or
+   * parked if the merchant is disabled, unless their token moved on.
+   */
   releaseClaims(claims: readonly Claim[], now: number): Promise<void>;
   /** Earliest due time among pending/inflight rows, or null when the queue is empty. */
   nextDueAt(): Promise<number | null>;

@@ -1,11 +1,13 @@
 import type pg from 'pg';
-import type { ConfirmationState } from '../../domain/confirmation.js';
+import { blocksOrder, type ConfirmationState } from '../../domain/confirmation.js';
 import type { Format } from '../../domain/merchant.js';
 import { assertTransition } from '../../domain/status.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { ConfirmaError } from '../../errors.js';
 import {
   newConfirmationRow,
+  newConfirmationState,
+  ORDER_BLOCKING_STATES_SQL,
   replayIdempotent,
   sameContent,
   toTransaction,
@@ -128,7 +130,7 @@ export async function ingestBatch(
     const { rows } = await c.query<Row>(
       `SELECT DISTINCT transaction_id, merchant_id FROM confirmations
        WHERE (transaction_id, merchant_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
-         AND state IN ('waiting', 'pending', 'inflight', 'parked')`,
+         AND state IN (${ORDER_BLOCKING_STATES_SQL})`,
       [existing.map((tx) => tx.id), existing.map((tx) => tx.merchantId)],
     );
     for (const r of rows) open.add(txKey(String(r.merchant_id), String(r.transaction_id)));
@@ -139,7 +141,7 @@ export async function ingestBatch(
   const addConfirmation = (tx: Transaction, seq: number, state: ConfirmationState): Claim | undefined => {
     const { row, claim } = newConfirmationRow(tx, seq, state, formats.get(tx.merchantId) ?? 'standard', now, claimer);
     confs.push(row);
-    if (state !== 'waiting') open.add(txKey(tx.merchantId, tx.id));
+    if (blocksOrder(row.state)) open.add(txKey(tx.merchantId, tx.id));
     return claim;
   };
 
@@ -176,7 +178,7 @@ export async function ingestBatch(
         } else {
           const stored: Transaction = { ...tx, createdAt: now, updatedAt: now };
           track({ tx: stored, lastSeq: 1, isNew: true, changed: true });
-          const claim = addConfirmation(stored, 1, merchantDisabled ? 'parked' : 'pending');
+          const claim = addConfirmation(stored, 1, newConfirmationState(false, merchantDisabled));
           result = { ok: true, httpStatus: 201, transaction: stored, claim };
         }
         if (idempotency !== undefined && idemKey !== undefined) {
@@ -203,11 +205,7 @@ export async function ingestBatch(
       st.tx = updated;
       st.lastSeq += 1;
       st.changed = true;
-      const state: ConfirmationState = open.has(txKey(updated.merchantId, updated.id))
-        ? 'waiting'
-        : disabled.get(updated.merchantId) === true
-          ? 'parked'
-          : 'pending';
+      const state = newConfirmationState(open.has(txKey(updated.merchantId, updated.id)), disabled.get(updated.merchantId) === true);
       const claim = addConfirmation(updated, st.lastSeq, state);
       return { ok: true, httpStatus: 200, transaction: updated, claim };
     } catch (err) {

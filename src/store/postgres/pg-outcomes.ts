@@ -1,6 +1,5 @@
 import type pg from 'pg';
-import type { ConfirmationState } from '../../domain/confirmation.js';
-import type { Row } from '../rows.js';
+import { outcomeColumns, PROMOTION_BLOCKING_STATES_SQL, releasesOrder, type Row } from '../rows.js';
 import type { OutcomeRecord, OutcomesRecorded } from '../store.js';
 import { txKey } from '../transaction-key.js';
 
@@ -23,43 +22,23 @@ export async function applyOutcomes(c: pg.PoolClient, records: readonly OutcomeR
       [closing.map((k) => k.transactionId), closing.map((k) => k.merchantId)],
     );
   }
-  const rows = records.map(({ claim, outcome }) => {
-    const r = { id: claim.id, token: claim.token, state: 'pending' as ConfirmationState, due: null as number | null, tries: claim.tries + 1, error: null as string | null };
-    switch (outcome.kind) {
-      case 'delivered':
-        r.state = 'delivered';
-        r.tries = 0;
-        break;
-      case 'retry':
-        r.due = outcome.at;
-        r.error = outcome.reason;
-        break;
-      case 'dead':
-        r.state = 'dead';
-        r.error = outcome.reason;
-        break;
-      case 'disable':
-        r.state = 'parked';
-        r.error = outcome.reason;
-        break;
-    }
-    return r;
-  });
+  const rows = records.map(({ claim, outcome }) => outcomeColumns(claim, outcome, now));
   // Fencing: only a row still inflight under this claim's token takes the outcome.
   const updated = await c.query<Row>(
     `UPDATE confirmations c SET state = u.state, due_at = u.due_at, tries = u.tries, attempts = c.attempts + 1,
-       last_error = u.last_error, delivered_at = CASE WHEN u.state = 'delivered' THEN $7::bigint ELSE c.delivered_at END
-     FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[], $5::int[], $6::text[]) AS u(id, token, state, due_at, tries, last_error)
+       last_error = u.last_error, delivered_at = COALESCE(u.delivered_at, c.delivered_at)
+     FROM unnest($1::text[], $2::int[], $3::text[], $4::bigint[], $5::int[], $6::text[], $7::bigint[])
+          AS u(id, token, state, due_at, tries, last_error, delivered_at)
      WHERE c.id = u.id AND c.lease_token = u.token AND c.state = 'inflight'
      RETURNING c.id, c.lease_token, c.attempts`,
     [
-      rows.map((r) => r.id),
-      rows.map((r) => r.token),
+      records.map((r) => r.claim.id),
+      records.map((r) => r.claim.token),
       rows.map((r) => r.state),
-      rows.map((r) => r.due),
+      rows.map((r) => r.due_at),
       rows.map((r) => r.tries),
-      rows.map((r) => r.error),
-      now,
+      rows.map((r) => r.last_error),
+      rows.map((r) => r.delivered_at),
     ],
   );
   const numbers = new Map(updated.rows.map((r) => [`${String(r.id)}#${Number(r.lease_token)}`, Number(r.attempts)]));
@@ -115,7 +94,7 @@ export async function applyOutcomes(c: pg.PoolClient, records: readonly OutcomeR
                ORDER BY transaction_id, merchant_id, seq) nx
          WHERE c.id = nx.id AND m.id = c.merchant_id
            AND NOT EXISTS (SELECT 1 FROM confirmations o WHERE o.transaction_id = c.transaction_id
-                           AND o.merchant_id = c.merchant_id AND o.state IN ('pending', 'inflight', 'parked'))
+                           AND o.merchant_id = c.merchant_id AND o.state IN (${PROMOTION_BLOCKING_STATES_SQL}))
          RETURNING c.merchant_id, c.state`,
         [promote.map((k) => k.transactionId), promote.map((k) => k.merchantId), now],
       );
@@ -129,7 +108,7 @@ export async function applyOutcomes(c: pg.PoolClient, records: readonly OutcomeR
 function closingTransactions(records: readonly OutcomeRecord[]): Array<{ transactionId: string; merchantId: string }> {
   const out = new Map<string, { transactionId: string; merchantId: string }>();
   for (const { claim, outcome } of records) {
-    if (outcome.kind !== 'delivered' && outcome.kind !== 'dead') continue;
+    if (!releasesOrder(outcome.kind)) continue;
     out.set(txKey(claim.merchantId, claim.transactionId), { transactionId: claim.transactionId, merchantId: claim.merchantId });
   }
   return [...out.values()];

@@ -3,12 +3,24 @@ import type { ApiKeyRecord, NewApiKey } from '../../domain/api-key.js';
 import type { AuditEntry, NewAuditEntry } from '../../domain/audit.js';
 import type { Attempt, Claim, Confirmation, ConfirmationState, OpenState } from '../../domain/confirmation.js';
 import { CONFIRMATION_STATES, OPEN_STATES } from '../../domain/confirmation.js';
-import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
+import type { DeliveryTarget, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { loadMigrations } from '../migrations.js';
-import { OPEN_STATES_SQL, patchedEpaycoColumns, storedCredentials, toApiKey, toAttempt, toConfirmation, toMerchant, toTransaction, toAuditEntry, type Row } from '../rows.js';
 import {
-  FIRST_ATTEMPT_LOOKAHEAD,
+  OPEN_STATES_SQL,
+  patchMerchant,
+  QUEUE_STATES_SQL,
+  settingsColumns,
+  storedCredentials,
+  toApiKey,
+  toAttempt,
+  toAuditEntry,
+  toConfirmation,
+  toMerchant,
+  toTransaction,
+  type Row,
+} from '../rows.js';
+import {
   type ClaimOptions,
   type ClaimWant,
   type ConfirmationQuery,
@@ -23,6 +35,7 @@ import {
   type StoredCredential,
 } from '../store.js';
 import { ingestBatch, IngestRace } from './pg-ingest.js';
+import { claimDue, claimForMerchants } from './pg-claims.js';
 import { applyOutcomes } from './pg-outcomes.js';
 import { isConnectionError, isTransient, translate } from './pg-errors.js';
 import { PgListener, type DueListener } from './pg-listener.js';
@@ -49,8 +62,6 @@ const NOTIFY_MAX_BYTES = 7_000;
 const RUN_AGAIN = 4;
 const CONFIRMATION_COLUMNS =
   'id, transaction_id, merchant_id, seq, type, state, due_at, attempts, delivered_at, last_error, created_at';
-/** A claim's columns; its body is read from `confirmation_bodies` (see `withBodies`). */
-const CLAIM_COLUMNS = 'id, merchant_id, transaction_id, seq, format, tries, lease_token';
 const API_KEY_COLUMNS = 'id, merchant_id, prefix, name, created_at, revoked_at';
 
 /**
@@ -171,23 +182,13 @@ export class PostgresStore implements Store {
 
   async createMerchant(m: NewMerchant, secret: string, apiKey: { id: string; hash: string; prefix: string }): Promise<Merchant> {
     const now = Date.now();
+    const s = settingsColumns(m);
     return this.tx(async (c) => {
       const { rows } = await c.query<Row>(
         `INSERT INTO merchants (id, name, url, format, max_in_flight, timeout_ms, retry_schedule, epayco_cust_id,
            epayco_p_key_sealed, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING *`,
-        [
-          m.id,
-          m.name,
-          m.url,
-          m.format,
-          m.maxInFlight,
-          m.timeoutMs,
-          m.retrySchedule === null ? null : JSON.stringify(m.retrySchedule),
-          m.epayco?.custId ?? null,
-          m.epayco?.sealedPKey ?? null,
-          now,
-        ],
+        [m.id, s.name, s.url, s.format, s.max_in_flight, s.timeout_ms, s.retry_schedule, s.epayco_cust_id, s.epayco_p_key_sealed, now],
       );
       await c.query('INSERT INTO merchant_secrets (merchant_id, secret, created_at) VALUES ($1, $2, $3)', [m.id, secret, now]);
       await c.query('INSERT INTO api_keys (id, merchant_id, prefix, hash, created_at) VALUES ($1, $2, $3, $4, $5)', [
@@ -215,36 +216,31 @@ export class PostgresStore implements Store {
     return this.tx(async (c) => {
       const { rows } = await c.query<Row>('SELECT * FROM merchants WHERE id = $1 FOR UPDATE', [id]);
       if (rows[0] === undefined) return undefined;
-      const cur = toMerchant(rows[0]);
-      const disabledAt = patch.enabled === undefined ? cur.disabledAt : patch.enabled ? null : (cur.disabledAt ?? now);
-      const disabledReason =
-        patch.enabled === undefined ? cur.disabledReason : patch.enabled ? null : (cur.disabledReason ?? 'disabled by admin');
-      const schedule = patch.retrySchedule === undefined ? cur.retrySchedule : patch.retrySchedule;
-      const epayco = patchedEpaycoColumns(cur, patch);
+      const { columns: m, queue } = patchMerchant(toMerchant(rows[0]), patch, now);
       const updated = await c.query<Row>(
         `UPDATE merchants SET name = $2, url = $3, format = $4, max_in_flight = $5, timeout_ms = $6, retry_schedule = $7,
            disabled_at = $8, disabled_reason = $9, updated_at = $10, epayco_cust_id = $11, epayco_p_key_sealed = $12
          WHERE id = $1 RETURNING *`,
         [
           id,
-          patch.name ?? cur.name,
-          patch.url ?? cur.url,
-          patch.format ?? cur.format,
-          patch.maxInFlight === undefined ? cur.maxInFlight : patch.maxInFlight,
-          patch.timeoutMs === undefined ? cur.timeoutMs : patch.timeoutMs,
-          schedule === null ? null : JSON.stringify(schedule),
-          disabledAt,
-          disabledReason,
+          m.name,
+          m.url,
+          m.format,
+          m.max_in_flight,
+          m.timeout_ms,
+          m.retry_schedule,
+          m.disabled_at,
+          m.disabled_reason,
           now,
-          epayco.custId,
-          epayco.sealedPKey,
+          m.epayco_cust_id,
+          m.epayco_p_key_sealed,
         ],
       );
-      if (cur.disabledAt !== null && disabledAt === null) {
+      if (queue === 'unpark') {
         await c.query(`UPDATE confirmations SET state = 'pending', due_at = $1 WHERE merchant_id = $2 AND state = 'parked'`, [now, id]);
         await this.notify(c, id); // unparked rows are due now: tell the workers
       }
-      if (cur.disabledAt === null && disabledAt !== null) {
+      if (queue === 'park') {
         await c.query(`UPDATE confirmations SET state = 'parked', due_at = NULL WHERE merchant_id = $1 AND state = 'pending'`, [id]);
       }
       return toMerchant(updated.rows[0]!);
@@ -452,82 +448,15 @@ export class PostgresStore implements Store {
   // --- dispatch ---
 
   async claimDue(opts: ClaimOptions): Promise<Claim[]> {
-    return this.tx(async (c) => {
-      // Rows another worker is claiming right now are skipped, not waited for.
-      const { rows } = await c.query<Row>(
-        `SELECT id, merchant_id FROM confirmations
-         WHERE state IN ('pending', 'inflight') AND due_at <= $1 AND NOT (merchant_id = ANY($2::text[]))
-         ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
-        [opts.now, opts.exclude, opts.limit],
-      );
-      const free = new Map<string, number>();
-      const ids: string[] = [];
-      for (const r of rows) {
-        const merchantId = String(r.merchant_id);
-        let left = free.get(merchantId);
-        if (left === undefined) left = opts.capacity.get(merchantId) ?? opts.defaultCapacity;
-        if (left <= 0) continue;
-        free.set(merchantId, left - 1);
-        ids.push(String(r.id));
-      }
-      if (ids.length === 0) return [];
-      const claimed = await c.query<Row>(
-        `UPDATE confirmations SET state = 'inflight', due_at = $2, lease_token = lease_token + 1
-         WHERE id = ANY($1::text[]) RETURNING ${CLAIM_COLUMNS}`,
-        [ids, opts.now + opts.leaseMs],
-      );
-      const claims = await withBodies((sql, params) => c.query<Row>(sql, params), claimed.rows);
-      const byId = new Map(claims.map((claim) => [claim.id, claim]));
-      return ids.map((id) => byId.get(id)!).filter((x) => x !== undefined);
-    });
+    return this.tx((c) => claimDue(c, opts));
   }
 
   async claimForMerchants(wants: readonly ClaimWant[], now: number, leaseMs: number): Promise<Claim[]> {
-    const plain = wants.filter((w) => w.preferFirstAttempts !== true);
-    const first = wants.filter((w) => w.preferFirstAttempts === true);
-    // Two statements, so the plain claim keeps its index-ordered plan (an ORDER BY on tries would
-    // sort a merchant's whole backlog); one transaction when both are needed.
-    const run = async (query: (sql: string, params: unknown[]) => Promise<pg.QueryResult<Row>>): Promise<Claim[]> => {
-      const rows: Row[] = [];
-      const returning = `RETURNING c.${CLAIM_COLUMNS.split(', ').join(', c.')}`;
-      if (plain.length > 0) {
-        const claimed = await query(
-          `UPDATE confirmations c SET state = 'inflight', due_at = $4, lease_token = c.lease_token + 1
-           FROM (SELECT x.id FROM unnest($1::text[], $2::int[]) AS w(merchant_id, lim)
-                 CROSS JOIN LATERAL (
-                   SELECT id FROM confirmations
-                   WHERE merchant_id = w.merchant_id AND state = 'pending' AND due_at <= $3
-                   ORDER BY due_at LIMIT w.lim FOR UPDATE SKIP LOCKED) x) s
-           WHERE c.id = s.id
-           ${returning}`,
-          [plain.map((w) => w.merchantId), plain.map((w) => w.limit), now, now + leaseMs],
-        );
-        rows.push(...claimed.rows);
-      }
-      if (first.length > 0) {
-        // Among the merchant's oldest due rows (read without locks), first attempts first; the
-        // rows picked are then locked, skipping any another worker holds, and checked again.
-        const claimed = await query(
-          `UPDATE confirmations c SET state = 'inflight', due_at = $4, lease_token = c.lease_token + 1
-           FROM (SELECT x.id FROM unnest($1::text[], $2::int[]) AS w(merchant_id, lim)
-                 CROSS JOIN LATERAL (
-                   SELECT f.id FROM confirmations f
-                   WHERE f.id IN (SELECT id FROM confirmations
-                                  WHERE merchant_id = w.merchant_id AND state = 'pending' AND due_at <= $3
-                                  ORDER BY due_at LIMIT $5)
-                     AND f.state = 'pending' AND f.due_at <= $3
-                   ORDER BY f.tries > 0, f.due_at LIMIT w.lim FOR UPDATE SKIP LOCKED) x) s
-           WHERE c.id = s.id
-           ${returning}`,
-          [first.map((w) => w.merchantId), first.map((w) => w.limit), now, now + leaseMs, FIRST_ATTEMPT_LOOKAHEAD],
-        );
-        rows.push(...claimed.rows);
-      }
-      return withBodies(query, rows);
-    };
-    if (plain.length === 0 && first.length === 0) return [];
-    if (plain.length === 0 || first.length === 0) return run((sql, params) => this.q(sql, params));
-    return this.tx((c) => run((sql, params) => c.query<Row>(sql, params)));
+    if (wants.length === 0) return [];
+    // One statement needs no transaction of its own; a plain claim and a probe's take two (pg-claims.ts).
+    const both = wants.some((w) => w.preferFirstAttempts === true) && wants.some((w) => w.preferFirstAttempts !== true);
+    if (!both) return claimForMerchants((sql, params) => this.q(sql, params), wants, now, leaseMs);
+    return this.tx((c) => claimForMerchants((sql, params) => c.query<Row>(sql, params), wants, now, leaseMs));
   }
 
   async recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<OutcomesRecorded> {
@@ -549,7 +478,7 @@ export class PostgresStore implements Store {
 
   async nextDueAt(): Promise<number | null> {
     const { rows } = await this.q(
-      `SELECT due_at FROM confirmations WHERE state IN ('pending', 'inflight') AND due_at IS NOT NULL ORDER BY due_at LIMIT 1`,
+      `SELECT due_at FROM confirmations WHERE state IN (${QUEUE_STATES_SQL}) AND due_at IS NOT NULL ORDER BY due_at LIMIT 1`,
     );
     return rows[0] === undefined ? null : Number(rows[0].due_at);
   }
@@ -625,34 +554,4 @@ export class PostgresStore implements Store {
   async purgeIdempotencyKeys(before: number, limit: number): Promise<number> {
     return deleteOldIdempotencyKeys((sql, params) => this.q(sql, params), before, limit);
   }
-}
-
-/**
- * Claims for claimed rows, with their bodies. A body never changes once written, so it may be read
- * on any connection, inside the claim's transaction or after it.
- */
-async function withBodies(
-  query: (sql: string, params: unknown[]) => Promise<pg.QueryResult<Row>>,
-  rows: readonly Row[],
-): Promise<Claim[]> {
-  if (rows.length === 0) return [];
-  const { rows: bodies } = await query('SELECT id, body FROM confirmation_bodies WHERE id = ANY($1::text[])', [
-    rows.map((r) => String(r.id)),
-  ]);
-  const bodyOf = new Map(bodies.map((b) => [String(b.id), String(b.body)]));
-  return rows.map((r) => {
-    const id = String(r.id);
-    const body = bodyOf.get(id);
-    if (body === undefined) throw new Error(`confirmation ${id} has no body`);
-    return {
-      id,
-      merchantId: String(r.merchant_id),
-      transactionId: String(r.transaction_id),
-      seq: Number(r.seq),
-      body,
-      format: String(r.format) as Format,
-      tries: Number(r.tries),
-      token: Number(r.lease_token),
-    };
-  });
 }

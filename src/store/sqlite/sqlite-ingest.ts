@@ -1,9 +1,8 @@
-import type { ConfirmationState } from '../../domain/confirmation.js';
 import type { Format } from '../../domain/merchant.js';
 import { assertTransition } from '../../domain/status.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { ConfirmaError } from '../../errors.js';
-import { newConfirmationRow, replayIdempotent, sameContent, toTransaction, visible, type NewConfirmationRow, type Row } from '../rows.js';
+import { newConfirmationRow, newConfirmationState, replayIdempotent, sameContent, toTransaction, visible, type NewConfirmationRow, type Row } from '../rows.js';
 import type { IngestClaimer, IngestOp, IngestResult } from '../store.js';
 import { statusTarget } from '../transaction-key.js';
 import type { Statements } from './statements.js';
@@ -54,14 +53,8 @@ export class IngestBatch {
     }
     const stored: Transaction = { ...tx, createdAt: now, updatedAt: now };
     // Built (and checked) before the first write.
-    const { row, claim } = newConfirmationRow(
-      stored,
-      1,
-      merchant.disabled_at === null ? 'pending' : 'parked',
-      String(merchant.format) as Format,
-      now,
-      claimer,
-    );
+    const state = newConfirmationState(false, merchant.disabled_at !== null);
+    const { row, claim } = newConfirmationRow(stored, 1, state, String(merchant.format) as Format, now, claimer);
     // Insert first: an id that exists already (a retried create) writes nothing and is compared below.
     // Positional parameters on the hot path: binding by name costs a property lookup per column.
     const inserted = this.s.insertTransaction.run(
@@ -132,7 +125,7 @@ export class IngestBatch {
     const updated: Transaction = { ...cur, status: op.status, updatedAt: now };
     const open = this.s.hasOpenConfirmation.get(cur.id, cur.merchantId) !== undefined;
     const merchant = this.merchantState(cur.merchantId) as Row;
-    const state: ConfirmationState = open ? 'waiting' : merchant.disabled_at === null ? 'pending' : 'parked';
+    const state = newConfirmationState(open, merchant.disabled_at !== null);
     const { row: confirmation, claim } = newConfirmationRow(updated, seq, state, String(merchant.format) as Format, now, claimer);
     this.s.updateTransactionStatus.run(op.status, now, seq, cur.id, cur.merchantId);
     this.insertConfirmation(confirmation, now);

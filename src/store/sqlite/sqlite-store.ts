@@ -3,7 +3,7 @@ import type { ApiKeyRecord, NewApiKey } from '../../domain/api-key.js';
 import type { AuditEntry, NewAuditEntry } from '../../domain/audit.js';
 import type { Attempt, Claim, Confirmation, ConfirmationState, OpenState } from '../../domain/confirmation.js';
 import { CONFIRMATION_STATES, OPEN_STATES } from '../../domain/confirmation.js';
-import type { DeliveryTarget, Format, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
+import type { DeliveryTarget, Merchant, MerchantPatch, NewMerchant } from '../../domain/merchant.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { idFloor } from '../../domain/ids.js';
 import { loadMigrations } from '../migrations.js';
@@ -12,11 +12,16 @@ import {
   toApiKey,
   toTransaction,
   toAttempt,
+  toClaim,
   toConfirmation,
   toAuditEntry,
   storedCredentials,
-  patchedEpaycoColumns,
+  patchMerchant,
+  settingsColumns,
   nextPurgeCursor,
+  outcomeColumns,
+  releasesOrder,
+  withinCapacity,
   type Row,
 } from '../rows.js';
 import { secureDatabaseFiles } from './file-modes.js';
@@ -164,18 +169,7 @@ export class SqliteStore implements Store {
     this.ready();
     const now = Date.now();
     this.db.transaction(() => {
-      this.s.insertMerchant.run({
-        id: m.id,
-        name: m.name,
-        url: m.url,
-        format: m.format,
-        max_in_flight: m.maxInFlight,
-        timeout_ms: m.timeoutMs,
-        retry_schedule: m.retrySchedule === null ? null : JSON.stringify(m.retrySchedule),
-        epayco_cust_id: m.epayco?.custId ?? null,
-        epayco_p_key_sealed: m.epayco?.sealedPKey ?? null,
-        now,
-      });
+      this.s.insertMerchant.run({ id: m.id, ...settingsColumns(m), now });
       this.s.insertSecret.run(m.id, secret, now);
       this.s.insertApiKey.run(apiKey.id, m.id, apiKey.prefix, apiKey.hash, now);
     }).immediate();
@@ -205,29 +199,10 @@ export class SqliteStore implements Store {
       .transaction((): Merchant | undefined => {
         const row = this.s.getMerchant.get(id) as Row | undefined;
         if (row === undefined) return undefined;
-        const cur = toMerchant(row);
-        const disabledAt =
-          patch.enabled === undefined ? cur.disabledAt : patch.enabled ? null : (cur.disabledAt ?? now);
-        const disabledReason =
-          patch.enabled === undefined ? cur.disabledReason : patch.enabled ? null : (cur.disabledReason ?? 'disabled by admin');
-        const schedule = patch.retrySchedule === undefined ? cur.retrySchedule : patch.retrySchedule;
-        const epayco = patchedEpaycoColumns(cur, patch);
-        this.s.updateMerchant.run({
-          id,
-          name: patch.name ?? cur.name,
-          url: patch.url ?? cur.url,
-          format: patch.format ?? cur.format,
-          max_in_flight: patch.maxInFlight === undefined ? cur.maxInFlight : patch.maxInFlight,
-          timeout_ms: patch.timeoutMs === undefined ? cur.timeoutMs : patch.timeoutMs,
-          retry_schedule: schedule === null ? null : JSON.stringify(schedule),
-          disabled_at: disabledAt,
-          disabled_reason: disabledReason,
-          epayco_cust_id: epayco.custId,
-          epayco_p_key_sealed: epayco.sealedPKey,
-          now,
-        });
-        if (cur.disabledAt !== null && disabledAt === null) this.s.unparkMerchant.run(now, id);
-        if (cur.disabledAt === null && disabledAt !== null) this.s.parkMerchant.run(id);
+        const { columns, queue } = patchMerchant(toMerchant(row), patch, now);
+        this.s.updateMerchant.run({ id, ...columns, now });
+        if (queue === 'unpark') this.s.unparkMerchant.run(now, id);
+        if (queue === 'park') this.s.parkMerchant.run(id);
         return this.mustMerchant(id);
       })
       .immediate();
@@ -419,33 +394,14 @@ export class SqliteStore implements Store {
 
   private claimRows(opts: ClaimOptions): Claim[] {
     const rows = this.s.selectDue.all(opts.now, JSON.stringify(opts.exclude), opts.limit) as Row[];
-    const free = new Map<string, number>();
-    const claims: Claim[] = [];
     const leaseUntil = opts.now + opts.leaseMs;
-    for (const r of rows) {
-      const merchantId = String(r.merchant_id);
-      let left = free.get(merchantId);
-      if (left === undefined) left = opts.capacity.get(merchantId) ?? opts.defaultCapacity;
-      if (left <= 0) continue;
-      free.set(merchantId, left - 1);
-      claims.push(this.claimRow(r, leaseUntil));
-    }
-    return claims;
+    return withinCapacity(rows, opts).map((r) => this.claimRow(r, leaseUntil));
   }
 
   private claimRow(r: Row, leaseUntil: number): Claim {
     const token = Number(r.lease_token) + 1;
     this.s.claim.run(leaseUntil, token, r.id);
-    return {
-      id: String(r.id),
-      merchantId: String(r.merchant_id),
-      transactionId: String(r.transaction_id),
-      seq: Number(r.seq),
-      body: String(r.body),
-      format: String(r.format) as Format,
-      tries: Number(r.tries),
-      token,
-    };
+    return toClaim(r, String(r.body), token);
   }
 
   async claimForMerchants(wants: readonly ClaimWant[], now: number, leaseMs: number): Promise<Claim[]> {
@@ -463,35 +419,13 @@ export class SqliteStore implements Store {
     let stale = 0;
     const promoted = new Set<string>();
     for (const { claim, outcome, attempt } of records) {
-      let state: ConfirmationState;
-      let dueAt: number | null = null;
-      let tries = claim.tries + 1;
-      let lastError: string | null = null;
-      switch (outcome.kind) {
-        case 'delivered':
-          state = 'delivered';
-          tries = 0;
-          break;
-        case 'retry':
-          state = 'pending';
-          dueAt = outcome.at;
-          lastError = outcome.reason;
-          break;
-        case 'dead':
-          state = 'dead';
-          lastError = outcome.reason;
-          break;
-        case 'disable':
-          state = 'parked';
-          lastError = outcome.reason;
-          break;
-      }
+      const row = outcomeColumns(claim, outcome, now);
       const updated = this.s.recordOutcome.get(
-        state,
-        dueAt,
-        tries,
-        lastError,
-        state === 'delivered' ? now : null,
+        row.state,
+        row.due_at,
+        row.tries,
+        row.last_error,
+        row.delivered_at,
         claim.id,
         claim.token,
       ) as Row | undefined;
@@ -512,12 +446,12 @@ export class SqliteStore implements Store {
         outcome.kind,
       );
       // Another attempt may have disabled the merchant (410) while this one was in flight.
-      if (state === 'pending') this.s.parkIfDisabled.run(claim.id);
+      if (outcome.kind === 'retry') this.s.parkIfDisabled.run(claim.id);
       if (outcome.kind === 'disable') {
         this.s.disableMerchant.run(now, outcome.reason, now, claim.merchantId);
         this.s.parkMerchant.run(claim.merchantId);
       }
-      if (state === 'delivered' || state === 'dead') {
+      if (releasesOrder(outcome.kind)) {
         const next = { now, tx: claim.transactionId, merchant: claim.merchantId };
         if (this.s.promoteNext.run(next).changes > 0) promoted.add(claim.merchantId);
       }

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type { IngestClaimer, IngestOp } from '../store.js';
+import { STORE_METHODS, type IngestClaimer } from '../store.js';
 import { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
-import { toWireError, toWireResults, type WireCall, type WireClaimer, type WireReply } from './wire.js';
+import { toWireError, toWireResults, type ThreadStore, type WireCall, type WireClaimer, type WireReply } from './wire.js';
 
 /**
  * The SQLite thread (see `ThreadedSqliteStore`): it owns the database connection and runs the
@@ -36,14 +36,20 @@ function claimerFrom(wire: WireClaimer | undefined): IngestClaimer | undefined {
   };
 }
 
+/**
+ * The names this thread answers: the `Store` methods and nothing else, so a message cannot reach
+ * the adapter's own helpers (its transactions, its statements) or anything on its prototype chain.
+ */
+const SERVED: ReadonlySet<string> = new Set(STORE_METHODS);
+
 async function run(call: WireCall): Promise<unknown> {
+  if (!SERVED.has(call.method)) throw new Error(`the SQLite thread serves Store methods only, not ${JSON.stringify(call.method)}`);
   if (call.method === 'ingest') {
-    const [ops, now, claimer] = call.args as [IngestOp[], number, WireClaimer | undefined];
+    const [ops, now, claimer] = call.args as Parameters<ThreadStore['ingest']>;
     return toWireResults(await store.ingest(ops, now, claimerFrom(claimer)));
   }
-  const fn = (store as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[call.method];
-  if (typeof fn !== 'function') throw new Error(`unknown store method ${call.method}`);
-  return fn.apply(store, call.args as unknown[]);
+  const fn = store[call.method] as (...args: readonly unknown[]) => Promise<unknown>;
+  return fn.apply(store, call.args);
 }
 
 port.on('message', (call: WireCall) => {

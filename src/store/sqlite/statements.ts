@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { OPEN_STATES_SQL } from '../rows.js';
+import { OPEN_STATES_SQL, ORDER_BLOCKING_STATES_SQL, PROMOTION_BLOCKING_STATES_SQL, QUEUE_STATES_SQL } from '../rows.js';
 
 /** Columns of a confirmation as the API shows it (never the body). */
 export const CONFIRMATION_COLUMNS =
@@ -50,7 +50,7 @@ const SQL = {
      ON CONFLICT (id, merchant_id) DO NOTHING`,
   updateTransactionStatus: 'UPDATE transactions SET status = ?, updated_at = ?, last_seq = ? WHERE id = ? AND merchant_id = ?',
   hasOpenConfirmation: `SELECT 1 FROM confirmations
-     WHERE transaction_id = ? AND merchant_id = ? AND state IN ('waiting', 'pending', 'inflight', 'parked') LIMIT 1`,
+     WHERE transaction_id = ? AND merchant_id = ? AND state IN (${ORDER_BLOCKING_STATES_SQL}) LIMIT 1`,
   insertConfirmation: `INSERT INTO confirmations (id, transaction_id, merchant_id, seq, type, state, format, due_at, lease_token, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   insertBody: 'INSERT INTO confirmation_bodies (id, body) VALUES (?, ?)',
@@ -62,7 +62,7 @@ const SQL = {
   // CROSS JOIN keeps the queue index as the outer loop; the body comes by primary key.
   selectDue: `SELECT c.id, c.merchant_id, c.transaction_id, c.seq, b.body, c.format, c.tries, c.lease_token
      FROM confirmations c INDEXED BY confirmations_due CROSS JOIN confirmation_bodies b ON b.id = c.id
-     WHERE c.state IN ('pending', 'inflight') AND c.due_at <= ?
+     WHERE c.state IN (${QUEUE_STATES_SQL}) AND c.due_at <= ?
        AND c.merchant_id NOT IN (SELECT value FROM json_each(?))
      ORDER BY c.due_at LIMIT ?`,
   // Pending rows only: lapsed leases come back through selectDue (see migration 0005).
@@ -99,7 +99,7 @@ const SQL = {
      WHERE id = (SELECT id FROM confirmations WHERE transaction_id = @tx AND merchant_id = @merchant AND state = 'waiting'
                  ORDER BY seq LIMIT 1)
        AND NOT EXISTS (SELECT 1 FROM confirmations WHERE transaction_id = @tx AND merchant_id = @merchant
-                       AND state IN ('pending', 'inflight', 'parked'))`,
+                       AND state IN (${PROMOTION_BLOCKING_STATES_SQL}))`,
   // A released row goes back to the queue, or to the parking lot if its merchant is disabled.
   release: `UPDATE confirmations
        SET state = CASE WHEN (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NULL
@@ -110,7 +110,7 @@ const SQL = {
   parkIfDisabled: `UPDATE confirmations SET state = 'parked', due_at = NULL
      WHERE id = ? AND state = 'pending'
        AND (SELECT disabled_at FROM merchants m WHERE m.id = confirmations.merchant_id) IS NOT NULL`,
-  nextDue: `SELECT due_at FROM confirmations INDEXED BY confirmations_due WHERE state IN ('pending', 'inflight') AND due_at IS NOT NULL ORDER BY due_at LIMIT 1`,
+  nextDue: `SELECT due_at FROM confirmations INDEXED BY confirmations_due WHERE state IN (${QUEUE_STATES_SQL}) AND due_at IS NOT NULL ORDER BY due_at LIMIT 1`,
   countByState: 'SELECT state, count(*) AS n FROM confirmations GROUP BY state',
   // One seek per merchant and open state in the (merchant_id, state, id) index: delivered rows are
   // never read. (SQLite has no index that leads with state; this one serves both lookups.)

@@ -19,7 +19,7 @@ import type {
   StoredCredential,
 } from '../store.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
-import { fromWireError, fromWireResults, type WireCall, type WireClaimer, type WireIngestResult, type WireReply } from './wire.js';
+import { fromWireError, fromWireResults, wireCall, type ThreadMethod, type ThreadResult, type ThreadStore, type WireClaimer, type WireReply } from './wire.js';
 
 /**
  * The embedded store on its own thread. better-sqlite3 is synchronous: on the event loop, every
@@ -54,13 +54,14 @@ export class ThreadedSqliteStore implements Store {
     this.worker.on('exit', (code) => fail(new Error(`the SQLite thread exited (code ${code})`)));
   }
 
-  private call<T>(method: string, ...args: unknown[]): Promise<T> {
+  /** Runs a `Store` method on the thread; its name and arguments are checked against `ThreadStore`. */
+  private call<M extends ThreadMethod>(method: M, ...args: Parameters<ThreadStore[M]>): Promise<ThreadResult<M>> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
     const id = this.nextId++;
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<ThreadResult<M>>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       try {
-        this.worker.postMessage({ id, method, args } satisfies WireCall);
+        this.worker.postMessage(wireCall(id, method, args));
       } catch (err) {
         // An argument that cannot be copied to the thread: this call fails, nothing else does.
         this.pending.delete(id);
@@ -143,7 +144,7 @@ export class ThreadedSqliteStore implements Store {
       }
       wire = { leaseMs: claimer.leaseMs, budget, unasked: Math.min(statusOps, claimer.unasked ?? 0) };
     }
-    return fromWireResults(await this.call<WireIngestResult[]>('ingest', ops, now, wire));
+    return fromWireResults(await this.call('ingest', ops, now, wire));
   }
 
   getTransaction(merchantId: string, id: string): Promise<Transaction | undefined> {

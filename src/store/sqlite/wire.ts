@@ -1,5 +1,5 @@
 import { ConfirmaError, type ErrorCode } from '../../errors.js';
-import type { IngestResult } from '../store.js';
+import type { IngestOp, IngestResult, Store, StoreMethod } from '../store.js';
 
 /**
  * What crosses between the node's main thread and its SQLite thread. Structured clone copies plain
@@ -17,11 +17,35 @@ export type WireError =
     }
   | { readonly kind: 'error'; readonly name: string; readonly message: string; readonly code?: string };
 
+/**
+ * What the SQLite thread serves: every `Store` method, with the `Store`'s own parameter and result
+ * types, but `ingest`, whose claimer and refused results cross as plain data (`WireClaimer`,
+ * `WireIngestResult`).
+ */
+export type ThreadStore = { readonly [M in Exclude<StoreMethod, 'ingest'>]: Store[M] } & {
+  ingest(ops: readonly IngestOp[], now: number, claimer: WireClaimer | undefined): Promise<WireIngestResult[]>;
+};
+
+/** A method the SQLite thread serves: the `Store` methods (see `STORE_METHODS`), and nothing else. */
+export type ThreadMethod = keyof ThreadStore;
+
+/** What a call of `M` resolves with on the main thread. */
+export type ThreadResult<M extends ThreadMethod> = Awaited<ReturnType<ThreadStore[M]>>;
+
 /** A call from the main thread: a `Store` method by name and its arguments. */
-export interface WireCall {
+export interface WireCall<M extends ThreadMethod = ThreadMethod> {
   readonly id: number;
-  readonly method: string;
-  readonly args: readonly unknown[];
+  readonly method: M;
+  readonly args: Parameters<ThreadStore[M]>;
+}
+
+/**
+ * The one way to make a call: the compiler checks the method is a `Store` method and each
+ * argument has its parameter's type, so a swapped or missing argument does not compile, although
+ * the call crosses to the other thread by name.
+ */
+export function wireCall<M extends ThreadMethod>(id: number, method: M, args: Parameters<ThreadStore[M]>): WireCall<M> {
+  return { id, method, args };
 }
 
 /** The answer: the method's value, or the error it threw. */
