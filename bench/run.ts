@@ -18,16 +18,13 @@
  * host), so besides (a) a 3-second probe of the same ceiling runs just before each scenario, and
  * the scenario's ratio is to its own probe (`--quick` uses (a) for all).
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { standardBody } from '../src/domain/payload.js';
-import { fakeTransaction } from '../src/sim/fake.js';
 import { runScenario, type ScenarioOptions, type ScenarioResult } from '../src/sim/scenario.js';
+import { rawCeiling, sampleBodyBytes } from './raw-ceiling.js';
 
 /**
  * Maximum-rate runs push the node into overload on purpose. There, attempts that wait in the
@@ -88,39 +85,6 @@ function parseArgs(argv: string[]): Args {
     } else throw new Error(`unknown argument ${a}`);
   }
   return args;
-}
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-/** A sample confirmation body, so the raw ceiling posts the same size Confirma sends. */
-function sampleBodyBytes(): number {
-  const t = fakeTransaction('mer_0123456789abcdefghijklmn', 'ord-mhx3k2-123456', 0);
-  const now = Date.now();
-  const body = standardBody('cnf_0123456789abcdefghijklmn', 1, 'transaction.approved', {
-    ...t,
-    id: 'tx_0123456789abcdefghijklmn',
-    createdAt: now,
-    updatedAt: now,
-  }, now);
-  return Buffer.byteLength(body);
-}
-
-async function rawCeiling(bytes: number, seconds: number, concurrency: number): Promise<{ perSec: number; requests: number; errors: number }> {
-  const server = spawn(process.execPath, [path.join(here, 'raw-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: server.stdout });
-  const first = await new Promise<string>((resolve) => lines.once('line', resolve));
-  const { port } = JSON.parse(first) as { port: number };
-  const client = spawn(
-    process.execPath,
-    [path.join(here, 'raw-client.js'), `http://127.0.0.1:${port}`, String(bytes), String(seconds), String(concurrency)],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  client.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  await new Promise((resolve) => client.once('exit', resolve));
-  server.kill('SIGTERM');
-  await new Promise((resolve) => server.once('exit', resolve));
-  return JSON.parse(out.trim()) as { perSec: number; requests: number; errors: number };
 }
 
 interface Row {
