@@ -4,5 +4,6 @@
  */
 import { parsePeersArgs, runPeers } from './peers/program.js';
 
-const { ok } = await runPeers(parsePeersArgs(process.argv.slice(2)));
+const { ok, file, table } = await runPeers(parsePeersArgs(process.argv.slice(2)));
+process.stdout.write(`${table}\n\nwrote ${file}\n`);
 process.exit(ok ? 0 : 1);

@@ -12,7 +12,11 @@
  * and (b) again on PostgreSQL (DATABASE_URL, a fresh schema per run, dropped afterwards):
  *   pg-b-1: one `--role all` node; pg-b-2w: one `--role api` node plus 2 `--role worker` processes
  *   (CPU and RSS then summed over the three). Skipped when PostgreSQL does not answer; left out of
- *   `--quick` unless named with `--only`.
+ *   `--quick` unless named with `--only`;
+ * and the peer benchmark (bench/peers/program.ts): Confirma against BullMQ and graphile-worker,
+ *   side by side in interleaved rounds, its own table and bench/results/peers-<time>.json. Left out
+ *   of `--quick` unless named (`--only peers`, a tiny round). `--peers` runs it alone, with its own
+ *   options (`--n`, `--rounds`, … see `node dist/bench/peers.js --help`).
  * Prints a table, writes bench/results/<timestamp>.json, states each rate as a ratio to the raw
  * ceiling. This machine's speed drifts by a factor of two within minutes (other tenants of the
  * host), so besides (a) a 3-second probe of the same ceiling runs just before each scenario, and
@@ -24,6 +28,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { runScenario, type ScenarioOptions, type ScenarioResult } from '../src/sim/scenario.js';
+import { parsePeersArgs, defaultPeersOptions, runPeers } from './peers/program.js';
 import { rawCeiling, sampleBodyBytes } from './raw-ceiling.js';
 
 /**
@@ -80,7 +85,8 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--duration') args.duration = Number(argv[++i]);
     else if (a === '--only') args.only = new Set((argv[++i] as string).split(','));
     else if (a === '--help') {
-      process.stdout.write('Usage: node dist/bench/run.js [--quick] [--duration <sec>] [--only a,b,c,d,pg-b-1,pg-b-2w] [--out <dir>]\n');
+      process.stdout.write('Usage: node dist/bench/run.js [--quick] [--duration <sec>] [--only a,b,c,d,pg-b-1,pg-b-2w,peers] [--out <dir>]\n' +
+          '       node dist/bench/run.js --peers [peer options: node dist/bench/peers.js --help]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -175,7 +181,13 @@ const fmt = (n: number | undefined, digits = 0): string =>
   n === undefined || !Number.isFinite(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv.includes('--peers')) {
+    const { ok, file, table } = await runPeers(parsePeersArgs(argv.filter((a) => a !== '--peers')));
+    process.stdout.write(`${table}\n\nwrote ${file}\n`);
+    process.exit(ok ? 0 : 1);
+  }
+  const args = parseArgs(argv);
   const want = (k: string): boolean => args.only === undefined || args.only.has(k);
   const q = args.quick;
   const duration = q ? 2 : args.duration;
@@ -240,6 +252,11 @@ async function main(): Promise<void> {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+  // The peer benchmark: only when named in quick mode (a tiny round), else with its defaults.
+  let peers: { ok: boolean; file: string; table: string } | undefined;
+  if (q ? args.only?.has('peers') === true : want('peers')) {
+    peers = await runPeers({ ...defaultPeersOptions(q), out: args.out, pgUrl: PG_URL });
+  }
   const loadavg = os.loadavg();
   const report = {
     startedAt: startedAt.toISOString(),
@@ -249,6 +266,8 @@ async function main(): Promise<void> {
     rawCeiling: raw,
     scenarios: rows.map(summarise),
     skipped,
+    /** The peer benchmark's own report, when it ran. */
+    peersFile: peers?.file,
   };
   const ratio = (x: number, own: number | undefined): string => {
     const base = own ?? raw?.perSec;
@@ -272,7 +291,8 @@ async function main(): Promise<void> {
   const file = path.join(args.out, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(report, null, 2));
   process.stdout.write(`\nwrote ${file}\n`);
-  process.exit(report.scenarios.every((s) => s.lost === 0) ? 0 : 1);
+  if (peers !== undefined) process.stdout.write(`\npeers: Confirma against BullMQ and graphile-worker\n${peers.table}\n\nwrote ${peers.file}\n`);
+  process.exit(report.scenarios.every((s) => s.lost === 0) && peers?.ok !== false ? 0 : 1);
 }
 
 await main();

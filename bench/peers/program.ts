@@ -158,7 +158,8 @@ function summarise(name: string, runs: readonly PeerRun[], all: readonly PeerRun
   };
 }
 
-export async function runPeers(o: PeersOptions): Promise<{ ok: boolean; file: string }> {
+/** Runs the rounds and writes the JSON; the caller prints `table` (then `wrote <file>`). */
+export async function runPeers(o: PeersOptions): Promise<{ ok: boolean; file: string; table: string }> {
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
   const startedAt = new Date();
   const bytes = sampleBodyBytes();
@@ -231,14 +232,12 @@ export async function runPeers(o: PeersOptions): Promise<{ ok: boolean; file: st
     '| contender | delivered/s (min–max) | of its raw probe | Confirma SQLite ÷ this (same round) | CPU µs/conf | cores | ingest s | lost | dup |',
     '|---|---|---|---|---|---|---|---|---|',
     ...summary.map((s) =>
-      `| ${s.contender}${s.failed > 0 ? ` (${s.failed} failed)` : ''} | ${fmt(s.medianPerSec)} (${fmt(s.minPerSec)}–${fmt(s.maxPerSec)}) | ${fmt(s.medianOfProbe * 100, 1)}% of ${fmt(s.medianProbePerSec)} | ${s.contender === 'confirma-sqlite' ? '1' : `${fmt(s.confirmaSqliteOverThis, 2)}×`} | ${fmt(s.medianCpuUsPerConfirmation)} | ${fmt(s.medianCores, 2)} | ${fmt(s.medianIngestSec, 2)} | ${s.lost} | ${s.duplicates} |`,
+      `| ${s.contender}${s.failed > 0 ? ` (${s.failed} failed)` : ''} | ${fmt(s.medianPerSec)} (${fmt(s.minPerSec)}–${fmt(s.maxPerSec)}) | ${fmt(s.medianOfProbe * 100, 1)}% of ${fmt(s.medianProbePerSec)} | ${s.contender === 'confirma-sqlite' ? '1' : Number.isFinite(s.confirmaSqliteOverThis) ? `${fmt(s.confirmaSqliteOverThis, 2)}×` : '–'} | ${fmt(s.medianCpuUsPerConfirmation)} | ${fmt(s.medianCores, 2)} | ${fmt(s.medianIngestSec, 2)} | ${s.lost} | ${s.duplicates} |`,
     ),
     ...skipped.map((s) => `| ${s.contender} | skipped: ${s.reason} | | | | | | | |`),
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
   mkdirSync(o.out, { recursive: true });
   const file = path.join(o.out, `peers-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
-  process.stdout.write(`\nwrote ${file}\n`);
-  return { ok: runs.every((r) => r.error === undefined && r.lost === 0), file };
+  return { ok: runs.every((r) => r.error === undefined && r.lost === 0), file, table: lines.join('\n') };
 }
