@@ -71,7 +71,7 @@ export function bullmq(persistence: 'none' | 'aof'): Contender {
         await ctx.receiver.expect(this.name, secrets, ctx.workload);
         const q = queue;
         const m = await measure(ctx, {
-          pids: [worker.pid, redis.pid],
+          pids: { worker: worker.pid, 'redis-server': redis.pid },
           load: () => inChunks(ctx.workload.transactions, async (chunk) => {
             const at = Date.now();
             await q.addBulk(chunk.map((t) => ({ name: 'deliver', data: deliveryJob(t, at) })));

@@ -93,7 +93,7 @@ export function confirma(store: 'sqlite' | 'pg'): Contender {
           }
         };
         const m = await measure(ctx, {
-          pids: [engine.pid],
+          pids: { node: engine.pid },
           pg: store === 'pg' ? { url: ctx.pgUrl, applicationNames: [APP] } : undefined,
           load: () => inChunks(ctx.workload.transactions, post),
         });

@@ -42,6 +42,8 @@ export interface ContenderResult {
   /** First hand-over → every job accepted (acknowledged, or the call returned). */
   readonly ingestSec: number;
   readonly cpuSec: number;
+  /** CPU seconds of each process the figure adds up. */
+  readonly cpuByProcess: Readonly<Record<string, number>>;
   readonly cpuUsPerConfirmation: number;
   readonly cores: number;
   /** Which processes the CPU figure adds up. */
@@ -95,6 +97,7 @@ export interface Measured {
   readonly t0: number;
   readonly ingestSec: number;
   readonly cpuSec: number;
+  readonly cpuByProcess: Readonly<Record<string, number>>;
   readonly pgBackends: number | undefined;
 }
 
@@ -102,7 +105,8 @@ export interface Measured {
 export async function measure(
   ctx: RunContext,
   opts: {
-    readonly pids: readonly number[];
+    /** What each counted process is → its pid. */
+    readonly pids: Readonly<Record<string, number>>;
     readonly pg?: { readonly url: string; readonly applicationNames: readonly string[] };
     readonly load: () => Promise<void>;
   },
@@ -111,22 +115,28 @@ export async function measure(
   await meter.start();
   const t0 = Date.now();
   let ingestEnd = Number.NaN;
-  let loadError: unknown;
-  const loaded = opts.load().then(
-    () => (ingestEnd = Date.now()),
-    (err: unknown) => (loadError = err),
-  );
+  const loaded = opts.load().then(() => {
+    ingestEnd = Date.now();
+  });
   const n = ctx.workload.transactions.length;
   let shown = 0;
-  const counts = await ctx.receiver.waitComplete(ctx.stallMs, (c) => {
-    if (Date.now() - shown < 2_000) return;
-    shown = Date.now();
-    ctx.log(`    ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s: ${c.transactions}/${n} delivered, ${c.duplicates} dup`);
-  });
-  await loaded;
+  let counts: ReceiverCounts;
+  try {
+    // A load that fails (a refused batch, a lost connection) ends the wait at once.
+    [counts] = await Promise.all([
+      ctx.receiver.waitComplete(ctx.stallMs, (c) => {
+        if (Date.now() - shown < 2_000) return;
+        shown = Date.now();
+        ctx.log(`    ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s: ${c.transactions}/${n} delivered, ${c.duplicates} dup`);
+      }),
+      loaded,
+    ]);
+  } catch (err) {
+    await meter.stop().catch(() => undefined);
+    throw err;
+  }
   const cpu = await meter.stop();
-  if (loadError !== undefined) throw loadError;
-  return { counts, t0, ingestSec: (ingestEnd - t0) / 1000, cpuSec: cpu.cpuSec, pgBackends: opts.pg === undefined ? undefined : cpu.backends };
+  return { counts, t0, ingestSec: (ingestEnd - t0) / 1000, cpuSec: cpu.cpuSec, cpuByProcess: cpu.byProcess, pgBackends: opts.pg === undefined ? undefined : cpu.backends };
 }
 
 /** The result of a run from what was measured and the receiver's counts once the contender stopped. */
@@ -147,6 +157,7 @@ export function result(m: Measured, final: ReceiverCounts, cpuCounted: string): 
     perSec: m.counts.transactions / wallSec,
     ingestSec: m.ingestSec,
     cpuSec: m.cpuSec,
+    cpuByProcess: m.cpuByProcess,
     cpuUsPerConfirmation: (m.cpuSec * 1e6) / Math.max(1, m.counts.transactions),
     cores: m.cpuSec / wallSec,
     cpuCounted,

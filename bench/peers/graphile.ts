@@ -47,7 +47,7 @@ export function graphile(settings: GraphileSettings): Contender {
         await ctx.receiver.expect(this.name, secrets, ctx.workload);
         const u = utils;
         const m = await measure(ctx, {
-          pids: [runner.pid],
+          pids: { runner: runner.pid },
           pg: { url: ctx.pgUrl, applicationNames: [APP, LOAD_APP] },
           load: () => inChunks(ctx.workload.transactions, async (chunk) => {
             const at = Date.now();

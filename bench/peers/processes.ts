@@ -133,33 +133,46 @@ export function withApplicationName(url: string, name: string): string {
 export class CpuMeter {
   private readonly base = new Map<number, number>();
   private readonly last = new Map<number, number>();
+  private readonly fixed: ReadonlyMap<number, string>;
   private timer: NodeJS.Timeout | undefined;
   private client: pg.Client | undefined;
   private started = false;
 
+  /** `pids`: process id → what it is (the key of its share in `stop()`'s `byProcess`). */
   constructor(
-    private readonly pids: readonly number[],
+    pids: Readonly<Record<string, number>>,
     private readonly pg?: { readonly url: string; readonly applicationNames: readonly string[] },
-  ) {}
+  ) {
+    this.fixed = new Map(Object.entries(pids).map(([label, pid]) => [pid, label]));
+  }
 
   async start(): Promise<void> {
     if (this.pg !== undefined) {
       this.client = new pg.Client({ connectionString: this.pg.url });
       await this.client.connect();
     }
-    for (const pid of [...this.pids, ...(await this.backends())]) this.see(pid, false);
+    for (const pid of [...this.fixed.keys(), ...(await this.backends())]) this.see(pid, false);
     this.started = true;
     this.timer = setInterval(() => void this.poll(), 500);
   }
 
-  /** Seconds of CPU used since `start()`, by pid kind. */
-  async stop(): Promise<{ cpuSec: number; backends: number }> {
+  /**
+   * Seconds of CPU used since `start()`: in all, by process (PostgreSQL backends together, as
+   * `postgres backends`), and how many backends were counted.
+   */
+  async stop(): Promise<{ cpuSec: number; byProcess: Record<string, number>; backends: number }> {
     clearInterval(this.timer);
     await this.poll();
     await this.client?.end().catch(() => undefined);
     let cpu = 0;
-    for (const [pid, last] of this.last) cpu += last - (this.base.get(pid) ?? 0);
-    return { cpuSec: cpu, backends: this.last.size - this.pids.length };
+    const byProcess: Record<string, number> = {};
+    for (const [pid, last] of this.last) {
+      const used = last - (this.base.get(pid) ?? 0);
+      const label = this.fixed.get(pid) ?? 'postgres backends';
+      byProcess[label] = (byProcess[label] ?? 0) + used;
+      cpu += used;
+    }
+    return { cpuSec: cpu, byProcess, backends: [...this.last.keys()].filter((pid) => !this.fixed.has(pid)).length };
   }
 
   private async poll(): Promise<void> {
