@@ -21,6 +21,8 @@ const APP = 'peers-confirma';
 
 async function pgQuery(url: string, sql: string): Promise<void> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
+  // A server restart mid-query rejects the query; the 'error' event must not crash the process.
+  c.on('error', () => undefined);
   await c.connect();
   try {
     await c.query(sql);

@@ -49,6 +49,8 @@ export interface ContenderResult {
   /** Which processes the CPU figure adds up. */
   readonly cpuCounted: string;
   readonly pgBackends: number | undefined;
+  /** Set when PostgreSQL backends could no longer be looked up mid-run (the CPU figure misses some). */
+  readonly cpuIncomplete: string | undefined;
 }
 
 export interface Contender {
@@ -99,6 +101,7 @@ export interface Measured {
   readonly cpuSec: number;
   readonly cpuByProcess: Readonly<Record<string, number>>;
   readonly pgBackends: number | undefined;
+  readonly cpuIncomplete: string | undefined;
 }
 
 /** Runs the load and waits at the receiver; CPU from `pids` (and the named PostgreSQL backends). */
@@ -136,7 +139,7 @@ export async function measure(
     throw err;
   }
   const cpu = await meter.stop();
-  return { counts, t0, ingestSec: (ingestEnd - t0) / 1000, cpuSec: cpu.cpuSec, cpuByProcess: cpu.byProcess, pgBackends: opts.pg === undefined ? undefined : cpu.backends };
+  return { counts, t0, ingestSec: (ingestEnd - t0) / 1000, cpuSec: cpu.cpuSec, cpuByProcess: cpu.byProcess, pgBackends: opts.pg === undefined ? undefined : cpu.backends, cpuIncomplete: cpu.lookupError };
 }
 
 /** The result of a run from what was measured and the receiver's counts once the contender stopped. */
@@ -162,5 +165,6 @@ export function result(m: Measured, final: ReceiverCounts, cpuCounted: string): 
     cores: m.cpuSec / wallSec,
     cpuCounted,
     pgBackends: m.pgBackends,
+    cpuIncomplete: m.cpuIncomplete,
   };
 }

@@ -137,6 +137,8 @@ export class CpuMeter {
   private timer: NodeJS.Timeout | undefined;
   private client: pg.Client | undefined;
   private started = false;
+  /** Why backends stopped being looked up, if they did. */
+  private lookupError: string | undefined;
 
   /** `pids`: process id → what it is (the key of its share in `stop()`'s `byProcess`). */
   constructor(
@@ -149,6 +151,12 @@ export class CpuMeter {
   async start(): Promise<void> {
     if (this.pg !== undefined) {
       this.client = new pg.Client({ connectionString: this.pg.url });
+      // A server restart (another user of this PostgreSQL) must not crash the benchmark: the
+      // backends are then no longer looked up, and `stop()` says so.
+      this.client.on('error', (err) => {
+        this.lookupError = err.message;
+        this.client = undefined;
+      });
       await this.client.connect();
     }
     for (const pid of [...this.fixed.keys(), ...(await this.backends())]) this.see(pid, false);
@@ -160,7 +168,7 @@ export class CpuMeter {
    * Seconds of CPU used since `start()`: in all, by process (PostgreSQL backends together, as
    * `postgres backends`), and how many backends were counted.
    */
-  async stop(): Promise<{ cpuSec: number; byProcess: Record<string, number>; backends: number }> {
+  async stop(): Promise<{ cpuSec: number; byProcess: Record<string, number>; backends: number; lookupError: string | undefined }> {
     clearInterval(this.timer);
     await this.poll();
     await this.client?.end().catch(() => undefined);
@@ -172,7 +180,7 @@ export class CpuMeter {
       byProcess[label] = (byProcess[label] ?? 0) + used;
       cpu += used;
     }
-    return { cpuSec: cpu, byProcess, backends: [...this.last.keys()].filter((pid) => !this.fixed.has(pid)).length };
+    return { cpuSec: cpu, byProcess, backends: [...this.last.keys()].filter((pid) => !this.fixed.has(pid)).length, lookupError: this.lookupError };
   }
 
   private async poll(): Promise<void> {
