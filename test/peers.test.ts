@@ -68,7 +68,7 @@ it('bench --peers --quick runs every contender once, each delivering every confi
 // The receiver is the benchmark's instrument: it must refuse what does not verify and count a
 // webhook-id it saw before as a duplicate, not as a delivery.
 it('the peer receiver verifies signatures itself, counts duplicates, and completes on the last transaction', async () => {
-  const { Receiver } = await import('../bench/peers/workload.js');
+  const { Receiver } = await import('../bench/peers/receiver-link.js');
   const { confirmationBody } = await import('../bench/peers/task.js');
   const { createHmac } = await import('node:crypto');
   const { request } = await import('undici');

@@ -9,14 +9,13 @@
  * jobs removed at once (`removeOnComplete: true`, the cheapest of the guide's auto-removal
  * options: Redis keeps no record of what was delivered), failed ones kept up to 5,000.
  */
-import { mkdirSync } from 'node:fs';
+import { constants, mkdirSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { ATTEMPTS, deliveryJob, inChunks, measure, result, type Contender, type RunContext } from './contender.js';
 import { Child, REDIS_SERVER, startRedis } from './processes.js';
-import { access } from 'node:fs/promises';
-import { constants } from 'node:fs';
 import type { DeliveryJob } from './task.js';
 import { newSecret } from './workload.js';
 

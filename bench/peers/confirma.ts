@@ -10,41 +10,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import pg from 'pg';
 import { Pool } from 'undici';
 import { startEngineProcess } from '../../src/sim/engine-process.js';
 import { inChunks, measure, result, type Contender, type RunContext } from './contender.js';
+import { dropSchema, pgUnavailable } from './pg.js';
 import { withApplicationName } from './processes.js';
 import type { PeerTransaction } from './workload.js';
 
 const APP = 'peers-confirma';
-
-async function pgQuery(url: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
-  // A server restart mid-query rejects the query; the 'error' event must not crash the process.
-  c.on('error', () => undefined);
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
-
-export async function pgUnavailable(url: string): Promise<string | undefined> {
-  try {
-    await pgQuery(url, 'SELECT 1');
-    return undefined;
-  } catch (err) {
-    return `PostgreSQL is not reachable at ${url} (${err instanceof Error ? err.message : String(err)})`;
-  }
-}
-
-export async function dropSchema(url: string, schema: string): Promise<void> {
-  await pgQuery(url, `DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch((err: unknown) =>
-    process.stderr.write(`could not drop PostgreSQL schema ${schema}: ${String(err)}\n`),
-  );
-}
 
 export function confirma(store: 'sqlite' | 'pg'): Contender {
   return {

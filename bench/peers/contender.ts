@@ -7,7 +7,8 @@
 import type { ReceiverCounts } from './receiver.js';
 import { CpuMeter } from './processes.js';
 import type { DeliveryJob } from './task.js';
-import { newMessageId, type PeerTransaction, type Receiver, type Workload } from './workload.js';
+import type { Receiver } from './receiver-link.js';
+import { newMessageId, type PeerTransaction, type Workload } from './workload.js';
 
 /** Attempts per confirmation, as Confirma's default retry schedule has (0, 5 s, 5 min, … 10 h). */
 export const ATTEMPTS = 8;

@@ -9,7 +9,7 @@
 import { fileURLToPath } from 'node:url';
 import { makeWorkerUtils, type WorkerUtils } from 'graphile-worker';
 import { ATTEMPTS, deliveryJob, inChunks, measure, result, type Contender, type RunContext } from './contender.js';
-import { dropSchema, pgUnavailable } from './confirma.js';
+import { dropSchema, pgUnavailable } from './pg.js';
 import { Child, withApplicationName } from './processes.js';
 import { newSecret } from './workload.js';
 

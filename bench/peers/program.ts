@@ -21,7 +21,8 @@ import { bullmq, BULLMQ_CONCURRENCY } from './bullmq.js';
 import { confirma } from './confirma.js';
 import { ATTEMPTS, CHUNK, IN_FLIGHT, type Contender, type ContenderResult } from './contender.js';
 import { graphile } from './graphile.js';
-import { makeWorkload, Receiver } from './workload.js';
+import { Receiver } from './receiver-link.js';
+import { makeWorkload } from './workload.js';
 
 export interface PeersOptions {
   readonly n: number;
