@@ -14,7 +14,7 @@ import { Pool } from 'undici';
 import { startEngineProcess } from '../../src/sim/engine-process.js';
 import { inChunks, measure, result, type Contender, type RunContext } from './contender.js';
 import { dropSchema, pgUnavailable } from './pg.js';
-import { withApplicationName } from './processes.js';
+import { reapOnExit, withApplicationName } from './processes.js';
 import type { PeerTransaction } from './workload.js';
 
 const APP = 'peers-confirma';
@@ -42,6 +42,7 @@ export function confirma(store: 'sqlite' | 'pg'): Contender {
           ...(store === 'pg' ? { DATABASE_URL: withApplicationName(ctx.pgUrl, APP), CONFIRMA_PG_SCHEMA: schema } : {}),
         },
       });
+      reapOnExit(engine.child);
       const api = new Pool(engine.url, { connections: 8 });
       const auth = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
       try {

@@ -9,6 +9,27 @@ import pg from 'pg';
 import { freePort } from '../../src/sim/engine-process.js';
 import { sampleProc } from '../../src/sim/proc-stats.js';
 
+/**
+ * Children this process started and has not seen exit: killed if it exits first (a crash
+ * included), so no node or redis-server of a run outlives the benchmark. Forked children also
+ * exit by themselves when their IPC channel closes.
+ */
+const living = new Set<ChildProcess>();
+
+/** Registers `child` to be killed should this process exit before it. */
+export function reapOnExit(child: ChildProcess): void {
+  living.add(child);
+  child.once('exit', () => living.delete(child));
+}
+
+process.once('exit', () => {
+  for (const child of living) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // Without a handler these signals end the process without its 'exit' event.
+  process.once(signal, () => process.exit(130));
+}
+
 /** The redis-server the bench starts (REDIS_SERVER overrides). */
 export const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
 
@@ -27,6 +48,7 @@ export class Child {
   /** Forks `script` (a compiled .js file) with an IPC channel; its stderr goes to ours. */
   static fork(script: string, name: string, env: Record<string, string> = {}): Child {
     const child = fork(script, [], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    reapOnExit(child);
     return new Child(child, name);
   }
 
@@ -93,6 +115,7 @@ export async function startRedis(dir: string, persistence: readonly string[]): P
     '--save', '',
     ...persistence,
   ], { stdio: ['ignore', 'pipe', 'inherit'] });
+  reapOnExit(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const lines = createInterface({ input: child.stdout! });
   await new Promise<void>((resolve, reject) => {

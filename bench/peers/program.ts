@@ -177,6 +177,9 @@ export async function runPeers(o: PeersOptions): Promise<{ ok: boolean; file: st
   }
   const runs: PeerRun[] = [];
   const work = mkdtempSync(path.join(os.tmpdir(), 'confirma-peers-'));
+  // Also when the benchmark is interrupted (its children are killed then: processes.ts).
+  const removeWork = (): void => rmSync(work, { recursive: true, force: true });
+  process.once('exit', removeWork);
   try {
     for (let round = 1; round <= o.rounds; round++) {
       const workload = makeWorkload(o.n, o.merchants, round);
@@ -204,7 +207,8 @@ export async function runPeers(o: PeersOptions): Promise<{ ok: boolean; file: st
       }
     }
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    removeWork();
+    process.off('exit', removeWork);
   }
   const summary = runnable.map((c) => summarise(c.name, runs, runs));
   const loadavg = os.loadavg();
