@@ -12,22 +12,24 @@
  * and (b) again on PostgreSQL (DATABASE_URL, a fresh schema per run, dropped afterwards):
  *   pg-b-1: one `--role all` node; pg-b-2w: one `--role api` node plus 2 `--role worker` processes
  *   (CPU and RSS then summed over the three). Skipped when PostgreSQL does not answer; left out of
- *   `--quick` unless named with `--only`.
+ *   `--quick` unless named with `--only`;
+ * and the peer benchmark (bench/peers/program.ts): Confirma against BullMQ and graphile-worker,
+ *   side by side in interleaved rounds, its own table and bench/results/peers-<time>.json. Left out
+ *   of `--quick` unless named (`--only peers`, a tiny round). `--peers` runs it alone, with its own
+ *   options (`--n`, `--rounds`, … see `node dist/bench/peers.js --help`).
  * Prints a table, writes bench/results/<timestamp>.json, states each rate as a ratio to the raw
  * ceiling. This machine's speed drifts by a factor of two within minutes (other tenants of the
  * host), so besides (a) a 3-second probe of the same ceiling runs just before each scenario, and
  * the scenario's ratio is to its own probe (`--quick` uses (a) for all).
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { standardBody } from '../src/domain/payload.js';
-import { fakeTransaction } from '../src/sim/fake.js';
 import { runScenario, type ScenarioOptions, type ScenarioResult } from '../src/sim/scenario.js';
+import { parsePeersArgs, defaultPeersOptions, runPeers } from './peers/program.js';
+import { rawCeiling, sampleBodyBytes } from './raw-ceiling.js';
 
 /**
  * Maximum-rate runs push the node into overload on purpose. There, attempts that wait in the
@@ -83,44 +85,12 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--duration') args.duration = Number(argv[++i]);
     else if (a === '--only') args.only = new Set((argv[++i] as string).split(','));
     else if (a === '--help') {
-      process.stdout.write('Usage: node dist/bench/run.js [--quick] [--duration <sec>] [--only a,b,c,d,pg-b-1,pg-b-2w] [--out <dir>]\n');
+      process.stdout.write('Usage: node dist/bench/run.js [--quick] [--duration <sec>] [--only a,b,c,d,pg-b-1,pg-b-2w,peers] [--out <dir>]\n' +
+          '       node dist/bench/run.js --peers [peer options: node dist/bench/peers.js --help]\n');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
   return args;
-}
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-
-/** A sample confirmation body, so the raw ceiling posts the same size Confirma sends. */
-function sampleBodyBytes(): number {
-  const t = fakeTransaction('mer_0123456789abcdefghijklmn', 'ord-mhx3k2-123456', 0);
-  const now = Date.now();
-  const body = standardBody('cnf_0123456789abcdefghijklmn', 1, 'transaction.approved', {
-    ...t,
-    id: 'tx_0123456789abcdefghijklmn',
-    createdAt: now,
-    updatedAt: now,
-  }, now);
-  return Buffer.byteLength(body);
-}
-
-async function rawCeiling(bytes: number, seconds: number, concurrency: number): Promise<{ perSec: number; requests: number; errors: number }> {
-  const server = spawn(process.execPath, [path.join(here, 'raw-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: server.stdout });
-  const first = await new Promise<string>((resolve) => lines.once('line', resolve));
-  const { port } = JSON.parse(first) as { port: number };
-  const client = spawn(
-    process.execPath,
-    [path.join(here, 'raw-client.js'), `http://127.0.0.1:${port}`, String(bytes), String(seconds), String(concurrency)],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  client.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  await new Promise((resolve) => client.once('exit', resolve));
-  server.kill('SIGTERM');
-  await new Promise((resolve) => server.once('exit', resolve));
-  return JSON.parse(out.trim()) as { perSec: number; requests: number; errors: number };
 }
 
 interface Row {
@@ -211,7 +181,13 @@ const fmt = (n: number | undefined, digits = 0): string =>
   n === undefined || !Number.isFinite(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv.includes('--peers')) {
+    const { ok, file, table } = await runPeers(parsePeersArgs(argv.filter((a) => a !== '--peers')));
+    process.stdout.write(`${table}\n\nwrote ${file}\n`);
+    process.exit(ok ? 0 : 1);
+  }
+  const args = parseArgs(argv);
   const want = (k: string): boolean => args.only === undefined || args.only.has(k);
   const q = args.quick;
   const duration = q ? 2 : args.duration;
@@ -276,6 +252,11 @@ async function main(): Promise<void> {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+  // The peer benchmark: only when named in quick mode (a tiny round), else with its defaults.
+  let peers: { ok: boolean; file: string; table: string } | undefined;
+  if (q ? args.only?.has('peers') === true : want('peers')) {
+    peers = await runPeers({ ...defaultPeersOptions(q), out: args.out, pgUrl: PG_URL });
+  }
   const loadavg = os.loadavg();
   const report = {
     startedAt: startedAt.toISOString(),
@@ -285,6 +266,8 @@ async function main(): Promise<void> {
     rawCeiling: raw,
     scenarios: rows.map(summarise),
     skipped,
+    /** The peer benchmark's own report, when it ran. */
+    peersFile: peers?.file,
   };
   const ratio = (x: number, own: number | undefined): string => {
     const base = own ?? raw?.perSec;
@@ -308,7 +291,8 @@ async function main(): Promise<void> {
   const file = path.join(args.out, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(report, null, 2));
   process.stdout.write(`\nwrote ${file}\n`);
-  process.exit(report.scenarios.every((s) => s.lost === 0) ? 0 : 1);
+  if (peers !== undefined) process.stdout.write(`\npeers: Confirma against BullMQ and graphile-worker\n${peers.table}\n\nwrote ${peers.file}\n`);
+  process.exit(report.scenarios.every((s) => s.lost === 0) && peers?.ok !== false ? 0 : 1);
 }
 
 await main();
