@@ -13,8 +13,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { destination } from 'pino';
 import { buildServer } from '../src/api/server.js';
+import { SchemaValidator } from '../src/api/schema-validator.js';
+import { BatchEnvelope, BatchItem, NewTransaction, type BatchItemBody, type NewTransactionBody } from '../src/api/schemas/transaction.js';
+import { transactionInput } from '../src/api/transaction-input.js';
 import { checkBody, checkItem } from '../src/api/well-formed.js';
-import { splitBatchItem, validateBatchEnvelope, validateTransaction } from '../src/api/validate.js';
 import { loadConfig } from '../src/config.js';
 import type { Transaction } from '../src/domain/transaction.js';
 import type { GroupCommit } from '../src/ingest/group-commit.js';
@@ -54,20 +56,30 @@ const batch = JSON.stringify({ transactions: Array.from({ length: 1000 }, (_, i)
 
 // --- (a) the checks alone: what the routes run before submitting ---
 
+const validator = new SchemaValidator();
+const checkTransaction = validator.check(NewTransaction);
+const checkEnvelope = validator.check(BatchEnvelope);
+const checkBatchItem = validator.check(BatchItem);
+
 function checkSingle(text: string): unknown {
-  const body = JSON.parse(text);
+  const body: unknown = JSON.parse(text);
   checkBody(body);
-  return validateTransaction(body);
+  const refused = checkTransaction(body);
+  if (refused !== undefined) throw refused;
+  return transactionInput(body as NewTransactionBody);
 }
 
 function checkBatch(text: string): unknown[] {
-  const body = JSON.parse(text);
+  const body: unknown = JSON.parse(text);
   checkBody(body, 'transactions');
-  const items = validateBatchEnvelope(body);
-  return items.map((item, index) => {
+  const refused = checkEnvelope(body);
+  if (refused !== undefined) throw refused;
+  return (body as { transactions: unknown[] }).transactions.map((item, index) => {
     checkItem(item, 'transactions', index);
-    const split = splitBatchItem(item, `transactions.${index}`);
-    return validateTransaction(split.item, `transactions.${index}`);
+    const bad = checkBatchItem(item, ['transactions', String(index)]);
+    if (bad !== undefined) throw bad;
+    const { idempotencyKey: _key, ...tx } = item as BatchItemBody;
+    return transactionInput(tx, `transactions.${index}`);
   });
 }
 

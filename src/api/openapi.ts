@@ -20,7 +20,7 @@ import {
   type Props,
   type Schema,
 } from './openapi-schema.js';
-import { LIMITS, merchantTimeoutMsMax } from './validate.js';
+import { LIMITS, merchantTimeoutMsMax } from './schemas/limits.js';
 
 /**
  * The OpenAPI 3.1 document, written by hand next to the code it describes. Limits, enums and error
