@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { hashKey } from '../src/api/auth.js';
 import type { Outcome } from '../src/dispatch/outcome.js';
 import { errorCatalog } from '../src/errors.js';
@@ -22,39 +25,28 @@ async function settleAll(store: SqliteStore, outcome: Outcome): Promise<number> 
 }
 
 /**
- * A small JSON Schema checker, enough for the keywords openapi.ts uses, so real responses can be
- * checked against the document: returns the paths where `value` breaks `schema`.
+ * Checks values against schemas of the served OpenAPI document with ajv (JSON Schema 2020-12, the
+ * dialect of OpenAPI 3.1, with formats): `at` is a JSON pointer into the document, so `$ref`s to
+ * `#/components/schemas/…` resolve in it. Returns ajv's errors, [] when the value fits.
  */
-function schemaErrors(doc: any, schema: any, value: unknown, at = '$'): string[] {
-  if (schema.$ref !== undefined) return schemaErrors(doc, doc.components.schemas[schema.$ref.split('/').pop()], value, at);
-  if (schema.oneOf !== undefined) {
-    const ok = (schema.oneOf as any[]).filter((s) => schemaErrors(doc, s, value, at).length === 0).length;
-    return ok === 1 ? [] : [`${at}: matches ${ok} of oneOf`];
-  }
-  const errs: string[] = [];
-  if (schema.const !== undefined && value !== schema.const) errs.push(`${at}: not ${schema.const}`);
-  if (schema.enum !== undefined && !schema.enum.includes(value)) errs.push(`${at}: ${JSON.stringify(value)} not in enum`);
-  const t = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-  if (schema.type !== undefined) {
-    const okType = schema.type === t || (schema.type === 'integer' && Number.isInteger(value));
-    if (!okType) return [...errs, `${at}: ${t} is not ${schema.type}`];
-  }
-  if (typeof value === 'string') {
-    if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) errs.push(`${at}: fails ${schema.pattern}`);
-    if (schema.format === 'date-time' && Number.isNaN(Date.parse(value))) errs.push(`${at}: not a date-time`);
-  }
-  if (t === 'array') (value as unknown[]).forEach((v, i) => errs.push(...(schema.items ? schemaErrors(doc, schema.items, v, `${at}.${i}`) : [])));
-  if (t === 'object') {
-    const o = value as Record<string, unknown>;
-    for (const r of schema.required ?? []) if (!(r in o)) errs.push(`${at}.${r}: required`);
-    for (const [k, v] of Object.entries(o)) {
-      const ps = schema.properties?.[k] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
-      if (ps !== undefined) errs.push(...schemaErrors(doc, ps, v, `${at}.${k}`));
-      else if (schema.additionalProperties === false) errs.push(`${at}.${k}: not allowed`);
+function documentChecker(doc: Record<string, unknown>): (at: string, value: unknown) => unknown[] {
+  // Not strict: the document has keywords of OpenAPI (and our x-error) around the schemas.
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  ajv.addSchema(doc, 'openapi.json');
+  const compiled = new Map<string, ValidateFunction>();
+  return (at, value) => {
+    let validate = compiled.get(at);
+    if (validate === undefined) {
+      validate = ajv.compile({ $ref: `openapi.json#${at}` });
+      compiled.set(at, validate);
     }
-  }
-  return errs;
+    return validate(value) ? [] : (validate.errors ?? []);
+  };
 }
+
+/** A JSON pointer from its keys. */
+const pointer = (...keys: string[]): string => keys.map((k) => `/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
 
 function assertError(r: { status: number; body: any }, status: number, code: string, field?: string): void {
   assert.equal(r.status, status, JSON.stringify(r.body));
@@ -684,18 +676,27 @@ describe('openapi.json', () => {
     assert.deepEqual([...documented].sort(), [...registered].sort());
   });
 
+  it('is a valid OpenAPI 3.1 document', async () => {
+    const doc = (await s.call('GET', '/openapi.json', { key: null })).body;
+    const result = await new Validator().validate(doc);
+    assert.equal(result.valid, true, JSON.stringify(result.errors, null, 2)?.slice(0, 3000));
+    assert.equal(doc.openapi, '3.1.0');
+  });
+
   it('describes the shapes the routes really answer with', async () => {
     const doc = (await s.call('GET', '/openapi.json', { key: null })).body;
+    const check = documentChecker(doc);
     const seen = new Set<string>();
     async function checked(method: string, route: string, docPath: string, opts: Parameters<ApiServer['call']>[2] = {}) {
       const r = await s.call(method, route, opts);
-      const res = doc.paths[docPath]?.[method.toLowerCase()]?.responses?.[String(r.status)];
+      const op = method.toLowerCase();
+      const res = doc.paths[docPath]?.[op]?.responses?.[String(r.status)];
       assert.ok(res, `${method} ${docPath} does not document status ${r.status}: ${r.text}`);
-      const errs = schemaErrors(doc, res.content['application/json'].schema, r.body);
+      const errs = check(pointer('paths', docPath, op, 'responses', String(r.status), 'content', 'application/json', 'schema'), r.body);
       assert.deepEqual(errs, [], `${method} ${route} → ${r.status}: ${r.text.slice(0, 300)}`);
       if (opts.body !== undefined && r.status < 300) {
-        const reqSchema = doc.paths[docPath][method.toLowerCase()].requestBody.content['application/json'].schema;
-        assert.deepEqual(schemaErrors(doc, reqSchema, opts.body), [], `request body of ${method} ${docPath}`);
+        const bodyErrs = check(pointer('paths', docPath, op, 'requestBody', 'content', 'application/json', 'schema'), opts.body);
+        assert.deepEqual(bodyErrs, [], `request body of ${method} ${docPath}`);
       }
       seen.add(`${method} ${docPath} ${r.status}`);
       return r;

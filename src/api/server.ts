@@ -26,6 +26,7 @@ import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { merchantRoutes } from './routes/merchants.js';
 import { openapiRoutes } from './routes/openapi.js';
+import { registerOpenapi } from './openapi-document.js';
 import { pageRoutes } from './routes/pages.js';
 import { transactionRoutes } from './routes/transactions.js';
 import { merchantRules, type MerchantRules } from './merchant-input.js';
@@ -228,8 +229,9 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     return sendError(reply, new ConfirmaError('internal'));
   });
 
+  registerOpenapi(app);
   void app.register(async (scoped) => healthRoutes(scoped, ctx));
-  void app.register(async (scoped) => openapiRoutes(scoped, ctx));
+  void app.register(async (scoped) => openapiRoutes(scoped));
   void app.register(async (scoped) => pageRoutes(scoped));
   void app.register(async (scoped) => merchantRoutes(scoped, ctx));
   void app.register(async (scoped) => transactionRoutes(scoped, ctx));
