@@ -85,6 +85,17 @@ describe('auth', () => {
     assert.deepEqual(h.body, { ok: true });
     assert.equal((await s.call('GET', '/readyz', { key: null })).status, 200);
     assert.equal((await s.call('GET', '/openapi.json', { key: null })).status, 200);
+    const docs = await s.call('GET', '/docs', { key: null });
+    assert.equal(docs.status, 200);
+    assert.match(docs.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(docs.headers.get('content-security-policy') ?? '', /^default-src 'none'; script-src 'self'; style-src 'self';.*frame-ancestors 'none'/);
+    assert.equal(docs.headers.get('x-content-type-options'), 'nosniff');
+    // swagger-ui's stylesheet is served with its images as files of their own: img-src 'self' holds.
+    const css = await s.call('GET', '/docs/static/swagger-ui.css', { key: null });
+    assert.equal(css.status, 200);
+    assert.equal(css.text.includes('data:'), false);
+    const image = /url\((img\/[^)]+)\)/.exec(css.text)?.[1];
+    assert.equal((await s.call('GET', `/docs/static/${image}`, { key: null })).status, 200);
   });
 
   it('answers an unknown route with 404 not_found in the catalog shape', async () => {
@@ -651,15 +662,22 @@ describe('openapi.json', () => {
   });
   after(() => s.close());
 
-  it('lists every registered route, and only those', async () => {
+  it('lists every route the server serves, but the files of the docs renderer', async () => {
     const doc = (await s.call('GET', '/openapi.json', { key: null })).body;
     assert.equal(doc.openapi, '3.1.0');
-    const registered = new Set(
-      s.routes
-        .flatMap((r) => (Array.isArray(r.method) ? r.method : [r.method]).map((method) => ({ method: String(method), url: r.url })))
-        .filter((r) => r.method !== 'HEAD')
-        .map((r) => `${r.method.toLowerCase()} ${r.url.replace(/:([A-Za-z]+)/g, '{$1}')}`),
+    const served = s.routes
+      .flatMap((r) => (Array.isArray(r.method) ? r.method : [r.method]).map((method) => ({ method: String(method), url: r.url, hidden: r.schema?.hide === true })))
+      .filter((r) => r.method !== 'HEAD')
+      .map((r) => ({ ...r, key: `${r.method.toLowerCase()} ${r.url.replace(/:([A-Za-z]+)/g, '{$1}')}` }));
+    // swagger-ui's script, style, images and the copy of this document it reads live under
+    // /docs/ and are hidden; nothing else is.
+    const rendererFiles = served.filter((r) => r.url.startsWith('/docs/'));
+    assert.ok(rendererFiles.length >= 4, JSON.stringify(rendererFiles));
+    assert.deepEqual(
+      served.filter((r) => r.hidden && r.key !== 'get /docs').map((r) => r.key).sort(),
+      rendererFiles.map((r) => r.key).sort(),
     );
+    const registered = new Set(served.filter((r) => !r.url.startsWith('/docs/')).map((r) => r.key));
     assert.ok(registered.size >= 16, [...registered].join(', '));
     const documented = new Set<string>();
     for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
@@ -681,6 +699,8 @@ describe('openapi.json', () => {
     const result = await new Validator().validate(doc);
     assert.equal(result.valid, true, JSON.stringify(result.errors, null, 2)?.slice(0, 3000));
     assert.equal(doc.openapi, '3.1.0');
+    // The docs page reads the same document.
+    assert.deepEqual((await s.call('GET', '/docs/json', { key: null })).body, doc);
   });
 
   it('describes the shapes the routes really answer with', async () => {

@@ -22,6 +22,7 @@ import { sendError, transportOptions } from './http-transport.js';
 import { checkBody, checkParams } from './well-formed.js';
 import { RateLimiter } from './rate-limiter.js';
 import { confirmationRoutes } from './routes/confirmations.js';
+import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { merchantRoutes } from './routes/merchants.js';
@@ -233,6 +234,7 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   void app.register(async (scoped) => healthRoutes(scoped, ctx));
   void app.register(async (scoped) => openapiRoutes(scoped));
   void app.register(async (scoped) => pageRoutes(scoped));
+  void app.register(docsRoutes);
   void app.register(async (scoped) => merchantRoutes(scoped, ctx));
   void app.register(async (scoped) => transactionRoutes(scoped, ctx));
   void app.register(async (scoped) => confirmationRoutes(scoped, ctx));

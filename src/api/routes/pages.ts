@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { CSP, DASHBOARD_HTML, DOCS_HTML, FAVICON_SVG, UI_CSS, UI_JS } from '../pages/pages.js';
+import { CSP, DASHBOARD_HTML, FAVICON_SVG, UI_CSS, UI_JS } from '../pages/pages.js';
 import { textResponse } from '../schemas/common.js';
 
 /** A page or one of its files: no key, and documented as what it is. */
@@ -8,16 +8,19 @@ const page = (operationId: string, summary: string, mediaType: string, descripti
   schema: { operationId, summary, tags: ['pages'], security: [], response: { 200: textResponse(mediaType, description) } },
 });
 
-/** The dashboard (`/`), the API reference (`/docs`) and their script, style and icon, without auth. */
+/** The headers of every page and page file: the strict CSP (which forbids framing too), no sniffing, no referrer. */
+export function pageHeaders(reply: FastifyReply, cache: string): FastifyReply {
+  return reply
+    .header('content-security-policy', CSP)
+    .header('x-content-type-options', 'nosniff')
+    .header('referrer-policy', 'no-referrer')
+    .header('cache-control', cache);
+}
+
+/** The dashboard (`/`) and its script, style and icon, without auth; the API page is `docs.ts`. */
 export function pageRoutes(app: FastifyInstance): void {
   const send = (reply: FastifyReply, type: string, body: string, cache: string): FastifyReply =>
-    reply
-      .type(type)
-      .header('content-security-policy', CSP)
-      .header('x-content-type-options', 'nosniff')
-      .header('referrer-policy', 'no-referrer')
-      .header('cache-control', cache)
-      .send(body);
+    pageHeaders(reply, cache).type(type).send(body);
   app.get(
     '/',
     page(
@@ -27,11 +30,6 @@ export function pageRoutes(app: FastifyInstance): void {
       'HTML page',
     ),
     async (_req, reply) => send(reply, 'text/html; charset=utf-8', DASHBOARD_HTML, 'no-store'),
-  );
-  app.get(
-    '/docs',
-    page('docs', 'This API as a page: every operation with its summary, answers and whether it needs a key', 'text/html', 'HTML page'),
-    async (_req, reply) => send(reply, 'text/html; charset=utf-8', DOCS_HTML, 'no-store'),
   );
   app.get('/ui.js', page('pageScript', 'The script of the dashboard', 'text/javascript', 'JavaScript'), async (_req, reply) =>
     send(reply, 'text/javascript; charset=utf-8', UI_JS, 'max-age=300'),

@@ -77,7 +77,10 @@ export function merchantInputs(config: Pick<Config, 'leaseMs' | 'requireHttps'>)
   };
   return {
     /** `POST /v1/merchants`. */
-    NewMerchant: closed({ name: settings.name, url: settings.url, ...optional }, { title: 'NewMerchant' }),
+    NewMerchant: closed(
+      { name: settings.name, url: settings.url, ...optional },
+      { title: 'NewMerchant', examples: [{ name: 'Tienda Norte', url: 'https://tienda.example/confirm', retrySchedule: [0, 5, 300] }] },
+    ),
     /** `PATCH /v1/merchants/:id`: at least one field; null resets maxInFlight, timeoutMs or retrySchedule. */
     MerchantPatch: closed(
       {

@@ -95,7 +95,21 @@ const transactionFields = {
 };
 
 /** `POST /v1/transactions`. */
-export const NewTransaction = closed(transactionFields, { title: 'NewTransaction' });
+export const NewTransaction = closed(transactionFields, {
+  title: 'NewTransaction',
+  examples: [
+    {
+      id: 'order-1042',
+      merchantId: 'mer_01JD3YB2ZKQ8R1VN7P0W4SXGHT',
+      reference: 'INV-2024-1042',
+      amount: '125000.50',
+      currency: 'COP',
+      status: 'pending',
+      customer: { name: 'Ana Pérez', phone: '+57 300 123 4567' },
+      metadata: { channel: 'PSE' },
+    },
+  ],
+});
 export type NewTransactionBody = Static<typeof NewTransaction>;
 
 /** `Idempotency-Key`, as a header or a batch item's field. */
