@@ -119,7 +119,7 @@ function observed(e: ErrorObject, s: Schema): string {
     }
     case 'minLength':
     case 'maxLength':
-      return typeof v === 'string' ? `; it is ${[...v].length}` : '';
+      return typeof v === 'string' ? `; it is ${v.length}` : '';
     case 'minimum':
     case 'maximum': {
       const shown = typeof v === 'number' ? shownNumber(v) : undefined;
