@@ -42,6 +42,12 @@ describe('schema errors', () => {
     assert.deepEqual(refused(tx(noMerchant)), { code: 'missing_field', field: 'merchantId', message: 'merchantId is required' });
   });
 
+  it('names a misspelt field rather than the field it stands for', () => {
+    const { status: _, ...noStatus } = base;
+    const err = refused(tx({ ...noStatus, stauts: 'approved' }));
+    assert.deepEqual([err.code, err.field], ['unknown_field', 'stauts']);
+  });
+
   it('puts a batch item under transactions.<i>, its own root included', () => {
     const item = validator.check(BatchItem);
     assert.deepEqual(refused(item('text', ['transactions', '3'])), {

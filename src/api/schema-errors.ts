@@ -136,6 +136,20 @@ function observed(e: ErrorObject, s: Schema): string {
   }
 }
 
+/**
+ * ajv checks `required` before `additionalProperties`, so `{"stauts": "approved"}` would answer
+ * "status is required"; the unknown field is the one to name (it is the typo to fix), as the
+ * checks before these schemas did.
+ */
+function unknownBeforeMissing(e: ErrorObject): ErrorObject {
+  const s = e.parentSchema as Schema | undefined;
+  if (e.keyword !== 'required' || s?.additionalProperties !== false) return e;
+  if (typeof e.data !== 'object' || e.data === null || Array.isArray(e.data)) return e;
+  const known = (s.properties as Schema | undefined) ?? {};
+  const unknown = Object.keys(e.data).find((k) => !Object.hasOwn(known, k));
+  return unknown === undefined ? e : { ...e, keyword: 'additionalProperties', params: { additionalProperty: unknown } };
+}
+
 function defaultCode(part: SchemaPart, keyword: string, isRoot: boolean): ErrorCode {
   if (part === 'querystring') return 'invalid_query';
   if (part === 'params') return 'invalid_path';
@@ -149,7 +163,8 @@ function defaultCode(part: SchemaPart, keyword: string, isRoot: boolean): ErrorC
  * node and the value). `prefix` is where the checked value sits in the body, e.g.
  * `['transactions', '3']` for a batch item.
  */
-export function schemaError(e: ErrorObject, part: SchemaPart, prefix: readonly string[] = []): ConfirmaError {
+export function schemaError(first: ErrorObject, part: SchemaPart, prefix: readonly string[] = []): ConfirmaError {
+  const e = unknownBeforeMissing(first);
   const s: Schema = (e.parentSchema as Schema | undefined) ?? {};
   const node = s[X_ERROR] as ErrorAnswers | undefined;
   const forKeyword: ErrorAnswer | undefined = node?.keywords?.[e.keyword];

@@ -42,7 +42,6 @@ export function keyRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
         summary: 'Create an API key (admin): for a merchant, or an admin key without merchantId; the key is shown once',
         tags,
         body: NewKey,
-        'x-body-optional': true,
         response: {
           201: { ...ref(KeyCreated), description: 'Created' },
           ...errorResponses(...AUTH, ...BODY, 'card_number_refused', 'forbidden', 'merchant_not_found'),
