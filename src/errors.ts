@@ -1,3 +1,5 @@
+import { LIMITS } from './api/schemas/limits.js';
+
 /**
  * The one catalog of error codes. Every error the API answers with comes from here, so clients can
  * branch on `error.code`; `docs/errors.md` documents each code and a test checks that it does.
@@ -38,7 +40,7 @@ export const errorCatalog = {
   },
   invalid_retry_schedule: {
     status: 400,
-    message: 'retrySchedule must be a list of 1 to 20 delays in seconds, each between 0 and 604800 (7 days).',
+    message: `retrySchedule must be a list of 1 to ${LIMITS.retryScheduleMaxItems} delays in seconds, each between 0 and ${LIMITS.retryDelayMaxSec} (7 days).`,
     retryable: false,
   },
   card_number_refused: {
@@ -60,10 +62,10 @@ export const errorCatalog = {
   invalid_cursor: { status: 400, message: 'The cursor is not one this server issued.', retryable: false },
   invalid_idempotency_key: {
     status: 400,
-    message: 'Idempotency-Key must be 1 to 255 printable ASCII characters.',
+    message: `Idempotency-Key must be 1 to ${LIMITS.idempotencyKeyMax} printable ASCII characters.`,
     retryable: false,
   },
-  batch_too_large: { status: 400, message: 'A batch holds at most 1000 transactions.', retryable: false },
+  batch_too_large: { status: 400, message: `A batch holds at most ${LIMITS.batchMax} transactions.`, retryable: false },
   master_key_not_configured: {
     status: 400,
     message: 'CONFIRMA_MASTER_KEY is not set on this server, so credentials that must be encrypted (epayco pKey) cannot be stored.',

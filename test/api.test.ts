@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { hashKey } from '../src/api/auth.js';
 import type { Outcome } from '../src/dispatch/outcome.js';
 import { errorCatalog } from '../src/errors.js';
@@ -22,39 +25,28 @@ async function settleAll(store: SqliteStore, outcome: Outcome): Promise<number> 
 }
 
 /**
- * A small JSON Schema checker, enough for the keywords openapi.ts uses, so real responses can be
- * checked against the document: returns the paths where `value` breaks `schema`.
+ * Checks values against schemas of the served OpenAPI document with ajv (JSON Schema 2020-12, the
+ * dialect of OpenAPI 3.1, with formats): `at` is a JSON pointer into the document, so `$ref`s to
+ * `#/components/schemas/…` resolve in it. Returns ajv's errors, [] when the value fits.
  */
-function schemaErrors(doc: any, schema: any, value: unknown, at = '$'): string[] {
-  if (schema.$ref !== undefined) return schemaErrors(doc, doc.components.schemas[schema.$ref.split('/').pop()], value, at);
-  if (schema.oneOf !== undefined) {
-    const ok = (schema.oneOf as any[]).filter((s) => schemaErrors(doc, s, value, at).length === 0).length;
-    return ok === 1 ? [] : [`${at}: matches ${ok} of oneOf`];
-  }
-  const errs: string[] = [];
-  if (schema.const !== undefined && value !== schema.const) errs.push(`${at}: not ${schema.const}`);
-  if (schema.enum !== undefined && !schema.enum.includes(value)) errs.push(`${at}: ${JSON.stringify(value)} not in enum`);
-  const t = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-  if (schema.type !== undefined) {
-    const okType = schema.type === t || (schema.type === 'integer' && Number.isInteger(value));
-    if (!okType) return [...errs, `${at}: ${t} is not ${schema.type}`];
-  }
-  if (typeof value === 'string') {
-    if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) errs.push(`${at}: fails ${schema.pattern}`);
-    if (schema.format === 'date-time' && Number.isNaN(Date.parse(value))) errs.push(`${at}: not a date-time`);
-  }
-  if (t === 'array') (value as unknown[]).forEach((v, i) => errs.push(...(schema.items ? schemaErrors(doc, schema.items, v, `${at}.${i}`) : [])));
-  if (t === 'object') {
-    const o = value as Record<string, unknown>;
-    for (const r of schema.required ?? []) if (!(r in o)) errs.push(`${at}.${r}: required`);
-    for (const [k, v] of Object.entries(o)) {
-      const ps = schema.properties?.[k] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
-      if (ps !== undefined) errs.push(...schemaErrors(doc, ps, v, `${at}.${k}`));
-      else if (schema.additionalProperties === false) errs.push(`${at}.${k}: not allowed`);
+function documentChecker(doc: Record<string, unknown>): (at: string, value: unknown) => unknown[] {
+  // Not strict: the document has keywords of OpenAPI (and our x-error) around the schemas.
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats.default(ajv);
+  ajv.addSchema(doc, 'openapi.json');
+  const compiled = new Map<string, ValidateFunction>();
+  return (at, value) => {
+    let validate = compiled.get(at);
+    if (validate === undefined) {
+      validate = ajv.compile({ $ref: `openapi.json#${at}` });
+      compiled.set(at, validate);
     }
-  }
-  return errs;
+    return validate(value) ? [] : (validate.errors ?? []);
+  };
 }
+
+/** A JSON pointer from its keys. */
+const pointer = (...keys: string[]): string => keys.map((k) => `/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
 
 function assertError(r: { status: number; body: any }, status: number, code: string, field?: string): void {
   assert.equal(r.status, status, JSON.stringify(r.body));
@@ -93,6 +85,17 @@ describe('auth', () => {
     assert.deepEqual(h.body, { ok: true });
     assert.equal((await s.call('GET', '/readyz', { key: null })).status, 200);
     assert.equal((await s.call('GET', '/openapi.json', { key: null })).status, 200);
+    const docs = await s.call('GET', '/docs', { key: null });
+    assert.equal(docs.status, 200);
+    assert.match(docs.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(docs.headers.get('content-security-policy') ?? '', /^default-src 'none'; script-src 'self'; style-src 'self';.*frame-ancestors 'none'/);
+    assert.equal(docs.headers.get('x-content-type-options'), 'nosniff');
+    // swagger-ui's stylesheet is served with its images as files of their own: img-src 'self' holds.
+    const css = await s.call('GET', '/docs/static/swagger-ui.css', { key: null });
+    assert.equal(css.status, 200);
+    assert.equal(css.text.includes('data:'), false);
+    const image = /url\((img\/[^)]+)\)/.exec(css.text)?.[1];
+    assert.equal((await s.call('GET', `/docs/static/${image}`, { key: null })).status, 200);
   });
 
   it('answers an unknown route with 404 not_found in the catalog shape', async () => {
@@ -659,15 +662,22 @@ describe('openapi.json', () => {
   });
   after(() => s.close());
 
-  it('lists every registered route, and only those', async () => {
+  it('lists every route the server serves, but the files of the docs renderer', async () => {
     const doc = (await s.call('GET', '/openapi.json', { key: null })).body;
     assert.equal(doc.openapi, '3.1.0');
-    const registered = new Set(
-      s.routes
-        .flatMap((r) => (Array.isArray(r.method) ? r.method : [r.method]).map((method) => ({ method: String(method), url: r.url })))
-        .filter((r) => r.method !== 'HEAD')
-        .map((r) => `${r.method.toLowerCase()} ${r.url.replace(/:([A-Za-z]+)/g, '{$1}')}`),
+    const served = s.routes
+      .flatMap((r) => (Array.isArray(r.method) ? r.method : [r.method]).map((method) => ({ method: String(method), url: r.url, hidden: r.schema?.hide === true })))
+      .filter((r) => r.method !== 'HEAD')
+      .map((r) => ({ ...r, key: `${r.method.toLowerCase()} ${r.url.replace(/:([A-Za-z]+)/g, '{$1}')}` }));
+    // swagger-ui's script, style, images and the copy of this document it reads live under
+    // /docs/ and are hidden; nothing else is.
+    const rendererFiles = served.filter((r) => r.url.startsWith('/docs/'));
+    assert.ok(rendererFiles.length >= 4, JSON.stringify(rendererFiles));
+    assert.deepEqual(
+      served.filter((r) => r.hidden && r.key !== 'get /docs').map((r) => r.key).sort(),
+      rendererFiles.map((r) => r.key).sort(),
     );
+    const registered = new Set(served.filter((r) => !r.url.startsWith('/docs/')).map((r) => r.key));
     assert.ok(registered.size >= 16, [...registered].join(', '));
     const documented = new Set<string>();
     for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
@@ -684,18 +694,29 @@ describe('openapi.json', () => {
     assert.deepEqual([...documented].sort(), [...registered].sort());
   });
 
+  it('is a valid OpenAPI 3.1 document', async () => {
+    const doc = (await s.call('GET', '/openapi.json', { key: null })).body;
+    const result = await new Validator().validate(doc);
+    assert.equal(result.valid, true, JSON.stringify(result.errors, null, 2)?.slice(0, 3000));
+    assert.equal(doc.openapi, '3.1.0');
+    // The docs page reads the same document.
+    assert.deepEqual((await s.call('GET', '/docs/json', { key: null })).body, doc);
+  });
+
   it('describes the shapes the routes really answer with', async () => {
     const doc = (await s.call('GET', '/openapi.json', { key: null })).body;
+    const check = documentChecker(doc);
     const seen = new Set<string>();
     async function checked(method: string, route: string, docPath: string, opts: Parameters<ApiServer['call']>[2] = {}) {
       const r = await s.call(method, route, opts);
-      const res = doc.paths[docPath]?.[method.toLowerCase()]?.responses?.[String(r.status)];
+      const op = method.toLowerCase();
+      const res = doc.paths[docPath]?.[op]?.responses?.[String(r.status)];
       assert.ok(res, `${method} ${docPath} does not document status ${r.status}: ${r.text}`);
-      const errs = schemaErrors(doc, res.content['application/json'].schema, r.body);
+      const errs = check(pointer('paths', docPath, op, 'responses', String(r.status), 'content', 'application/json', 'schema'), r.body);
       assert.deepEqual(errs, [], `${method} ${route} → ${r.status}: ${r.text.slice(0, 300)}`);
       if (opts.body !== undefined && r.status < 300) {
-        const reqSchema = doc.paths[docPath][method.toLowerCase()].requestBody.content['application/json'].schema;
-        assert.deepEqual(schemaErrors(doc, reqSchema, opts.body), [], `request body of ${method} ${docPath}`);
+        const bodyErrs = check(pointer('paths', docPath, op, 'requestBody', 'content', 'application/json', 'schema'), opts.body);
+        assert.deepEqual(bodyErrs, [], `request body of ${method} ${docPath}`);
       }
       seen.add(`${method} ${docPath} ${r.status}`);
       return r;

@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { CSP } from '../src/api/pages/pages.js';
 import { MerchantServer } from './helpers/merchant-server.js';
 import { startEngine, txBody, waitFor, type Engine } from './helpers/engine.js';
 
 /**
- * The dashboard and the docs page in a real browser (Debian's chromium through playwright-core):
- * they load under their Content-Security-Policy without an error and show what the node is doing.
+ * The dashboard and the docs page (swagger-ui) in a real browser (Debian's chromium through
+ * playwright-core): they load under their Content-Security-Policy without an error or a single
+ * violation, and show what the node is doing and what the API is.
  * Without chromium they are skipped outside CI, and fail in CI (.ci/run installs it).
  */
 const CHROMIUM = process.env.CONFIRMA_TEST_CHROMIUM ?? '/usr/bin/chromium';
@@ -39,6 +41,10 @@ describe('dashboard and docs page in chromium', { skip }, () => {
     page.on('pageerror', (e) => problems.push(`${path} page error: ${e.message}`));
     page.on('response', (r) => {
       if (r.status() >= 400) problems.push(`${path} loaded ${r.url()}: ${r.status()}`);
+    });
+    // Chromium also logs a refusal to the console; the event names the directive and what it refused.
+    await page.addInitScript({
+      content: "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));",
     });
     const res = await page.goto(engine.url + path);
     assert.equal(res?.status(), 200);
@@ -89,15 +95,29 @@ describe('dashboard and docs page in chromium', { skip }, () => {
     assert.deepEqual(problems, []);
   });
 
-  it('lists every operation of /openapi.json, marking the public ones', async () => {
+  it('/docs renders every operation of /openapi.json with swagger-ui, under the CSP, marking the ones that need a key', async () => {
     const page = await open('/docs');
-    await waitFor('the operations table', async () => (await page.locator('#operations tr').count()) > 10, 10_000, 100);
+    const headers = (await fetch(engine.url + '/docs')).headers;
+    assert.equal(headers.get('content-security-policy'), CSP);
+    assert.equal(headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(headers.get('referrer-policy'), 'no-referrer');
     const doc = (await engine.call('GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
     const expected = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
-    const shown = await page.locator('#operations tr').evaluateAll((rows) => rows.map((r) => r.getAttribute("data-operation")));
+    await waitFor('the operations', async () => (await page.locator('.opblock').count()) === expected.length, 15_000, 100);
+    const shown = await page.locator('.opblock').evaluateAll((blocks) =>
+      blocks.map((b) => `${b.querySelector('.opblock-summary-method')?.textContent} ${b.querySelector('.opblock-summary-path')?.getAttribute('data-path')}`),
+    );
     assert.deepEqual(shown.sort(), expected.sort());
-    assert.equal(await page.locator('tr[data-operation="GET /healthz"] td').nth(4).textContent(), 'public');
-    assert.equal(await page.locator('tr[data-operation="POST /v1/transactions"] td').nth(4).textContent(), 'key');
+    // An operation behind a key shows the lock; a public one does not.
+    const lock = (id: string) => page.locator(`#${id} .authorization__btn`).count();
+    assert.equal(await lock('operations-health-health'), 0);
+    assert.equal(await lock('operations-transactions-createTransaction'), 1);
+    // Opening an operation shows its body schema and error answers, from the same document.
+    await page.locator('#operations-transactions-createTransaction .opblock-summary').click();
+    await waitFor('the answers of createTransaction', async () => (await page.locator('#operations-transactions-createTransaction .response').count()) > 5, 10_000, 100);
+    const text = await page.locator('#operations-transactions-createTransaction').innerText();
+    assert.match(text, /invalid_amount/);
+    assert.match(text, /Idempotency-Key|idempotency-key/);
     await page.close();
     assert.deepEqual(problems, []);
   });

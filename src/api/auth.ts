@@ -22,6 +22,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Public routes (health, OpenAPI) skip authentication. */
     public?: boolean;
+    /** Routes only the admin may use: a merchant key answers 403 before its body is read. */
+    adminOnly?: boolean;
   }
 }
 

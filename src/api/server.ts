@@ -15,20 +15,25 @@ import type { GroupCommit } from '../ingest/group-commit.js';
 import type { Logger } from '../observe/logger.js';
 import type { Metrics } from '../observe/metrics.js';
 import type { IngestOp, IngestResult, Store } from '../store/store.js';
-import { authenticate } from './auth.js';
+import { authenticate, requireAdmin } from './auth.js';
 import { AuthFailureLimiter } from './auth-failure-limiter.js';
 import { urlHoldsCardNumber } from './card-numbers.js';
 import { sendError, transportOptions } from './http-transport.js';
 import { checkBody, checkParams } from './well-formed.js';
 import { RateLimiter } from './rate-limiter.js';
 import { confirmationRoutes } from './routes/confirmations.js';
+import { docsRoutes } from './routes/docs.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
 import { merchantRoutes } from './routes/merchants.js';
 import { openapiRoutes } from './routes/openapi.js';
+import { registerOpenapi } from './openapi-document.js';
 import { pageRoutes } from './routes/pages.js';
 import { transactionRoutes } from './routes/transactions.js';
-import { merchantRules, type MerchantRules } from './validate.js';
+import { merchantRules, type MerchantRules } from './merchant-input.js';
+import { SchemaValidator } from './schema-validator.js';
+import { merchantInputs, type MerchantInputs } from './schemas/merchant.js';
+import { SHARED_SCHEMAS } from './schemas/shared.js';
 
 /** What the API needs from the rest of the process. */
 export interface ApiDeps {
@@ -57,6 +62,10 @@ export interface ApiDeps {
 /** ApiDeps plus what is derived from them once, handed to each route file. */
 export interface RouteContext extends ApiDeps {
   readonly merchantRules: MerchantRules;
+  /** The merchant request schemas under this configuration (their bounds depend on it). */
+  readonly merchantInputs: MerchantInputs;
+  /** The ajv instance every route's schemas are compiled with; the batch route checks its items with it. */
+  readonly validator: SchemaValidator;
   readonly isReady: () => boolean;
 }
 
@@ -123,12 +132,21 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
   const ctx: RouteContext = {
     ...deps,
     merchantRules: merchantRules(config, parseAllowList(config.allowPrivateDestinations)),
+    merchantInputs: merchantInputs(config),
+    validator: new SchemaValidator(),
     isReady: deps.ready ?? (() => true),
   };
 
+  // Every route's body, query, params and headers are checked against its schema by our ajv
+  // (schema-validator.ts), which answers in the catalog's shape; the shared answer schemas are
+  // what routes refer to by $id (fast-json-stringify serialises with them).
+  app.setValidatorCompiler(ctx.validator.compiler);
+  for (const schema of SHARED_SCHEMAS) app.addSchema(schema);
+
   // Only JSON bodies are accepted. An empty body (e.g. POST …/replay sent with a JSON content-type)
-  // reaches the route as "no body". Every parsed body is walked once (well-formed.ts) before any
-  // route sees it: that walk, not the parser, refuses prototype keys, so the error names the field.
+  // reaches the route as "no body". Every parsed body is walked once (well-formed.ts) before its
+  // schema is checked: that walk, not the parser, refuses prototype keys, so the error names the
+  // field, and a lone surrogate is invalid_encoding rather than a schema error.
   app.removeAllContentTypeParsers();
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
@@ -184,6 +202,8 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     }
     const wait = limiter.take(request.auth.keyId, Date.now());
     if (wait > 0) throw new ConfirmaError('rate_limited', undefined, { retryAfterSec: wait / 1000 });
+    // Before the body is read or checked: a key that may not use the route learns nothing more.
+    if (request.routeOptions.config.adminOnly === true) requireAdmin(request.auth);
     checkParams(request);
   });
 
@@ -210,9 +230,11 @@ export function buildServer(deps: ApiDeps): FastifyInstance {
     return sendError(reply, new ConfirmaError('internal'));
   });
 
+  registerOpenapi(app);
   void app.register(async (scoped) => healthRoutes(scoped, ctx));
-  void app.register(async (scoped) => openapiRoutes(scoped, ctx));
+  void app.register(async (scoped) => openapiRoutes(scoped));
   void app.register(async (scoped) => pageRoutes(scoped));
+  void app.register(docsRoutes);
   void app.register(async (scoped) => merchantRoutes(scoped, ctx));
   void app.register(async (scoped) => transactionRoutes(scoped, ctx));
   void app.register(async (scoped) => confirmationRoutes(scoped, ctx));

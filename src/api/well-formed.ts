@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
-import { containsCardNumber } from '../domain/pan.js';
 import { ConfirmaError } from '../errors.js';
+import { fieldOf } from './field-path.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -38,18 +38,6 @@ declare global {
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const MAX_DEPTH = 32;
-const KEY_SHOWN_MAX = 64;
-
-/** A dotted field path for an error, with keys cut short, made printable, and never a card number. */
-function fieldOf(path: readonly string[]): string | undefined {
-  if (path.length === 0) return undefined;
-  return path
-    .map((k) => {
-      const shown = k.length > KEY_SHOWN_MAX ? `${k.slice(0, KEY_SHOWN_MAX)}…` : k;
-      return containsCardNumber(k) ? '(a key holding a card number)' : shown.toWellFormed().replace(/\u0000/g, '\\u0000');
-    })
-    .join('.');
-}
 
 function refused(code: 'invalid_encoding' | 'invalid_field' | 'invalid_body', path: readonly string[], rule: string): ConfirmaError {
   const field = fieldOf(path);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { generateApiKey } from '../api/auth.js';
-import { LIMITS } from '../api/validate.js';
+import { LIMITS } from '../api/schemas/limits.js';
 import { newId } from '../domain/ids.js';
 import { containsCardNumber } from '../domain/pan.js';
 import { openStore } from '../store/open-store.js';

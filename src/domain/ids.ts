@@ -44,7 +44,7 @@ export function newId(prefix: IdPrefix): string {
 }
 
 /** Ids a client may choose for its own transactions: 1 to 64 of `A-Z a-z 0-9 _ . : -`. */
-const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
+export const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 /** Whether `s` is acceptable as a client-supplied transaction id (a string of 1–64 `[A-Za-z0-9_.:-]`). */
 export function isValidClientId(s: unknown): boolean {

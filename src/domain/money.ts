@@ -6,7 +6,10 @@ import { currencyDigits } from './currency.js';
  * spaces, at most 18 digits before the point (so it fits a NUMERIC(18+d, d) column and a bigint of
  * minor units), and at least one digit after the point if there is a point.
  */
-const AMOUNT = /^(0|[1-9][0-9]{0,17})(\.[0-9]+)?$/;
+export const AMOUNT = /^(0|[1-9][0-9]{0,17})(\.[0-9]+)?$/;
+
+/** A currency code as written: 3 uppercase letters (whether ISO 4217 lists it is `currency.ts`'s to say). */
+export const CURRENCY_CODE = /^[A-Z]{3}$/;
 
 /** Longest piece of a refused value quoted back in an error message. */
 const QUOTE_MAX = 40;
@@ -30,7 +33,7 @@ export function parseCurrency(value: unknown, field = 'currency'): string {
     const hint = currencyDigits(upper) === undefined ? '' : `: send "${upper}"`;
     throw new ConfirmaError('invalid_currency', `${field} must be uppercase${hint}; got ${quote(value)}.`, { field });
   }
-  if (!/^[A-Z]{3}$/.test(value)) {
+  if (!CURRENCY_CODE.test(value)) {
     throw new ConfirmaError(
       'invalid_currency',
       `${field} must be 3 uppercase letters, an ISO 4217 code such as "COP"; got ${quote(value)}.`,

@@ -72,8 +72,9 @@ export async function startApi(env: Record<string, string> = {}): Promise<ApiSer
     onQueued: () => events.push('queued'),
   });
   // Route plugins load at listen(), so this hook sees every route the API registers.
+  // A copy: Fastify goes on changing the options it passes (a prefixed route's url gains its slash twin).
   app.addHook('onRoute', (r) => {
-    routes.push(r);
+    routes.push({ ...r });
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

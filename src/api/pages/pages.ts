@@ -1,11 +1,11 @@
 import { OPEN_STATES } from '../../domain/confirmation.js';
 
 /**
- * The two pages a node serves besides its API: the dashboard at `/` and the API reference at
- * `/docs`. Both are static; their script (`/ui.js`) reads only what is public anyway (`/metrics`,
- * `/readyz`, `/openapi.json`), so a page shows counts and timings, never a merchant's data, and
- * needs no key. Everything it draws goes in through `textContent` or SVG attributes, never as
- * markup, and the strict Content-Security-Policy allows only this node's own script and style.
+ * The dashboard at `/` (the API reference at `/docs` is swagger-ui, `routes/docs.ts`, under the
+ * same policy). It is static; its script (`/ui.js`) reads only what is public anyway (`/metrics`,
+ * `/readyz`), so it shows counts and timings, never a merchant's data, and needs no key.
+ * Everything it draws goes in through `textContent` or SVG attributes, never as markup, and the
+ * strict Content-Security-Policy allows only this node's own script and style.
  */
 
 export const CSP =
@@ -23,10 +23,10 @@ const head = (title: string): string => `<!doctype html>
 <script src="/ui.js" defer></script>
 </head>`;
 
-const nav = (here: 'dashboard' | 'docs'): string => `<header>
+const nav = (here: 'dashboard'): string => `<header>
 <strong>Confirma</strong>
 <nav><a href="/"${here === 'dashboard' ? ' aria-current="page"' : ''}>Dashboard</a>
-<a href="/docs"${here === 'docs' ? ' aria-current="page"' : ''}>API</a>
+<a href="/docs">API</a>
 <a href="/openapi.json">openapi.json</a>
 <a href="/metrics">metrics</a></nav>
 <span id="ready" class="pill">…</span>
@@ -76,25 +76,6 @@ ${tile('state-dead', 'dead', 'gave up: replay or redeliver them')}
 </html>
 `;
 
-export const DOCS_HTML = `${head('Confirma · API')}
-<body data-page="docs">
-${nav('docs')}
-<main>
-<h1 id="title">API</h1>
-<p id="description" class="hint"></p>
-<p>Every route but the public ones needs <code>Authorization: Bearer &lt;key&gt;</code>: an admin key, or a
-merchant key, which sees only its own merchant. Errors answer <code>{"error": {"code", "message"}}</code>.
-The machine-readable form of this page is <a href="/openapi.json">/openapi.json</a>.</p>
-<table>
-<thead><tr><th>method</th><th>path</th><th>what it does</th><th>answers</th><th>auth</th></tr></thead>
-<tbody id="operations"></tbody>
-</table>
-<p id="error" class="error" hidden></p>
-</main>
-</body>
-</html>
-`;
-
 /** A check mark in a circle, the pages' icon. */
 export const FAVICON_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circle cx="16" cy="16" r="15" fill="#1f9d55"/><path d="M9 16.5l4.5 4.5L23 11.5" fill="none" stroke="#fff" stroke-width="3.2" stroke-linecap="round" stroke-linejoin="round"/></svg>
 `;
@@ -128,9 +109,8 @@ code, td.mono { font-family: ui-monospace, monospace; font-size: .9em; }
 `;
 
 /**
- * The pages' script. Plain ES2020 for any current browser, no dependencies. The dashboard reads
- * `/metrics` once a second and draws rates from the counters' differences; the docs page lists
- * `/openapi.json`'s operations.
+ * The dashboard's script. Plain ES2020 for any current browser, no dependencies. It reads
+ * `/metrics` once a second and draws rates from the counters' differences.
  */
 export const UI_JS = `'use strict';
 (() => {
@@ -239,47 +219,12 @@ export const UI_JS = `'use strict';
     }
   }
 
-  function cell(tr, text, className) {
-    const td = document.createElement('td');
-    if (className !== undefined) td.className = className;
-    td.textContent = text;
-    tr.append(td);
-  }
-  async function docs() {
-    try {
-      const res = await fetch('/openapi.json', { cache: 'no-store' });
-      if (!res.ok) throw new Error('/openapi.json answered ' + res.status);
-      const doc = await res.json();
-      set('title', (doc.info?.title ?? '') + ' API v' + (doc.info?.version ?? '?'));
-      set('description', doc.info?.description ?? '');
-      const body = $('operations');
-      body.replaceChildren();
-      for (const [path, ops] of Object.entries(doc.paths ?? {})) {
-        for (const [method, op] of Object.entries(ops)) {
-          const tr = document.createElement('tr');
-          tr.dataset.operation = method.toUpperCase() + ' ' + path;
-          cell(tr, method.toUpperCase(), 'mono');
-          cell(tr, path, 'mono');
-          cell(tr, op.summary ?? '');
-          cell(tr, Object.keys(op.responses ?? {}).join(' '), 'mono');
-          cell(tr, Array.isArray(op.security) && op.security.length === 0 ? 'public' : 'key');
-          body.append(tr);
-        }
-      }
-      showError(undefined);
-    } catch (err) {
-      showError('Could not read /openapi.json: ' + err.message);
-    }
-  }
-
   document.addEventListener('DOMContentLoaded', () => {
     void readiness();
     setInterval(() => void readiness(), 5000);
     if (document.body.dataset.page === 'dashboard') {
       void dashboardTick();
       setInterval(() => void dashboardTick(), 1000);
-    } else if (document.body.dataset.page === 'docs') {
-      void docs();
     }
   });
 })();
