@@ -32,6 +32,22 @@ describe('schema errors', () => {
     assert.equal(refused(tx({ ...base, customer: 'Ana' })).message, 'customer must be a JSON object or null, not a string');
   });
 
+  it('words a status or currency refusal as the domain does, with its hint', () => {
+    assert.deepEqual(refused(tx({ ...base, status: 'Approved' })), {
+      code: 'invalid_status',
+      field: 'status',
+      message:
+        'status must be one of: pending, approved, rejected, failed, reversed, abandoned, cancelled; got "Approved" (statuses are lowercase: "approved").',
+    });
+    const currency = refused(tx({ ...base, currency: 'cop' }));
+    assert.deepEqual([currency.code, currency.field], ['invalid_currency', 'currency']);
+    assert.match(currency.message, /must be uppercase: send "COP"/);
+    const item = validator.check(BatchItem);
+    const nested = refused(item({ ...base, status: 'APPROVED' }, ['transactions', '2']));
+    assert.equal(nested.field, 'transactions.2.status');
+    assert.match(nested.message, /^transactions\.2\.status must be one of: .*statuses are lowercase/);
+  });
+
   it('names unknown and missing fields by their path', () => {
     assert.deepEqual(refused(tx({ ...base, customer: { name: 'A', email: 'a@b.c' } })), {
       code: 'unknown_field',

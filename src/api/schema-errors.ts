@@ -1,5 +1,7 @@
 import type { ErrorObject } from 'ajv';
+import { parseCurrency } from '../domain/money.js';
 import { containsCardNumber } from '../domain/pan.js';
+import { parseStatus } from '../domain/status.js';
 import { ConfirmaError, type ErrorCode } from '../errors.js';
 import { fieldOf } from './field-path.js';
 import { X_ERROR, type ErrorAnswer, type ErrorAnswers } from './schemas/schema.js';
@@ -17,6 +19,28 @@ import { X_ERROR, type ErrorAnswer, type ErrorAnswers } from './schemas/schema.j
 export type SchemaPart = 'body' | 'querystring' | 'params' | 'headers';
 
 type Schema = Readonly<Record<string, unknown>>;
+
+/**
+ * Codes whose domain parser says more about a refused value than the schema can: that statuses
+ * are lowercase ("Approved" → send "approved"), that a currency must be uppercase (send "COP") or
+ * is not in use. The schema decides that the value is refused; its parser only words the answer.
+ */
+const DOMAIN_EXPLAINED: Partial<Record<ErrorCode, (value: unknown, field: string) => unknown>> = {
+  invalid_status: (v, field) => parseStatus(v, field),
+  invalid_currency: (v, field) => parseCurrency(v, field),
+};
+
+/** The domain parser's wording of why `value` is refused, when it has one for `code`. */
+function domainExplanation(code: ErrorCode, value: unknown, field: string | undefined): string | undefined {
+  const explain = field === undefined ? undefined : DOMAIN_EXPLAINED[code];
+  if (explain === undefined || field === undefined) return undefined;
+  try {
+    explain(value, field);
+  } catch (err) {
+    if (err instanceof ConfirmaError && err.code === code) return err.message;
+  }
+  return undefined;
+}
 
 /** Keywords whose error is about a child (a missing or an unknown field), not the node itself. */
 const CHILD_KEYWORDS = new Set(['required', 'additionalProperties']);
@@ -184,6 +208,7 @@ export function schemaError(first: ErrorObject, part: SchemaPart, prefix: readon
   // Fastify gives a repeated query parameter as an array of its values.
   const repeated = part === 'querystring' && e.keyword === 'type' && Array.isArray(e.data);
   const rule = repeated ? 'must be given once' : (forKeyword?.rule ?? forNode?.rule ?? writtenRule(e, s, part));
-  const message = `${field ?? 'the body'} ${lead}${rule}${repeated ? '' : observed(e, s)}`;
+  const message =
+    domainExplanation(code, e.data, field) ?? `${field ?? 'the body'} ${lead}${rule}${repeated ? '' : observed(e, s)}`;
   return new ConfirmaError(code, message, field === undefined ? {} : { field });
 }
