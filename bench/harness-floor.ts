@@ -50,7 +50,10 @@ function args(argv: string[]): { seconds: number; out: string } {
   return a;
 }
 
-async function startServer(script: string, extra: string[]): Promise<{ child: ChildProcess; port: number; lines: AsyncIterator<string> }> {
+async function startServer(
+  script: string,
+  extra: string[],
+): Promise<{ child: ChildProcess; port: number; lines: AsyncIterator<string> }> {
   const child = spawn(process.execPath, [path.join(here, script), ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const first = await lines.next();
@@ -61,8 +64,17 @@ async function startServer(script: string, extra: string[]): Promise<{ child: Ch
 function request(): { body: string; headers: Record<string, string> } {
   const now = Date.now();
   const msgId = newId('msg');
-  const body = standardBody(msgId, 1, 'transaction.approved', { ...fakeTransaction('mer_0123456789abcdefghijklmn', 'ord-1', 0), id: newId('tx'), createdAt: now, updatedAt: now }, now);
-  return { body, headers: { 'content-type': 'application/json', ...signedHeaders([SECRET], msgId, Math.floor(now / 1000), body) } };
+  const body = standardBody(
+    msgId,
+    1,
+    'transaction.approved',
+    { ...fakeTransaction('mer_0123456789abcdefghijklmn', 'ord-1', 0), id: newId('tx'), createdAt: now, updatedAt: now },
+    now,
+  );
+  return {
+    body,
+    headers: { 'content-type': 'application/json', ...signedHeaders([SECRET], msgId, Math.floor(now / 1000), body) },
+  };
 }
 
 async function measure(server: string, script: string, extra: string[], urlPath: string, seconds: number): Promise<Measured> {
@@ -114,10 +126,16 @@ const lines = [
   `machine: ${os.cpus().length} cpus, ${os.cpus()[0]?.model}, node ${process.version}; client: undici, ${CONCURRENCY} in flight, signed bodies, in this process`,
   '| server | requests/s | server CPU µs/request | server cores | cores it needs at 15,000/s |',
   '|---|---|---|---|---|',
-  ...rows.map((r) => `| ${r.server} | ${fmt(r.requestsPerSec)} | ${fmt(r.serverCpuUsPerRequest)} | ${fmt(r.serverCores, 2)} | ${fmt((r.serverCpuUsPerRequest * 15_000) / 1e6, 2)} |`),
+  ...rows.map(
+    (r) =>
+      `| ${r.server} | ${fmt(r.requestsPerSec)} | ${fmt(r.serverCpuUsPerRequest)} | ${fmt(r.serverCores, 2)} | ${fmt((r.serverCpuUsPerRequest * 15_000) / 1e6, 2)} |`,
+  ),
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
 mkdirSync(out, { recursive: true });
 const file = path.join(out, `harness-floor-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, `${JSON.stringify({ startedAt: new Date().toISOString(), seconds, concurrency: CONCURRENCY, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }, rows }, null, 2)}\n`);
+writeFileSync(
+  file,
+  `${JSON.stringify({ startedAt: new Date().toISOString(), seconds, concurrency: CONCURRENCY, machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version }, rows }, null, 2)}\n`,
+);
 process.stdout.write(`wrote ${file}\n`);

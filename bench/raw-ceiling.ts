@@ -23,12 +23,18 @@ export interface RawCeiling {
 export function sampleBodyBytes(): number {
   const t = fakeTransaction('mer_0123456789abcdefghijklmn', 'ord-mhx3k2-123456', 0);
   const now = Date.now();
-  const body = standardBody('cnf_0123456789abcdefghijklmn', 1, 'transaction.approved', {
-    ...t,
-    id: 'tx_0123456789abcdefghijklmn',
-    createdAt: now,
-    updatedAt: now,
-  }, now);
+  const body = standardBody(
+    'cnf_0123456789abcdefghijklmn',
+    1,
+    'transaction.approved',
+    {
+      ...t,
+      id: 'tx_0123456789abcdefghijklmn',
+      createdAt: now,
+      updatedAt: now,
+    },
+    now,
+  );
   return Buffer.byteLength(body);
 }
 

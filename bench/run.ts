@@ -85,8 +85,10 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--duration') args.duration = Number(argv[++i]);
     else if (a === '--only') args.only = new Set((argv[++i] as string).split(','));
     else if (a === '--help') {
-      process.stdout.write('Usage: node dist/bench/run.js [--quick] [--duration <sec>] [--only a,b,c,d,pg-b-1,pg-b-2w,peers] [--out <dir>]\n' +
-          '       node dist/bench/run.js --peers [peer options: node dist/bench/peers.js --help]\n');
+      process.stdout.write(
+        'Usage: node dist/bench/run.js [--quick] [--duration <sec>] [--only a,b,c,d,pg-b-1,pg-b-2w,peers] [--out <dir>]\n' +
+          '       node dist/bench/run.js --peers [peer options: node dist/bench/peers.js --help]\n',
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -139,8 +141,17 @@ function summarise(r: Row) {
      * the merchants' own answer times for the same requests (see Fleet.answered): the issue's (d)
      * target reads "p99 ≤ the merchants' own p99 + 25 ms".
      */
-    answeredMs: { p50: r.result.fleet.answered.p50, p99: r.result.fleet.answered.p99, p999: r.result.fleet.answered.p999, count: r.result.fleet.answered.count },
-    merchantOwnMs: { p50: r.result.fleet.ownLatency.p50, p99: r.result.fleet.ownLatency.p99, p999: r.result.fleet.ownLatency.p999 },
+    answeredMs: {
+      p50: r.result.fleet.answered.p50,
+      p99: r.result.fleet.answered.p99,
+      p999: r.result.fleet.answered.p999,
+      count: r.result.fleet.answered.count,
+    },
+    merchantOwnMs: {
+      p50: r.result.fleet.ownLatency.p50,
+      p99: r.result.fleet.ownLatency.p99,
+      p999: r.result.fleet.ownLatency.p999,
+    },
     engineCpuSec: r.result.engine?.cpuSec,
     engineCpuPerSec: r.result.engine === undefined ? undefined : r.result.engine.cpuSec / r.result.wallSec,
     enginePeakRssMB: r.result.engine === undefined ? undefined : r.result.engine.peakRssBytes / 1048576,
@@ -155,14 +166,12 @@ function summarise(r: Row) {
 /** How each scenario probes the raw ceiling just before it runs (undefined: no probe). */
 let probe: (() => Promise<number>) | undefined;
 
-async function scenario(
-  name: string,
-  dir: string,
-  o: Omit<ScenarioOptions, 'dir'>,
-): Promise<Row> {
+async function scenario(name: string, dir: string, o: Omit<ScenarioOptions, 'dir'>): Promise<Row> {
   const rawBefore = probe === undefined ? undefined : await probe();
-  process.stderr.write(`\n[${name}] ${o.profile}, ${o.merchants} merchants, ${o.rate}/s offered for ${o.durationSec} s` +
-    `${rawBefore === undefined ? '' : ` (raw ceiling just before: ${Math.round(rawBefore)}/s)`} …\n`);
+  process.stderr.write(
+    `\n[${name}] ${o.profile}, ${o.merchants} merchants, ${o.rate}/s offered for ${o.durationSec} s` +
+      `${rawBefore === undefined ? '' : ` (raw ceiling just before: ${Math.round(rawBefore)}/s)`} …\n`,
+  );
   const cpu0 = process.cpuUsage();
   const result = await runScenario({
     metricsEveryMs: 10_000,
@@ -178,7 +187,9 @@ async function scenario(
 }
 
 const fmt = (n: number | undefined, digits = 0): string =>
-  n === undefined || !Number.isFinite(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  n === undefined || !Number.isFinite(n)
+    ? '–'
+    : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -204,22 +215,43 @@ async function main(): Promise<void> {
     }
     if (!q) probe = async () => (await rawCeiling(bytes, 3, 128)).perSec;
     if (want('b')) {
-      rows.push(await scenario('b-instant', work, {
-        profile: 'instant', merchants: q ? 5 : 50, rate: q ? 300 : 40_000, durationSec: duration,
-        drainTimeoutMs: q ? 5_000 : 60_000, pendingShare: 0, maxBacklog: q ? undefined : 10_000, engineEnv: OVERLOAD_ENV,
-      }));
+      rows.push(
+        await scenario('b-instant', work, {
+          profile: 'instant',
+          merchants: q ? 5 : 50,
+          rate: q ? 300 : 40_000,
+          durationSec: duration,
+          drainTimeoutMs: q ? 5_000 : 60_000,
+          pendingShare: 0,
+          maxBacklog: q ? undefined : 10_000,
+          engineEnv: OVERLOAD_ENV,
+        }),
+      );
     }
     if (want('c')) {
-      rows.push(await scenario('c-realistic', work, {
-        profile: q ? 'instant' : 'realistic', merchants: q ? 5 : 200, rate: q ? 300 : 30_000, durationSec: duration,
-        drainTimeoutMs: q ? 5_000 : 60_000, pendingShare: 0, maxBacklog: q ? undefined : 20_000, engineEnv: OVERLOAD_ENV,
-      }));
+      rows.push(
+        await scenario('c-realistic', work, {
+          profile: q ? 'instant' : 'realistic',
+          merchants: q ? 5 : 200,
+          rate: q ? 300 : 30_000,
+          durationSec: duration,
+          drainTimeoutMs: q ? 5_000 : 60_000,
+          pendingShare: 0,
+          maxBacklog: q ? undefined : 20_000,
+          engineEnv: OVERLOAD_ENV,
+        }),
+      );
     }
     if (want('d')) {
-      rows.push(await scenario('d-realistic-2000', work, {
-        profile: 'realistic', merchants: q ? 10 : 50, rate: q ? 200 : 2_000, durationSec: q ? 2 : Math.max(duration, 30),
-        drainTimeoutMs: q ? 3_000 : 30_000,
-      }));
+      rows.push(
+        await scenario('d-realistic-2000', work, {
+          profile: 'realistic',
+          merchants: q ? 10 : 50,
+          rate: q ? 200 : 2_000,
+          durationSec: q ? 2 : Math.max(duration, 30),
+          drainTimeoutMs: q ? 3_000 : 30_000,
+        }),
+      );
     }
     // PostgreSQL: only when named in quick mode (the quick test stays SQLite-only and fast).
     const pgRuns = [
@@ -229,18 +261,27 @@ async function main(): Promise<void> {
     if (pgRuns.length > 0) {
       const why = await pgUnreachable();
       if (why !== undefined) {
-        process.stderr.write(`\n[pg] skipped ${pgRuns.map((r) => r.name).join(', ')}: PostgreSQL is not reachable at ${PG_URL} (${why})\n`);
+        process.stderr.write(
+          `\n[pg] skipped ${pgRuns.map((r) => r.name).join(', ')}: PostgreSQL is not reachable at ${PG_URL} (${why})\n`,
+        );
         skipped.push(...pgRuns.map((r) => r.name));
       } else {
         for (const r of pgRuns) {
           const schema = `bench_${Date.now().toString(36)}_${r.name.replace(/[^a-z0-9]/g, '')}`;
           try {
-            rows.push(await scenario(r.name, work, {
-              profile: 'instant', merchants: q ? 5 : 50, rate: q ? 300 : 40_000, durationSec: duration,
-              drainTimeoutMs: q ? 5_000 : 60_000, pendingShare: 0, maxBacklog: q ? undefined : 10_000,
-              engineEnv: { ...OVERLOAD_ENV, DATABASE_URL: PG_URL, CONFIRMA_PG_SCHEMA: schema },
-              workers: r.workers,
-            }));
+            rows.push(
+              await scenario(r.name, work, {
+                profile: 'instant',
+                merchants: q ? 5 : 50,
+                rate: q ? 300 : 40_000,
+                durationSec: duration,
+                drainTimeoutMs: q ? 5_000 : 60_000,
+                pendingShare: 0,
+                maxBacklog: q ? undefined : 10_000,
+                engineEnv: { ...OVERLOAD_ENV, DATABASE_URL: PG_URL, CONFIRMA_PG_SCHEMA: schema },
+                workers: r.workers,
+              }),
+            );
           } finally {
             await pgExec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch((err: unknown) =>
               process.stderr.write(`could not drop PostgreSQL schema ${schema}: ${String(err)}\n`),
@@ -261,7 +302,13 @@ async function main(): Promise<void> {
   const report = {
     startedAt: startedAt.toISOString(),
     quick: q,
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGB: os.totalmem() / 2 ** 30, node: process.version, loadavgAtEnd: loadavg },
+    machine: {
+      cpus: os.cpus().length,
+      model: os.cpus()[0]?.model,
+      memGB: os.totalmem() / 2 ** 30,
+      node: process.version,
+      loadavgAtEnd: loadavg,
+    },
     payloadBytes: bytes,
     rawCeiling: raw,
     scenarios: rows.map(summarise),
@@ -279,7 +326,8 @@ async function main(): Promise<void> {
     '| run | offered/s | sustained/s | vs raw (probed just before) | lost | dup | p50 ms | p99 ms | p99.9 ms | delay p50/p99/p99.9 ms | answer p99 / merchant p99 ms | engine cores | CPU µs/conf engine / harness | peak RSS MB |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
-  if (raw !== undefined) lines.push(`| a raw undici → node:http | – | ${fmt(raw.perSec)} | 100% | – | – | – | – | – | – | – | – | – | – |`);
+  if (raw !== undefined)
+    lines.push(`| a raw undici → node:http | – | ${fmt(raw.perSec)} | 100% | – | – | – | – | – | – | – | – | – | – |`);
   for (const s of report.scenarios) {
     lines.push(
       `| ${s.name} (${s.merchants} merchants) | ${fmt(s.offeredPerSec)} | ${fmt(s.sustainedPerSec)} | ${s.maxRate ? ratio(s.sustainedPerSec, s.rawCeilingBeforePerSec) : '–'} | ${s.lost} | ${s.duplicates} | ${fmt(s.latencyMs.p50)} | ${fmt(s.latencyMs.p99)} | ${fmt(s.latencyMs.p999)} | ${fmt(s.engineDelayMs.p50)} / ${fmt(s.engineDelayMs.p99)} / ${fmt(s.engineDelayMs.p999)} | ${fmt(s.answeredMs.p99)} / ${fmt(s.merchantOwnMs.p99)} | ${fmt(s.steadyCpu?.engineCores, 2)} | ${fmt(s.steadyCpu?.engineUsPerConfirmation)} / ${fmt(s.steadyCpu?.harnessUsPerConfirmation)} | ${fmt(s.enginePeakRssMB)} |`,
@@ -291,7 +339,8 @@ async function main(): Promise<void> {
   const file = path.join(args.out, `${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify(report, null, 2));
   process.stdout.write(`\nwrote ${file}\n`);
-  if (peers !== undefined) process.stdout.write(`\npeers: Confirma against BullMQ and graphile-worker\n${peers.table}\n\nwrote ${peers.file}\n`);
+  if (peers !== undefined)
+    process.stdout.write(`\npeers: Confirma against BullMQ and graphile-worker\n${peers.table}\n\nwrote ${peers.file}\n`);
   process.exit(report.scenarios.every((s) => s.lost === 0) && peers?.ok !== false ? 0 : 1);
 }
 

@@ -27,7 +27,16 @@ try {
   for (let i = 0; i < 50; i++) {
     const id = newId('mer');
     await store.createMerchant(
-      { id, name: `m${i}`, url: 'https://example.com/hook', format: 'standard', maxInFlight: null, timeoutMs: null, retrySchedule: null, epayco: null },
+      {
+        id,
+        name: `m${i}`,
+        url: 'https://example.com/hook',
+        format: 'standard',
+        maxInFlight: null,
+        timeoutMs: null,
+        retrySchedule: null,
+        epayco: null,
+      },
       `whsec_${'a'.repeat(32)}`,
       { id: newId('key'), hash: `hash-${i}`, prefix: 'cfm_mk_x' },
     );
@@ -39,7 +48,11 @@ try {
     const ops: IngestOp[] = [];
     for (let j = i; j < Math.min(i + batch, total); j++) {
       const merchantId = merchants[j % merchants.length] as string;
-      ops.push({ kind: 'create', scope: { kind: 'admin' }, tx: { id: newId('tx'), ...fakeTransaction(merchantId, `ord-${j}`, 0) } });
+      ops.push({
+        kind: 'create',
+        scope: { kind: 'admin' },
+        tx: { id: newId('tx'), ...fakeTransaction(merchantId, `ord-${j}`, 0) },
+      });
     }
     batches.push(ops);
   }
@@ -49,7 +62,9 @@ try {
     await work();
     const cpu = process.cpuUsage(cpu0);
     const wall = ((performance.now() - t0) * 1000) / ops;
-    process.stdout.write(`${name.padEnd(8)} wall ${wall.toFixed(1)} µs/op   cpu ${((cpu.user + cpu.system) / ops).toFixed(1)} µs/op   (${ops} ops)\n`);
+    process.stdout.write(
+      `${name.padEnd(8)} wall ${wall.toFixed(1)} µs/op   cpu ${((cpu.user + cpu.system) / ops).toFixed(1)} µs/op   (${ops} ops)\n`,
+    );
   };
   const claims: Claim[] = [];
   // The first half is claimed at insert (a node keeping up); the second half is left pending and
@@ -63,13 +78,21 @@ try {
     }
   });
   const claimedAtInsert = claims.length;
-  await measure('claim', async () => {
-    for (;;) {
-      const got = await store.claimForMerchants(merchants.map((merchantId) => ({ merchantId, limit: 10 })), Date.now(), 60_000);
-      if (got.length === 0) break;
-      claims.push(...got);
-    }
-  }, total - claimedAtInsert);
+  await measure(
+    'claim',
+    async () => {
+      for (;;) {
+        const got = await store.claimForMerchants(
+          merchants.map((merchantId) => ({ merchantId, limit: 10 })),
+          Date.now(),
+          60_000,
+        );
+        if (got.length === 0) break;
+        claims.push(...got);
+      }
+    },
+    total - claimedAtInsert,
+  );
   await measure('outcome', async () => {
     for (let i = 0; i < claims.length; i += batch) {
       const now = Date.now();

@@ -16,7 +16,13 @@ import { fileURLToPath } from 'node:url';
 import { destination } from 'pino';
 import { buildServer } from '../src/api/server.js';
 import { SchemaValidator } from '../src/api/schema-validator.js';
-import { BatchEnvelope, BatchItem, NewTransaction, type BatchItemBody, type NewTransactionBody } from '../src/api/schemas/transaction.js';
+import {
+  BatchEnvelope,
+  BatchItem,
+  NewTransaction,
+  type BatchItemBody,
+  type NewTransactionBody,
+} from '../src/api/schemas/transaction.js';
 import { transactionInput } from '../src/api/transaction-input.js';
 import { checkBody, checkItem } from '../src/api/well-formed.js';
 import { loadConfig } from '../src/config.js';
@@ -159,7 +165,9 @@ await app.close();
 const floorOne = rows[0]!.cpuUsPerOp;
 const floorBatch = rows[2]!.cpuUsPerOp;
 process.stdout.write(`one transaction: ${Buffer.byteLength(single)} bytes; batch: ${Buffer.byteLength(batch)} bytes\n`);
-process.stdout.write(`${'case'.padEnd(44)} ${'wall µs/op'.padStart(11)} ${'cpu µs/op'.padStart(10)} ${'× JSON.parse'.padStart(13)}\n`);
+process.stdout.write(
+  `${'case'.padEnd(44)} ${'wall µs/op'.padStart(11)} ${'cpu µs/op'.padStart(10)} ${'× JSON.parse'.padStart(13)}\n`,
+);
 for (const r of rows) {
   const floor = r.name.includes('batch') ? floorBatch : floorOne;
   process.stdout.write(
@@ -169,5 +177,18 @@ for (const r of rows) {
 const out = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
 mkdirSync(out, { recursive: true });
 const file = path.join(out, `validate-micro-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify({ node: process.version, seconds, rounds, bytes: { single: Buffer.byteLength(single), batch: Buffer.byteLength(batch) }, rows }, null, 2));
+writeFileSync(
+  file,
+  JSON.stringify(
+    {
+      node: process.version,
+      seconds,
+      rounds,
+      bytes: { single: Buffer.byteLength(single), batch: Buffer.byteLength(batch) },
+      rows,
+    },
+    null,
+    2,
+  ),
+);
 process.stdout.write(`wrote ${file}\n`);

@@ -52,7 +52,8 @@ export async function createApp(
   log: Logger,
   store: Store = openStore(config, {
     onError: (err) => log.warn({ err }, 'database connection lost; reconnecting'),
-    onTightened: (paths) => log.warn({ paths }, 'the database files were readable by other users; they are now readable by their owner only (0600)'),
+    onTightened: (paths) =>
+      log.warn({ paths }, 'the database files were readable by other users; they are now readable by their owner only (0600)'),
   }),
 ): Promise<App> {
   try {
@@ -70,7 +71,9 @@ export async function createApp(
     await store.close().catch(() => undefined);
     throw err;
   }
-  const metrics = new Metrics({ onCollectError: (metric, err) => log.warn({ err, metric }, 'metrics: a gauge could not be read; serving the rest') });
+  const metrics = new Metrics({
+    onCollectError: (metric, err) => log.warn({ err, metric }, 'metrics: a gauge could not be read; serving the rest'),
+  });
   const client = new HttpClient({
     connectTimeoutMs: config.connectTimeoutMs,
     // Many merchants may share one origin (a hosted shop platform): bound the sockets we open to
@@ -87,7 +90,9 @@ export async function createApp(
       const claimer = dispatches ? dispatcher.ingestClaimer() : undefined;
       let results: IngestResult[];
       try {
-        results = await traced('confirma.ingest.commit', { 'confirma.ops': ops.length }, () => store.ingest(ops, Date.now(), claimer));
+        results = await traced('confirma.ingest.commit', { 'confirma.ops': ops.length }, () =>
+          store.ingest(ops, Date.now(), claimer),
+        );
       } catch (err) {
         claimer?.settle([]);
         throw err;
@@ -114,32 +119,41 @@ export async function createApp(
   // retention keeps; deliveries are counted by confirma_attempts_total).
   registerStoreCounts(
     metrics,
-    new StoreCounts(() => store.countOpen(), { onError: (err) => log.warn({ err }, 'metrics: the store did not count; serving the last counts') }),
+    new StoreCounts(() => store.countOpen(), {
+      onError: (err) => log.warn({ err }, 'metrics: the store did not count; serving the last counts'),
+    }),
   );
-  const server = config.role === 'worker' ? workerServer(config, store, () => accepting, metrics) : buildServer({
-    config,
-    store,
-    ingest,
-    log,
-    ready: () => accepting,
-    onMerchantChanged: (merchantId) => {
-      dispatcher.invalidate(merchantId);
-      dispatcher.wake();
-    },
-    onQueued: () => dispatcher.wake(),
-    // Only a node that dispatches has breakers; an `api` node shows none.
-    ...(dispatches ? { breakerOf: (merchantId: string) => dispatcher.breakerOf(merchantId) } : {}),
-    metrics,
-  });
+  const server =
+    config.role === 'worker'
+      ? workerServer(config, store, () => accepting, metrics)
+      : buildServer({
+          config,
+          store,
+          ingest,
+          log,
+          ready: () => accepting,
+          onMerchantChanged: (merchantId) => {
+            dispatcher.invalidate(merchantId);
+            dispatcher.wake();
+          },
+          onQueued: () => dispatcher.wake(),
+          // Only a node that dispatches has breakers; an `api` node shows none.
+          ...(dispatches ? { breakerOf: (merchantId: string) => dispatcher.breakerOf(merchantId) } : {}),
+          metrics,
+        });
   metrics.gauge('confirma_in_flight', 'Delivery requests in flight on this node.', () => dispatcher.inFlightCount);
   metrics.gauge('confirma_ingest_backlog', 'Writes waiting for a group commit.', () => ingest.backlog);
-  metrics.gauge('confirma_breakers', "Merchants whose circuit breaker is not closed on this node, by state (open, half_open).", () => {
-    const counts = dispatcher.breakerCounts();
-    return [
-      [{ state: 'open' }, counts.open],
-      [{ state: 'half_open' }, counts.half_open],
-    ];
-  });
+  metrics.gauge(
+    'confirma_breakers',
+    'Merchants whose circuit breaker is not closed on this node, by state (open, half_open).',
+    () => {
+      const counts = dispatcher.breakerCounts();
+      return [
+        [{ state: 'open' }, counts.open],
+        [{ state: 'half_open' }, counts.half_open],
+      ];
+    },
+  );
   const loopDelay = new LoopDelay();
   metrics.gauge(
     'confirma_event_loop_delay_seconds',

@@ -153,7 +153,10 @@ function trustProxy(raw: string | undefined): readonly string[] {
         'name the proxies (addresses or CIDRs, or loopback, linklocal, uniquelocal)',
     );
   }
-  const entries = raw.split(',').map((e) => e.trim()).filter((e) => e !== '');
+  const entries = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
   for (const e of entries) {
     if (PROXY_RANGE_NAMES.includes(e)) continue;
     const [ip = '', prefix, extra] = e.split('/');
@@ -217,7 +220,10 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
     dbThread: bool(env, 'CONFIRMA_DB_THREAD', true),
     adminKey,
     masterKey: env.CONFIRMA_MASTER_KEY === '' ? undefined : env.CONFIRMA_MASTER_KEY,
-    masterKeyPrevious: (env.CONFIRMA_MASTER_KEY_PREVIOUS ?? '').split(',').map((k) => k.trim()).filter((k) => k !== ''),
+    masterKeyPrevious: (env.CONFIRMA_MASTER_KEY_PREVIOUS ?? '')
+      .split(',')
+      .map((k) => k.trim())
+      .filter((k) => k !== ''),
     retrySchedule,
     retryAfterCapMs: int(env, 'CONFIRMA_RETRY_AFTER_CAP_MS', 3_600_000, 0, 86_400_000),
     attemptTimeoutMs: int(env, 'CONFIRMA_ATTEMPT_TIMEOUT_MS', 15_000, 100, 120_000),
@@ -277,7 +283,9 @@ export function loadConfig(env: Env = process.env, overrides: Partial<Config> = 
   }
   if (cfg.masterKeyPrevious.length > 0) {
     if (cfg.masterKey === undefined) {
-      throw new ConfigError('CONFIRMA_MASTER_KEY_PREVIOUS needs CONFIRMA_MASTER_KEY: the current key seals, previous keys only open');
+      throw new ConfigError(
+        'CONFIRMA_MASTER_KEY_PREVIOUS needs CONFIRMA_MASTER_KEY: the current key seals, previous keys only open',
+      );
     }
     cfg.masterKeyPrevious.forEach((k, i) => {
       try {

@@ -17,7 +17,8 @@ export const errorCatalog = {
   // 400: the request is malformed or breaks a rule
   bad_request: {
     status: 400,
-    message: 'The request is not valid HTTP/1.1 (its framing, a header or Content-Length is malformed); the connection is closed.',
+    message:
+      'The request is not valid HTTP/1.1 (its framing, a header or Content-Length is malformed); the connection is closed.',
     retryable: false,
   },
   invalid_json: { status: 400, message: 'The body is not valid JSON.', retryable: false },
@@ -45,12 +46,14 @@ export const errorCatalog = {
   },
   card_number_refused: {
     status: 400,
-    message: 'A free-text field holds what looks like a card number (13 to 19 digits passing Luhn); card numbers are never accepted.',
+    message:
+      'A free-text field holds what looks like a card number (13 to 19 digits passing Luhn); card numbers are never accepted.',
     retryable: false,
   },
   invalid_encoding: {
     status: 400,
-    message: 'The body is not valid UTF-8, or a string in it is not well-formed Unicode (a lone surrogate such as \\ud800) or holds U+0000.',
+    message:
+      'The body is not valid UTF-8, or a string in it is not well-formed Unicode (a lone surrogate such as \\ud800) or holds U+0000.',
     retryable: false,
   },
   invalid_path: {
@@ -68,7 +71,8 @@ export const errorCatalog = {
   batch_too_large: { status: 400, message: `A batch holds at most ${LIMITS.batchMax} transactions.`, retryable: false },
   master_key_not_configured: {
     status: 400,
-    message: 'CONFIRMA_MASTER_KEY is not set on this server, so credentials that must be encrypted (epayco pKey) cannot be stored.',
+    message:
+      'CONFIRMA_MASTER_KEY is not set on this server, so credentials that must be encrypted (epayco pKey) cannot be stored.',
     retryable: false,
   },
   // 401/403/404

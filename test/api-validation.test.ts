@@ -59,10 +59,20 @@ describe('POST /v1/transactions validation', () => {
     ['metadata an array', { metadata: ['a'] }, 'invalid_field', 'metadata'],
     ['metadata nested', { metadata: { order: { id: 1 } } }, 'invalid_field', 'metadata.order'],
     ['metadata with an array value', { metadata: { tags: ['a'] } }, 'invalid_field', 'metadata.tags'],
-    ['metadata with 51 keys', { metadata: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, i])) }, 'invalid_field', 'metadata'],
+    [
+      'metadata with 51 keys',
+      { metadata: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, i])) },
+      'invalid_field',
+      'metadata',
+    ],
     ['metadata key of 65 chars', { metadata: { [long(65, 'k')]: 1 } }, 'invalid_field', `metadata.${long(64, 'k')}…`],
     ['metadata value of 501 chars', { metadata: { note: long(501) } }, 'invalid_field', 'metadata.note'],
-    ['metadata over 8 KiB', { metadata: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, long(450)])) }, 'invalid_field', 'metadata'],
+    [
+      'metadata over 8 KiB',
+      { metadata: Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`k${i}`, long(450)])) },
+      'invalid_field',
+      'metadata',
+    ],
   ];
 
   cases.forEach(([name, over, code, field], i) => {
@@ -93,8 +103,14 @@ describe('POST /v1/transactions validation', () => {
     });
     const r = await s.call('POST', '/v1/transactions', { body });
     assert.equal(r.status, 201, r.text);
-    assert.equal((await s.call('POST', '/v1/transactions', { body: txBody(m.id, { amount: '100', currency: 'JPY' }) })).status, 201);
-    assert.equal((await s.call('POST', '/v1/transactions', { body: txBody(m.id, { amount: '1.234', currency: 'BHD' }) })).status, 201);
+    assert.equal(
+      (await s.call('POST', '/v1/transactions', { body: txBody(m.id, { amount: '100', currency: 'JPY' }) })).status,
+      201,
+    );
+    assert.equal(
+      (await s.call('POST', '/v1/transactions', { body: txBody(m.id, { amount: '1.234', currency: 'BHD' }) })).status,
+      201,
+    );
   });
 
   it('refuses a body that is not a JSON object', async () => {
@@ -112,12 +128,21 @@ describe('POST /v1/transactions validation', () => {
   });
 
   it('answers 415 unsupported_media_type for a body that is not application/json', async () => {
-    const r = await s.call('POST', '/v1/transactions', { body: JSON.stringify(txBody(m.id)), headers: { 'content-type': 'text/plain' } });
+    const r = await s.call('POST', '/v1/transactions', {
+      body: JSON.stringify(txBody(m.id)),
+      headers: { 'content-type': 'text/plain' },
+    });
     assertRefused(r, 415, 'unsupported_media_type');
-    const form = await s.call('POST', '/v1/transactions', { body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const form = await s.call('POST', '/v1/transactions', {
+      body: 'a=1',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     assertRefused(form, 415, 'unsupported_media_type');
     // application/json with a charset is fine.
-    const ok = await s.call('POST', '/v1/transactions', { body: txBody(m.id), headers: { 'content-type': 'application/json; charset=utf-8' } });
+    const ok = await s.call('POST', '/v1/transactions', {
+      body: txBody(m.id),
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    });
     assert.equal(ok.status, 201, ok.text);
   });
 
@@ -130,7 +155,10 @@ describe('POST /v1/transactions validation', () => {
 
   it('refuses a bad Idempotency-Key with 400 invalid_idempotency_key', async () => {
     for (const key of ['k'.repeat(256), 'clé', '']) {
-      const r = await s.call('POST', '/v1/transactions', { body: txBody(m.id, { id: 'idem-bad' }), headers: { 'idempotency-key': key } });
+      const r = await s.call('POST', '/v1/transactions', {
+        body: txBody(m.id, { id: 'idem-bad' }),
+        headers: { 'idempotency-key': key },
+      });
       assertRefused(r, 400, 'invalid_idempotency_key', 'Idempotency-Key');
     }
     assert.equal(await s.store.getTransaction(m.id, 'idem-bad'), undefined);
@@ -143,9 +171,24 @@ describe('POST /v1/transactions validation', () => {
     const valid = txBody(m.id);
     assertRefused(await s.call('POST', '/v1/transactions/batch', { body: {} }), 400, 'missing_field', 'transactions');
     assertRefused(await s.call('POST', '/v1/transactions/batch', { body: [valid] }), 400, 'invalid_body');
-    assertRefused(await s.call('POST', '/v1/transactions/batch', { body: { transactions: valid } }), 400, 'invalid_field', 'transactions');
-    assertRefused(await s.call('POST', '/v1/transactions/batch', { body: { transactions: [] } }), 400, 'invalid_field', 'transactions');
-    assertRefused(await s.call('POST', '/v1/transactions/batch', { body: { transactions: [valid], dryRun: true } }), 400, 'unknown_field', 'dryRun');
+    assertRefused(
+      await s.call('POST', '/v1/transactions/batch', { body: { transactions: valid } }),
+      400,
+      'invalid_field',
+      'transactions',
+    );
+    assertRefused(
+      await s.call('POST', '/v1/transactions/batch', { body: { transactions: [] } }),
+      400,
+      'invalid_field',
+      'transactions',
+    );
+    assertRefused(
+      await s.call('POST', '/v1/transactions/batch', { body: { transactions: [valid], dryRun: true } }),
+      400,
+      'unknown_field',
+      'dryRun',
+    );
     const tooMany = { transactions: Array.from({ length: 1001 }, (_, i) => txBody(m.id, { id: `over-${i}` })) };
     assertRefused(await s.call('POST', '/v1/transactions/batch', { body: tooMany }), 400, 'batch_too_large', 'transactions');
     assert.equal(await s.store.getTransaction(m.id, 'over-0'), undefined);
@@ -154,9 +197,19 @@ describe('POST /v1/transactions validation', () => {
 
   it('validates PATCH /v1/transactions/:id', async () => {
     assert.equal((await s.call('POST', '/v1/transactions', { body: txBody(m.id, { id: 'patch-me' }) })).status, 201);
-    assertRefused(await s.call('PATCH', '/v1/transactions/patch-me', { body: { status: 'done' } }), 400, 'invalid_status', 'status');
+    assertRefused(
+      await s.call('PATCH', '/v1/transactions/patch-me', { body: { status: 'done' } }),
+      400,
+      'invalid_status',
+      'status',
+    );
     assertRefused(await s.call('PATCH', '/v1/transactions/patch-me', { body: {} }), 400, 'missing_field', 'status');
-    assertRefused(await s.call('PATCH', '/v1/transactions/patch-me', { body: { status: 'approved', amount: '1' } }), 400, 'unknown_field', 'amount');
+    assertRefused(
+      await s.call('PATCH', '/v1/transactions/patch-me', { body: { status: 'approved', amount: '1' } }),
+      400,
+      'unknown_field',
+      'amount',
+    );
     assert.equal((await s.store.getTransaction(m.id, 'patch-me'))?.status, 'pending');
     assert.equal((await s.store.listTransactionConfirmations(m.id, 'patch-me')).length, 1);
   });
@@ -243,7 +296,13 @@ describe('merchant validation', () => {
 
   it('accepts the edges: timeoutMs up to leaseMs - 2000, a week of delay, 20 delays, loopback when allowed', async () => {
     const r = await s.call('POST', '/v1/merchants', {
-      body: { ...base, url: 'http://127.0.0.1:8080/c', maxInFlight: 1000, timeoutMs: s.config.leaseMs - 2000, retrySchedule: [...Array(19).fill(0), 604_800] },
+      body: {
+        ...base,
+        url: 'http://127.0.0.1:8080/c',
+        maxInFlight: 1000,
+        timeoutMs: s.config.leaseMs - 2000,
+        retrySchedule: [...Array(19).fill(0), 604_800],
+      },
     });
     assert.equal(r.status, 201, r.text);
   });
@@ -253,7 +312,12 @@ describe('merchant validation', () => {
     assertRefused(await s.call('PATCH', `/v1/merchants/${id}`, { body: {} }), 400, 'invalid_body');
     assertRefused(await s.call('PATCH', `/v1/merchants/${id}`, { body: { url: 'ftp://x' } }), 400, 'invalid_url', 'url');
     assertRefused(await s.call('PATCH', `/v1/merchants/${id}`, { body: { enabled: 'yes' } }), 400, 'invalid_field', 'enabled');
-    assertRefused(await s.call('PATCH', `/v1/merchants/${id}`, { body: { retrySchedule: [] } }), 400, 'invalid_retry_schedule', 'retrySchedule');
+    assertRefused(
+      await s.call('PATCH', `/v1/merchants/${id}`, { body: { retrySchedule: [] } }),
+      400,
+      'invalid_retry_schedule',
+      'retrySchedule',
+    );
     assertRefused(await s.call('PATCH', `/v1/merchants/${id}`, { body: { id: 'mer_other' } }), 400, 'unknown_field', 'id');
     assert.equal((await s.store.getMerchant(id))?.url, 'http://127.0.0.1:9/confirm');
   });
@@ -272,7 +336,10 @@ describe('https-only servers', () => {
       const r = await s.call('POST', '/v1/merchants', { body: { name: 'S', url: 'http://shop.example/confirm' } });
       assertRefused(r, 400, 'invalid_url', 'url');
       assert.ok(r.body.error.message.includes('https'));
-      assert.equal((await s.call('POST', '/v1/merchants', { body: { name: 'S', url: 'https://shop.example/confirm' } })).status, 201);
+      assert.equal(
+        (await s.call('POST', '/v1/merchants', { body: { name: 'S', url: 'https://shop.example/confirm' } })).status,
+        201,
+      );
     } finally {
       await s.close();
     }

@@ -12,12 +12,24 @@ import { ADMIN, startApi, txBody, type ApiServer } from './helpers/api-server.js
 /** Plays the dispatcher's part: claims every due confirmation and records `outcome` for it. */
 async function settleAll(store: SqliteStore, outcome: Outcome): Promise<number> {
   const now = Date.now();
-  const claims = await store.claimDue({ now, limit: 1000, leaseMs: 60_000, exclude: [], capacity: new Map(), defaultCapacity: 1000 });
+  const claims = await store.claimDue({
+    now,
+    limit: 1000,
+    leaseMs: 60_000,
+    exclude: [],
+    capacity: new Map(),
+    defaultCapacity: 1000,
+  });
   await store.recordOutcomes(
     claims.map((claim) => ({
       claim,
       outcome,
-      attempt: { ok: outcome.kind === 'delivered', statusCode: outcome.kind === 'delivered' ? 200 : 500, durationMs: 3, startedAt: now },
+      attempt: {
+        ok: outcome.kind === 'delivered',
+        statusCode: outcome.kind === 'delivered' ? 200 : 500,
+        durationMs: 3,
+        startedAt: now,
+      },
     })),
     now,
   );
@@ -73,7 +85,11 @@ describe('auth', () => {
 
   it('answers 403 forbidden to a merchant key on the admin collection routes', async () => {
     const m = await s.merchant('A');
-    assertError(await s.call('POST', '/v1/merchants', { key: m.apiKey, body: { name: 'X', url: 'https://x.example/' } }), 403, 'forbidden');
+    assertError(
+      await s.call('POST', '/v1/merchants', { key: m.apiKey, body: { name: 'X', url: 'https://x.example/' } }),
+      403,
+      'forbidden',
+    );
     assertError(await s.call('GET', '/v1/merchants', { key: m.apiKey }), 403, 'forbidden');
     // The key still works for what it may do.
     assert.equal((await s.call('GET', `/v1/merchants/${m.id}`, { key: m.apiKey })).status, 200);
@@ -88,7 +104,10 @@ describe('auth', () => {
     const docs = await s.call('GET', '/docs', { key: null });
     assert.equal(docs.status, 200);
     assert.match(docs.headers.get('content-type') ?? '', /^text\/html/);
-    assert.match(docs.headers.get('content-security-policy') ?? '', /^default-src 'none'; script-src 'self'; style-src 'self';.*frame-ancestors 'none'/);
+    assert.match(
+      docs.headers.get('content-security-policy') ?? '',
+      /^default-src 'none'; script-src 'self'; style-src 'self';.*frame-ancestors 'none'/,
+    );
     assert.equal(docs.headers.get('x-content-type-options'), 'nosniff');
     // swagger-ui's stylesheet is served with its images as files of their own: img-src 'self' holds.
     const css = await s.call('GET', '/docs/static/swagger-ui.css', { key: null });
@@ -113,7 +132,13 @@ describe('merchants', () => {
 
   it('creates a merchant and shows its whsec_ secret and cfm_mk_ key only once', async () => {
     const r = await s.call('POST', '/v1/merchants', {
-      body: { name: 'Tienda', url: 'https://tienda.example/confirm', maxInFlight: 8, timeoutMs: 5000, retrySchedule: [0, 10, 60] },
+      body: {
+        name: 'Tienda',
+        url: 'https://tienda.example/confirm',
+        maxInFlight: 8,
+        timeoutMs: 5000,
+        retrySchedule: [0, 10, 60],
+      },
     });
     assert.equal(r.status, 201, r.text);
     assert.match(r.body.id, /^mer_/);
@@ -186,8 +211,18 @@ describe('merchants', () => {
     assert.equal(ok.body.enabled, false);
     assert.equal(typeof ok.body.disabledAt, 'string');
     assert.deepEqual(s.events, [`changed:${m.id}`]);
-    assertError(await s.call('PATCH', `/v1/merchants/${m.id}`, { key: m.apiKey, body: { name: 'Hijack' } }), 403, 'forbidden', 'name');
-    assertError(await s.call('PATCH', `/v1/merchants/${m.id}`, { key: m.apiKey, body: { maxInFlight: 1000 } }), 403, 'forbidden', 'maxInFlight');
+    assertError(
+      await s.call('PATCH', `/v1/merchants/${m.id}`, { key: m.apiKey, body: { name: 'Hijack' } }),
+      403,
+      'forbidden',
+      'name',
+    );
+    assertError(
+      await s.call('PATCH', `/v1/merchants/${m.id}`, { key: m.apiKey, body: { maxInFlight: 1000 } }),
+      403,
+      'forbidden',
+      'maxInFlight',
+    );
     assert.equal((await s.store.getMerchant(m.id))?.name, 'Self');
     // The admin may change any field, and null resets to the global default.
     const admin = await s.call('PATCH', `/v1/merchants/${m.id}`, { body: { name: 'Renamed', maxInFlight: null, enabled: true } });
@@ -256,7 +291,12 @@ describe('transactions', () => {
     const p = await s.call('PATCH', `/v1/transactions/${id}`, { body: { status: 'approved' } });
     assert.equal(p.status, 200, p.text);
     assert.equal(p.body.status, 'approved');
-    assertError(await s.call('PATCH', `/v1/transactions/${id}`, { body: { status: 'pending' } }), 409, 'invalid_transition', 'status');
+    assertError(
+      await s.call('PATCH', `/v1/transactions/${id}`, { body: { status: 'pending' } }),
+      409,
+      'invalid_transition',
+      'status',
+    );
     assertError(await s.call('PATCH', `/v1/transactions/${id}`, { body: { status: 'approved' } }), 409, 'invalid_transition');
     assert.equal((await s.store.getTransaction(m.id, id))?.status, 'approved');
     const confirmations = await s.store.listTransactionConfirmations(m.id, id);
@@ -267,7 +307,11 @@ describe('transactions', () => {
         [2, 'transaction.approved'],
       ],
     );
-    assertError(await s.call('PATCH', '/v1/transactions/nope-404', { body: { status: 'approved' } }), 404, 'transaction_not_found');
+    assertError(
+      await s.call('PATCH', '/v1/transactions/nope-404', { body: { status: 'approved' } }),
+      404,
+      'transaction_not_found',
+    );
   });
 
   it('answers 200 with the stored transaction when the same id and content are sent again, 409 when content differs', async () => {
@@ -375,7 +419,8 @@ describe('transactions', () => {
     for (const x of r.body.results) {
       if (!x.ok) assert.ok(x.error.message.includes(x.error.field), `message names the field: ${x.error.message}`);
     }
-    for (const i of [1, 2, 4, 5, 6, 8, 9]) assert.equal(await s.store.getTransaction(m.id, `mix-${i}`), undefined, `mix-${i} was stored`);
+    for (const i of [1, 2, 4, 5, 6, 8, 9])
+      assert.equal(await s.store.getTransaction(m.id, `mix-${i}`), undefined, `mix-${i} was stored`);
     assert.equal((await s.store.getTransaction(m.id, 'mix-0'))?.amount, '125000.50');
     assert.ok(await s.store.getTransaction(m.id, 'mix-10'));
   });
@@ -438,7 +483,14 @@ describe('confirmations', () => {
     assert.equal((await s.call('POST', '/v1/transactions', { body: txBody(m2.id, { id: 'rd-1' }) })).status, 201);
     const id = (await s.store.listTransactionConfirmations(m2.id, 'rd-1'))[0]!.id;
     // Claim it: while in flight it cannot be redelivered.
-    const claims = await s.store.claimDue({ now: Date.now() + 120_000, limit: 1000, leaseMs: 60_000, exclude: [], capacity: new Map(), defaultCapacity: 1000 });
+    const claims = await s.store.claimDue({
+      now: Date.now() + 120_000,
+      limit: 1000,
+      leaseMs: 60_000,
+      exclude: [],
+      capacity: new Map(),
+      defaultCapacity: 1000,
+    });
     const claim = claims.find((c) => c.id === id);
     assert.ok(claim);
     const busy = await s.call('POST', `/v1/confirmations/${id}/redeliver`, { key: m2.apiKey });
@@ -461,7 +513,7 @@ describe('confirmations', () => {
     assert.deepEqual(s.events, [`changed:${m2.id}`, 'queued']);
   });
 
-  it('replays a merchant\'s dead confirmations', async () => {
+  it("replays a merchant's dead confirmations", async () => {
     const m3 = await s.merchant('Replay');
     for (const id of ['rp-1', 'rp-2']) {
       assert.equal((await s.call('POST', '/v1/transactions', { body: txBody(m3.id, { id }) })).status, 201);
@@ -488,8 +540,14 @@ describe('merchant isolation: a key of A acting on B answers 404', () => {
     s = await startApi();
     a = await s.merchant('A');
     b = await s.merchant('B');
-    assert.equal((await s.call('POST', '/v1/transactions', { key: b.apiKey, body: txBody(b.id, { id: 'tx-of-b' }) })).status, 201);
-    assert.equal((await s.call('POST', '/v1/transactions', { key: a.apiKey, body: txBody(a.id, { id: 'tx-of-a' }) })).status, 201);
+    assert.equal(
+      (await s.call('POST', '/v1/transactions', { key: b.apiKey, body: txBody(b.id, { id: 'tx-of-b' }) })).status,
+      201,
+    );
+    assert.equal(
+      (await s.call('POST', '/v1/transactions', { key: a.apiKey, body: txBody(a.id, { id: 'tx-of-a' }) })).status,
+      201,
+    );
     cB = (await s.store.listTransactionConfirmations(b.id, 'tx-of-b'))[0]!.id;
   });
   after(() => s.close());
@@ -497,7 +555,11 @@ describe('merchant isolation: a key of A acting on B answers 404', () => {
   it('merchant routes', async () => {
     const k = { key: a.apiKey };
     assertError(await s.call('GET', `/v1/merchants/${b.id}`, k), 404, 'merchant_not_found');
-    assertError(await s.call('PATCH', `/v1/merchants/${b.id}`, { ...k, body: { url: 'https://evil.example/' } }), 404, 'merchant_not_found');
+    assertError(
+      await s.call('PATCH', `/v1/merchants/${b.id}`, { ...k, body: { url: 'https://evil.example/' } }),
+      404,
+      'merchant_not_found',
+    );
     assertError(await s.call('POST', `/v1/merchants/${b.id}/secret/rotate`, k), 404, 'merchant_not_found');
     assertError(await s.call('POST', `/v1/merchants/${b.id}/replay`, k), 404, 'merchant_not_found');
     const target = await s.store.getDeliveryTarget(b.id, Date.now());
@@ -508,7 +570,11 @@ describe('merchant isolation: a key of A acting on B answers 404', () => {
   it('transaction routes', async () => {
     const k = { key: a.apiKey };
     assertError(await s.call('GET', '/v1/transactions/tx-of-b', k), 404, 'transaction_not_found');
-    assertError(await s.call('PATCH', '/v1/transactions/tx-of-b', { ...k, body: { status: 'approved' } }), 404, 'transaction_not_found');
+    assertError(
+      await s.call('PATCH', '/v1/transactions/tx-of-b', { ...k, body: { status: 'approved' } }),
+      404,
+      'transaction_not_found',
+    );
     assert.equal((await s.store.getTransaction(b.id, 'tx-of-b'))?.status, 'pending');
     const create = await s.call('POST', '/v1/transactions', { ...k, body: txBody(b.id, { id: 'planted-in-b' }) });
     assertError(create, 404, 'merchant_not_found', 'merchantId');
@@ -539,23 +605,43 @@ describe('ids across merchants: a transaction id is unique per merchant, not acr
     s = await startApi();
     a = await s.merchant('A');
     b = await s.merchant('B');
-    const r = await s.call('POST', '/v1/transactions', { key: b.apiKey, body: txBody(b.id, { id: 'order-77', reference: 'B-77', amount: '10.00' }) });
+    const r = await s.call('POST', '/v1/transactions', {
+      key: b.apiKey,
+      body: txBody(b.id, { id: 'order-77', reference: 'B-77', amount: '10.00' }),
+    });
     assert.equal(r.status, 201, r.text);
   });
   after(() => s.close());
 
   it("A creating B's id answers 201 (never 409 transaction_exists) and A's GET and PATCH see only A's", async () => {
     const k = { key: a.apiKey };
-    const created = await s.call('POST', '/v1/transactions', { ...k, body: txBody(a.id, { id: 'order-77', reference: 'A-77', amount: '99.00' }) });
+    const created = await s.call('POST', '/v1/transactions', {
+      ...k,
+      body: txBody(a.id, { id: 'order-77', reference: 'A-77', amount: '99.00' }),
+    });
     assert.equal(created.status, 201, created.text);
     assert.equal(created.body.merchantId, a.id);
     // A's own id: the same content again is 200, other content 409, exactly as if B did not exist.
-    const again = await s.call('POST', '/v1/transactions', { ...k, body: txBody(a.id, { id: 'order-77', reference: 'A-77', amount: '99.00' }) });
+    const again = await s.call('POST', '/v1/transactions', {
+      ...k,
+      body: txBody(a.id, { id: 'order-77', reference: 'A-77', amount: '99.00' }),
+    });
     assert.equal(again.status, 200, again.text);
-    assertError(await s.call('POST', '/v1/transactions', { ...k, body: txBody(a.id, { id: 'order-77', amount: '1.00' }) }), 409, 'transaction_exists', 'id');
+    assertError(
+      await s.call('POST', '/v1/transactions', { ...k, body: txBody(a.id, { id: 'order-77', amount: '1.00' }) }),
+      409,
+      'transaction_exists',
+      'id',
+    );
     // In a batch too: B's id is a new transaction of A's.
-    assert.equal((await s.call('POST', '/v1/transactions', { key: b.apiKey, body: txBody(b.id, { id: 'order-78' }) })).status, 201);
-    const batch = await s.call('POST', '/v1/transactions/batch', { ...k, body: { transactions: [txBody(a.id, { id: 'order-78', amount: '5.00' })] } });
+    assert.equal(
+      (await s.call('POST', '/v1/transactions', { key: b.apiKey, body: txBody(b.id, { id: 'order-78' }) })).status,
+      201,
+    );
+    const batch = await s.call('POST', '/v1/transactions/batch', {
+      ...k,
+      body: { transactions: [txBody(a.id, { id: 'order-78', amount: '5.00' })] },
+    });
     assert.equal(batch.status, 200, batch.text);
     assert.equal(batch.body.results[0].status, 201, batch.text);
 
@@ -567,45 +653,96 @@ describe('ids across merchants: a transaction id is unique per merchant, not acr
     assert.equal(patched.status, 200, patched.text);
     assert.equal(patched.body.merchantId, a.id);
     const mineAfter = await s.call('GET', '/v1/transactions/order-77', k);
-    assert.deepEqual(mineAfter.body.confirmations.map((c: { type: string }) => c.type), ['transaction.pending', 'transaction.approved']);
+    assert.deepEqual(
+      mineAfter.body.confirmations.map((c: { type: string }) => c.type),
+      ['transaction.pending', 'transaction.approved'],
+    );
     // B's transaction of the same id did not change and has only its own confirmation.
     const theirs = await s.call('GET', '/v1/transactions/order-77', { key: b.apiKey });
     assert.deepEqual([theirs.body.merchantId, theirs.body.status, theirs.body.amount], [b.id, 'pending', '10.00']);
-    assert.deepEqual(theirs.body.confirmations.map((c: { type: string }) => c.type), ['transaction.pending']);
+    assert.deepEqual(
+      theirs.body.confirmations.map((c: { type: string }) => c.type),
+      ['transaction.pending'],
+    );
     assert.notEqual(theirs.body.confirmations[0].id, mineAfter.body.confirmations[0].id);
     // An id only B uses is still missing for A, and A cannot reach B's by naming B.
     assertError(await s.call('GET', '/v1/transactions/order-78?merchantId=' + b.id, k), 404, 'merchant_not_found', 'merchantId');
-    assertError(await s.call('PATCH', '/v1/transactions/order-77?merchantId=' + b.id, { ...k, body: { status: 'rejected' } }), 404, 'merchant_not_found', 'merchantId');
-    assert.equal((await s.call('GET', '/v1/transactions/order-77?merchantId=' + a.id, k)).body.merchantId, a.id, 'naming itself is allowed');
+    assertError(
+      await s.call('PATCH', '/v1/transactions/order-77?merchantId=' + b.id, { ...k, body: { status: 'rejected' } }),
+      404,
+      'merchant_not_found',
+      'merchantId',
+    );
+    assert.equal(
+      (await s.call('GET', '/v1/transactions/order-77?merchantId=' + a.id, k)).body.merchantId,
+      a.id,
+      'naming itself is allowed',
+    );
   });
 
   it('reference lookup: each transaction comes with its own confirmations only', async () => {
-    assert.equal((await s.call('POST', '/v1/transactions', { key: a.apiKey, body: txBody(a.id, { id: 'order-79', reference: 'R-79' }) })).status, 201);
-    assert.equal((await s.call('POST', '/v1/transactions', { key: b.apiKey, body: txBody(b.id, { id: 'order-79', reference: 'R-79' }) })).status, 201);
-    assert.equal((await s.call('PATCH', '/v1/transactions/order-79', { key: b.apiKey, body: { status: 'approved' } })).status, 200);
+    assert.equal(
+      (await s.call('POST', '/v1/transactions', { key: a.apiKey, body: txBody(a.id, { id: 'order-79', reference: 'R-79' }) }))
+        .status,
+      201,
+    );
+    assert.equal(
+      (await s.call('POST', '/v1/transactions', { key: b.apiKey, body: txBody(b.id, { id: 'order-79', reference: 'R-79' }) }))
+        .status,
+      201,
+    );
+    assert.equal(
+      (await s.call('PATCH', '/v1/transactions/order-79', { key: b.apiKey, body: { status: 'approved' } })).status,
+      200,
+    );
     const found = await s.call('GET', '/v1/transactions?reference=R-79', { key: a.apiKey });
     assert.equal(found.status, 200, found.text);
-    assert.deepEqual(found.body.data.map((t: { merchantId: string; confirmations: unknown[] }) => [t.merchantId, t.confirmations.length]), [[a.id, 1]]);
+    assert.deepEqual(
+      found.body.data.map((t: { merchantId: string; confirmations: unknown[] }) => [t.merchantId, t.confirmations.length]),
+      [[a.id, 1]],
+    );
   });
 
   it('admin: ?merchantId= names the merchant; an id several merchants use answers 409 ambiguous_transaction_id', async () => {
-    assert.equal((await s.call('POST', '/v1/transactions', { key: a.apiKey, body: txBody(a.id, { id: 'order-80' }) })).status, 201);
-    assert.equal((await s.call('POST', '/v1/transactions', { key: b.apiKey, body: txBody(b.id, { id: 'order-80' }) })).status, 201);
+    assert.equal(
+      (await s.call('POST', '/v1/transactions', { key: a.apiKey, body: txBody(a.id, { id: 'order-80' }) })).status,
+      201,
+    );
+    assert.equal(
+      (await s.call('POST', '/v1/transactions', { key: b.apiKey, body: txBody(b.id, { id: 'order-80' }) })).status,
+      201,
+    );
     assertError(await s.call('GET', '/v1/transactions/order-80'), 409, 'ambiguous_transaction_id', 'merchantId');
-    assertError(await s.call('PATCH', '/v1/transactions/order-80', { body: { status: 'approved' } }), 409, 'ambiguous_transaction_id', 'merchantId');
+    assertError(
+      await s.call('PATCH', '/v1/transactions/order-80', { body: { status: 'approved' } }),
+      409,
+      'ambiguous_transaction_id',
+      'merchantId',
+    );
     const ofB = await s.call('GET', `/v1/transactions/order-80?merchantId=${b.id}`);
     assert.equal(ofB.status, 200, ofB.text);
     assert.equal(ofB.body.merchantId, b.id);
     const patched = await s.call('PATCH', `/v1/transactions/order-80?merchantId=${a.id}`, { body: { status: 'approved' } });
     assert.equal(patched.status, 200, patched.text);
     assert.equal(patched.body.merchantId, a.id);
-    assert.equal((await s.call('GET', `/v1/transactions/order-80?merchantId=${b.id}`)).body.status, 'pending', "B's is untouched");
+    assert.equal(
+      (await s.call('GET', `/v1/transactions/order-80?merchantId=${b.id}`)).body.status,
+      'pending',
+      "B's is untouched",
+    );
     // An id one merchant uses needs no merchantId; none, or another merchant named, is 404.
-    assert.equal((await s.call('POST', '/v1/transactions', { key: a.apiKey, body: txBody(a.id, { id: 'order-81' }) })).status, 201);
+    assert.equal(
+      (await s.call('POST', '/v1/transactions', { key: a.apiKey, body: txBody(a.id, { id: 'order-81' }) })).status,
+      201,
+    );
     assert.equal((await s.call('GET', '/v1/transactions/order-81')).body.merchantId, a.id);
     assert.equal((await s.call('PATCH', '/v1/transactions/order-81', { body: { status: 'rejected' } })).body.merchantId, a.id);
     assertError(await s.call('GET', `/v1/transactions/order-81?merchantId=${b.id}`), 404, 'transaction_not_found');
-    assertError(await s.call('PATCH', `/v1/transactions/order-81?merchantId=${b.id}`, { body: { status: 'approved' } }), 404, 'transaction_not_found');
+    assertError(
+      await s.call('PATCH', `/v1/transactions/order-81?merchantId=${b.id}`, { body: { status: 'approved' } }),
+      404,
+      'transaction_not_found',
+    );
     assertError(await s.call('GET', '/v1/transactions/order-none'), 404, 'transaction_not_found');
     assertError(await s.call('GET', '/v1/transactions/order-81?merchant=x'), 400, 'invalid_query', 'merchant');
     assertError(await s.call('GET', '/v1/transactions/order-81?merchantId='), 400, 'invalid_query', 'merchantId');
@@ -666,7 +803,13 @@ describe('openapi.json', () => {
     const doc = (await s.call('GET', '/openapi.json', { key: null })).body;
     assert.equal(doc.openapi, '3.1.0');
     const served = s.routes
-      .flatMap((r) => (Array.isArray(r.method) ? r.method : [r.method]).map((method) => ({ method: String(method), url: r.url, hidden: r.schema?.hide === true })))
+      .flatMap((r) =>
+        (Array.isArray(r.method) ? r.method : [r.method]).map((method) => ({
+          method: String(method),
+          url: r.url,
+          hidden: r.schema?.hide === true,
+        })),
+      )
       .filter((r) => r.method !== 'HEAD')
       .map((r) => ({ ...r, key: `${r.method.toLowerCase()} ${r.url.replace(/:([A-Za-z]+)/g, '{$1}')}` }));
     // swagger-ui's script, style, images and the copy of this document it reads live under
@@ -674,7 +817,10 @@ describe('openapi.json', () => {
     const rendererFiles = served.filter((r) => r.url.startsWith('/docs/'));
     assert.ok(rendererFiles.length >= 4, JSON.stringify(rendererFiles));
     assert.deepEqual(
-      served.filter((r) => r.hidden && r.key !== 'get /docs').map((r) => r.key).sort(),
+      served
+        .filter((r) => r.hidden && r.key !== 'get /docs')
+        .map((r) => r.key)
+        .sort(),
       rendererFiles.map((r) => r.key).sort(),
     );
     const registered = new Set(served.filter((r) => !r.url.startsWith('/docs/')).map((r) => r.key));
@@ -683,10 +829,14 @@ describe('openapi.json', () => {
     for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, any>>)) {
       for (const [method, op] of Object.entries(ops)) {
         documented.add(`${method} ${p}`);
-        assert.ok(Object.keys(op.responses).some((code) => code.startsWith('2')), `${method} ${p} has no 2xx response`);
+        assert.ok(
+          Object.keys(op.responses).some((code) => code.startsWith('2')),
+          `${method} ${p} has no 2xx response`,
+        );
         for (const [code, res] of Object.entries(op.responses as Record<string, any>)) {
           // /readyz answers its own { ok: false } for load balancers; everything else uses Error.
-          if (Number(code) >= 400 && p !== '/readyz') assert.equal(res.content['application/json'].schema.$ref, '#/components/schemas/Error');
+          if (Number(code) >= 400 && p !== '/readyz')
+            assert.equal(res.content['application/json'].schema.$ref, '#/components/schemas/Error');
         }
         for (const param of op.parameters ?? []) if (param.in === 'path') assert.ok(p.includes(`{${param.name}}`));
       }
@@ -712,7 +862,10 @@ describe('openapi.json', () => {
       const op = method.toLowerCase();
       const res = doc.paths[docPath]?.[op]?.responses?.[String(r.status)];
       assert.ok(res, `${method} ${docPath} does not document status ${r.status}: ${r.text}`);
-      const errs = check(pointer('paths', docPath, op, 'responses', String(r.status), 'content', 'application/json', 'schema'), r.body);
+      const errs = check(
+        pointer('paths', docPath, op, 'responses', String(r.status), 'content', 'application/json', 'schema'),
+        r.body,
+      );
       assert.deepEqual(errs, [], `${method} ${route} → ${r.status}: ${r.text.slice(0, 300)}`);
       if (opts.body !== undefined && r.status < 300) {
         const bodyErrs = check(pointer('paths', docPath, op, 'requestBody', 'content', 'application/json', 'schema'), opts.body);
@@ -767,7 +920,8 @@ describe('openapi.json', () => {
   it('documents the error schema with every catalog code', async () => {
     const doc = (await s.call('GET', '/openapi.json', { key: null })).body;
     assert.deepEqual(doc.components.schemas.ErrorBody.properties.code.enum, Object.keys(errorCatalog));
-    for (const name of Object.keys(doc.components.schemas)) assert.ok(JSON.stringify(doc).includes(`#/components/schemas/${name}`) || name === 'Error');
+    for (const name of Object.keys(doc.components.schemas))
+      assert.ok(JSON.stringify(doc).includes(`#/components/schemas/${name}`) || name === 'Error');
     // Every $ref resolves.
     for (const m of JSON.stringify(doc).matchAll(/"#\/components\/schemas\/([A-Za-z]+)"/g)) {
       assert.ok(doc.components.schemas[m[1]!], `dangling $ref ${m[1]}`);

@@ -39,7 +39,16 @@ async function sealedMerchant(store: Store, keyring: Keyring, url: string): Prom
   const id = newId('mer');
   const secret = `whsec_${randomBytes(24).toString('base64')}`;
   await store.createMerchant(
-    { id, name: `m-${id.slice(-6)}`, url, format: 'standard', maxInFlight: null, timeoutMs: null, retrySchedule: [0, 0, 0], epayco: null },
+    {
+      id,
+      name: `m-${id.slice(-6)}`,
+      url,
+      format: 'standard',
+      maxInFlight: null,
+      timeoutMs: null,
+      retrySchedule: [0, 0, 0],
+      epayco: null,
+    },
     sealSigningSecret(keyring, id, secret),
     { id: newId('key'), hash: randomBytes(16).toString('hex'), prefix: 'cfm_mk_t' },
   );
@@ -91,8 +100,14 @@ describe('start-up checks the master keys against the sealed credentials', () =>
       await sealedMerchant(store, new Keyring(keyA), 'https://shop.example/c');
       await store.close();
 
-      assert.match(await refused({}, db), /^CONFIRMA_MASTER_KEY is not set, but the store holds 1 merchant credential\(s\) sealed under master key [0-9a-f]{16}/);
-      assert.match(await refused({ CONFIRMA_MASTER_KEY: hex(keyB) }, db), /CONFIRMA_MASTER_KEY \(key [0-9a-f]{16}\) and CONFIRMA_MASTER_KEY_PREVIOUS open none of the 1/);
+      assert.match(
+        await refused({}, db),
+        /^CONFIRMA_MASTER_KEY is not set, but the store holds 1 merchant credential\(s\) sealed under master key [0-9a-f]{16}/,
+      );
+      assert.match(
+        await refused({ CONFIRMA_MASTER_KEY: hex(keyB) }, db),
+        /CONFIRMA_MASTER_KEY \(key [0-9a-f]{16}\) and CONFIRMA_MASTER_KEY_PREVIOUS open none of the 1/,
+      );
       assert.match(await refused({ CONFIRMA_MASTER_KEY: hex(keyB), CONFIRMA_DB_THREAD: 'false' }, db), /open none/);
       const { app } = await node({ CONFIRMA_MASTER_KEY: hex(keyB), CONFIRMA_MASTER_KEY_PREVIOUS: hex(keyA) }, db);
       await app.stop();
@@ -162,7 +177,10 @@ describe('start-up checks the master keys against the sealed credentials', () =>
       }
       const confirmations = async (merchantId: string, state: string): Promise<number> =>
         (await app!.store.listConfirmations({ merchantId, state: state as never, limit: 100 })).length;
-      await waitFor('good delivered, lost dead', async () => (await confirmations(good.id, 'delivered')) === 3 && (await confirmations(lost.id, 'dead')) === 3);
+      await waitFor(
+        'good delivered, lost dead',
+        async () => (await confirmations(good.id, 'delivered')) === 3 && (await confirmations(lost.id, 'dead')) === 3,
+      );
       // Nine attempts failed to sign (three confirmations, three attempts each): one line says so.
       const signing = logLines(started.logFile).filter((l) => l.level === ERROR && /cannot sign/.test(String(l.msg)));
       assert.equal(signing.length, 1, JSON.stringify(signing));

@@ -24,7 +24,9 @@ function get(s: ApiServer, path: string, opts: { from: string; key: string; head
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString()) }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(Buffer.concat(chunks).toString()) }),
+        );
       },
     );
     req.on('error', reject);
@@ -108,7 +110,15 @@ describe('failed authentication is limited per client address', () => {
       // A client cannot escape the limit by claiming a new address in each request.
       const statuses: number[] = [];
       for (let i = 0; i < 8; i++) {
-        statuses.push((await get(direct, '/v1/merchants', { from: '127.0.0.2', key: 'wrong', headers: { 'x-forwarded-for': `198.51.100.${i}` } })).status);
+        statuses.push(
+          (
+            await get(direct, '/v1/merchants', {
+              from: '127.0.0.2',
+              key: 'wrong',
+              headers: { 'x-forwarded-for': `198.51.100.${i}` },
+            })
+          ).status,
+        );
       }
       assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429, 429, 429]);
     } finally {
@@ -145,7 +155,11 @@ describe('the limiter itself', () => {
 describe('CONFIRMA_TRUST_PROXY', () => {
   it('takes addresses, CIDRs and range names, and refuses what any client could spoof', () => {
     assert.deepEqual(loadConfig({}).trustProxy, []);
-    assert.deepEqual(loadConfig({ CONFIRMA_TRUST_PROXY: 'loopback, 10.0.0.0/8,2001:db8::/32' }).trustProxy, ['loopback', '10.0.0.0/8', '2001:db8::/32']);
+    assert.deepEqual(loadConfig({ CONFIRMA_TRUST_PROXY: 'loopback, 10.0.0.0/8,2001:db8::/32' }).trustProxy, [
+      'loopback',
+      '10.0.0.0/8',
+      '2001:db8::/32',
+    ]);
     for (const bad of ['true', '*', '1', '10.0.0.0/33', 'proxy.internal', '10.0.0.1/8/2']) {
       assert.throws(() => loadConfig({ CONFIRMA_TRUST_PROXY: bad }), ConfigError, bad);
     }

@@ -184,7 +184,10 @@ describe('AWS DynamoDB Streams adapter against a real engine', () => {
     proxy.refuse = (method, url) => method === 'POST' && url === '/v1/transactions/batch';
     const seenBefore = proxy.seen.length;
     const first = await handle(ev);
-    assert.deepEqual(first.batchItemFailures, [0, 1, 2, 3].map((i) => ({ itemIdentifier: seq(i) })));
+    assert.deepEqual(
+      first.batchItemFailures,
+      [0, 1, 2, 3].map((i) => ({ itemIdentifier: seq(i) })),
+    );
     assert.ok(!proxy.seen.slice(seenBefore).some((r) => r.includes('pay-101') || r.includes('pay-102')));
     assert.equal((await tx('pay-001')).body.status, 'reversed');
     assert.equal((await tx('pay-003')).body.status, 'approved');
@@ -228,10 +231,17 @@ describe('AWS DynamoDB Streams adapter against a real engine', () => {
     assert.deepEqual([(await ofMerchant(a)).status, (await ofMerchant(b)).status], ['pending', 'pending']);
 
     // A's change is refused by the load balancer; B's of the same id goes through all the same.
-    const changes = [record('MODIFY', a, 'approved', 'pending'), record('MODIFY', b, 'rejected', 'pending'), record('MODIFY', a, 'reversed', 'approved')];
+    const changes = [
+      record('MODIFY', a, 'approved', 'pending'),
+      record('MODIFY', b, 'rejected', 'pending'),
+      record('MODIFY', a, 'reversed', 'approved'),
+    ];
     proxy.refuse = (method, url) => method === 'PATCH' && url.includes(`merchantId=${a}`);
     const first = await handle({ Records: changes });
-    assert.deepEqual(first.batchItemFailures, [{ itemIdentifier: changes[0]!.dynamodb!.SequenceNumber! }, { itemIdentifier: changes[2]!.dynamodb!.SequenceNumber! }]);
+    assert.deepEqual(first.batchItemFailures, [
+      { itemIdentifier: changes[0]!.dynamodb!.SequenceNumber! },
+      { itemIdentifier: changes[2]!.dynamodb!.SequenceNumber! },
+    ]);
     assert.deepEqual([(await ofMerchant(a)).status, (await ofMerchant(b)).status], ['pending', 'rejected']);
     proxy.refuse = () => false;
     assert.deepEqual(await handle({ Records: changes }), { batchItemFailures: [] });
@@ -261,8 +271,16 @@ describe('AWS adapter mapping and configuration', () => {
   it('reads its settings from the Lambda environment', async () => {
     const { configFromEnv } = await import('../src/adapters/aws/handler.js');
     assert.throws(() => configFromEnv({}), /CONFIRMA_URL and CONFIRMA_API_KEY/);
-    assert.throws(() => configFromEnv({ CONFIRMA_URL: 'http://x', CONFIRMA_API_KEY: 'k', CONFIRMA_TIMEOUT_MS: 'soon' }), /CONFIRMA_TIMEOUT_MS/);
-    const c = configFromEnv({ CONFIRMA_URL: 'http://x', CONFIRMA_API_KEY: 'k', CONFIRMA_MERCHANT_ID: 'mer_9', CONFIRMA_CURRENCY: 'USD' });
+    assert.throws(
+      () => configFromEnv({ CONFIRMA_URL: 'http://x', CONFIRMA_API_KEY: 'k', CONFIRMA_TIMEOUT_MS: 'soon' }),
+      /CONFIRMA_TIMEOUT_MS/,
+    );
+    const c = configFromEnv({
+      CONFIRMA_URL: 'http://x',
+      CONFIRMA_API_KEY: 'k',
+      CONFIRMA_MERCHANT_ID: 'mer_9',
+      CONFIRMA_CURRENCY: 'USD',
+    });
     assert.deepEqual(c.mapping!({ id: 'a', amount: '1' }), {
       id: 'a',
       merchantId: 'mer_9',

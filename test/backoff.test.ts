@@ -32,7 +32,10 @@ describe('parseRetrySchedule', () => {
   });
   for (const bad of ['', ' ', '1,,2', '1.5', '-1', 'abc', '5s', '604801', Array(21).fill('1').join(','), '1e3', '0x10']) {
     it(`rejects ${JSON.stringify(bad.length > 30 ? `${bad.slice(0, 20)}…` : bad)} with a clear message`, () => {
-      assert.throws(() => parseRetrySchedule(bad), (e: unknown) => e instanceof Error && /retry schedule/.test(e.message));
+      assert.throws(
+        () => parseRetrySchedule(bad),
+        (e: unknown) => e instanceof Error && /retry schedule/.test(e.message),
+      );
     });
   }
   it('round-trips any valid schedule (property)', () => {
@@ -52,9 +55,18 @@ describe('nextRetryDelayMs', () => {
     assert.equal(nextRetryDelayMs(DEFAULT_RETRY_SCHEDULE_SEC, 7, mid), 36_000_000);
   });
   it('jitter spans -20% … +20%', () => {
-    assert.equal(nextRetryDelayMs([0, 100], 1, () => 0), 80_000);
-    assert.equal(nextRetryDelayMs([0, 100], 1, () => 0.99), 119_600);
-    assert.equal(nextRetryDelayMs([0, 100], 1, () => 0.25), 90_000);
+    assert.equal(
+      nextRetryDelayMs([0, 100], 1, () => 0),
+      80_000,
+    );
+    assert.equal(
+      nextRetryDelayMs([0, 100], 1, () => 0.99),
+      119_600,
+    );
+    assert.equal(
+      nextRetryDelayMs([0, 100], 1, () => 0.25),
+      90_000,
+    );
   });
   it('returns null once the schedule is exhausted', () => {
     assert.equal(nextRetryDelayMs(DEFAULT_RETRY_SCHEDULE_SEC, 8), null);
@@ -90,8 +102,15 @@ describe('nextRetryDelayMs', () => {
   it('is exhausted exactly after schedule.length attempts (property)', () => {
     fc.assert(
       fc.property(schedules, unit, (s, r) => {
-        for (let n = 0; n < s.length; n++) assert.notEqual(nextRetryDelayMs(s, n, () => r), null);
-        assert.equal(nextRetryDelayMs(s, s.length, () => r), null);
+        for (let n = 0; n < s.length; n++)
+          assert.notEqual(
+            nextRetryDelayMs(s, n, () => r),
+            null,
+          );
+        assert.equal(
+          nextRetryDelayMs(s, s.length, () => r),
+          null,
+        );
       }),
     );
   });
@@ -117,7 +136,17 @@ describe('parseRetryAfter', () => {
   it('a date in the past means now (0), never negative', () => {
     assert.equal(parseRetryAfter(new Date(NOW - 60_000).toUTCString(), NOW, cap), 0);
   });
-  for (const bad of [undefined, '', '-5', '1.5', 'soon', '2025-01-15T12:00:00Z', '5 seconds', 'Mon, 99 Foo 2025 99:99:99 GMT', '1e3']) {
+  for (const bad of [
+    undefined,
+    '',
+    '-5',
+    '1.5',
+    'soon',
+    '2025-01-15T12:00:00Z',
+    '5 seconds',
+    'Mon, 99 Foo 2025 99:99:99 GMT',
+    '1e3',
+  ]) {
     it(`ignores ${JSON.stringify(bad)}`, () => assert.equal(parseRetryAfter(bad, NOW, cap), undefined));
   }
   it('is never negative and never above the cap (property)', () => {
@@ -137,7 +166,10 @@ describe('classify', () => {
     assert.deepEqual(classify(result({ ok: true, statusCode: 204 }), ctx), { kind: 'delivered' });
   });
   it('410 → disable', () => {
-    assert.deepEqual(classify(result({ statusCode: 410, errorKind: 'http_status' }), ctx), { kind: 'disable', reason: 'http 410' });
+    assert.deepEqual(classify(result({ statusCode: 410, errorKind: 'http_status' }), ctx), {
+      kind: 'disable',
+      reason: 'http 410',
+    });
   });
   it('500 → retry after the scheduled delay, reason "http 500"', () => {
     assert.deepEqual(classify(result({ statusCode: 500, errorKind: 'http_status' }), ctx), {
@@ -170,7 +202,10 @@ describe('classify', () => {
     assert.deepEqual(o, { kind: 'dead', reason: 'http 429' });
   });
   it('dead after the last scheduled attempt', () => {
-    assert.deepEqual(classify(result({ errorKind: 'connect' }), { ...ctx, attemptsMade: 8 }), { kind: 'dead', reason: 'connect' });
+    assert.deepEqual(classify(result({ errorKind: 'connect' }), { ...ctx, attemptsMade: 8 }), {
+      kind: 'dead',
+      reason: 'connect',
+    });
   });
   it('every failure ends dead after schedule.length attempts, and retries are never in the past (property)', () => {
     const kinds = ['timeout', 'connect', 'reset', 'dns', 'tls', 'blocked_destination', 'other'] as const;
@@ -178,10 +213,15 @@ describe('classify', () => {
       fc.property(
         fc.array(fc.integer({ min: 0, max: 86400 }), { minLength: 1, maxLength: 20 }),
         fc.constantFrom(...kinds),
-        fc.option(fc.integer({ min: 400, max: 599 }).filter((s) => s !== 410), { nil: undefined }),
+        fc.option(
+          fc.integer({ min: 400, max: 599 }).filter((s) => s !== 410),
+          { nil: undefined },
+        ),
         fc.option(fc.integer({ min: -1000, max: 10 ** 9 }), { nil: undefined }),
         (schedule, kind, statusCode, retryAfterMs) => {
-          const r = result(statusCode === undefined ? { errorKind: kind } : { statusCode, errorKind: 'http_status', retryAfterMs });
+          const r = result(
+            statusCode === undefined ? { errorKind: kind } : { statusCode, errorKind: 'http_status', retryAfterMs },
+          );
           for (let n = 1; n <= schedule.length; n++) {
             const o = classify(r, { ...ctx, schedule, attemptsMade: n });
             if (n < schedule.length) {

@@ -13,7 +13,9 @@ describe('batch items with their own idempotencyKey', () => {
 
   it('answers an item the same wherever it sits in a later batch, and refuses reuse with other content', async () => {
     const first = await s.call('POST', '/v1/transactions/batch', {
-      body: { transactions: [{ ...txBody(m.id, { reference: 'a' }), idempotencyKey: 'rec-1' }, txBody(m.id, { reference: 'b' })] },
+      body: {
+        transactions: [{ ...txBody(m.id, { reference: 'a' }), idempotencyKey: 'rec-1' }, txBody(m.id, { reference: 'b' })],
+      },
     });
     assert.equal(first.status, 200, first.text);
     assert.equal(first.body.results[0].status, 201);

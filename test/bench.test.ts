@@ -33,7 +33,10 @@ it('bench --quick runs every part and writes its JSON', async () => {
     }
     // (d) sets commit → answer against the merchants' own answer times (realistic: never 0).
     const d = report.scenarios.find((s: { name: string }) => s.name === 'd-realistic-2000');
-    assert.ok(d.answeredMs.count > 0 && d.merchantOwnMs.p99 > 0 && d.answeredMs.p99 >= d.merchantOwnMs.p50, JSON.stringify(d.answeredMs));
+    assert.ok(
+      d.answeredMs.count > 0 && d.merchantOwnMs.p99 > 0 && d.answeredMs.p99 >= d.merchantOwnMs.p50,
+      JSON.stringify(d.answeredMs),
+    );
     assert.match(stdout, /\| answer p99 \/ merchant p99 ms \|/);
   } finally {
     cleanup();

@@ -51,7 +51,13 @@ describe('CircuitBreaker', () => {
     const b = new CircuitBreaker();
     assert.equal(b.state, 'closed');
     for (let i = 0; i < 100; i++) assert.equal(b.canSend(T0 + i), true);
-    assert.deepEqual(b.snapshot(T0), { state: 'closed', since: null, nextProbeAt: null, failedProbes: 0, window: { attempts: 0, failures: 0 } });
+    assert.deepEqual(b.snapshot(T0), {
+      state: 'closed',
+      since: null,
+      nextProbeAt: null,
+      failedProbes: 0,
+      window: { attempts: 0, failures: 0 },
+    });
   });
 
   it('a merchant that is down opens it once the window holds minAttempts (default 20), not before', () => {
@@ -244,13 +250,19 @@ describe('CircuitBreaker', () => {
 
   it('never lets more than one request through while not closed, and every probe settles (property)', () => {
     type Op = { op: 'send' | 'ok' | 'fail' | 'unsent'; dt: number };
-    const ops = fc.array(
-      fc.record({ op: fc.constantFrom<Op['op']>('send', 'ok', 'fail', 'unsent'), dt: fc.nat(3000) }),
-      { maxLength: 300 },
-    );
+    const ops = fc.array(fc.record({ op: fc.constantFrom<Op['op']>('send', 'ok', 'fail', 'unsent'), dt: fc.nat(3000) }), {
+      maxLength: 300,
+    });
     fc.assert(
       fc.property(ops, (list: Op[]) => {
-        const b = new CircuitBreaker({ minAttempts: 3, failureRatePercent: 60, windowMs: 5_000, openMs: 500, maxOpenMs: 4000, unsentProbeRetryMs: 100 });
+        const b = new CircuitBreaker({
+          minAttempts: 3,
+          failureRatePercent: 60,
+          windowMs: 5_000,
+          openMs: 500,
+          maxOpenMs: 4000,
+          unsentProbeRetryMs: 100,
+        });
         let now = T0;
         let probesSinceResult = 0;
         for (const { op, dt } of list) {
@@ -285,11 +297,12 @@ describe('CircuitBreaker', () => {
 describe('breaker settings', () => {
   it('defaults: 50% of at least 20 attempts in 30 s, first open period 30 s', () => {
     const c = loadConfig({});
-    assert.deepEqual(
-      [c.breakerFailureRate, c.breakerMinAttempts, c.breakerWindowMs, c.breakerOpenMs],
-      [50, 20, 30_000, 30_000],
-    );
-    const set = loadConfig({ CONFIRMA_BREAKER_FAILURE_RATE: '80', CONFIRMA_BREAKER_MIN_ATTEMPTS: '1000000', CONFIRMA_BREAKER_WINDOW_MS: '60000' });
+    assert.deepEqual([c.breakerFailureRate, c.breakerMinAttempts, c.breakerWindowMs, c.breakerOpenMs], [50, 20, 30_000, 30_000]);
+    const set = loadConfig({
+      CONFIRMA_BREAKER_FAILURE_RATE: '80',
+      CONFIRMA_BREAKER_MIN_ATTEMPTS: '1000000',
+      CONFIRMA_BREAKER_WINDOW_MS: '60000',
+    });
     assert.deepEqual([set.breakerFailureRate, set.breakerMinAttempts, set.breakerWindowMs], [80, 1_000_000, 60_000]);
   });
 

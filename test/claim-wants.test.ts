@@ -94,7 +94,9 @@ describe('claims on the threaded SQLite store', () => {
     const res = await engine.call('POST', '/v1/merchants', { name: 'narrow', url: fleet.url('narrow'), maxInFlight: 1 });
     assert.equal(res.status, 201, JSON.stringify(res.body));
     // The second request (the second transaction) holds the lane's one slot for 1.5 s.
-    fleet.merchant('narrow', res.body.secret, (n) => (n === 1 ? { kind: 'delay', ms: 1_500, status: 200 } : { kind: 'status', status: 200 }));
+    fleet.merchant('narrow', res.body.secret, (n) =>
+      n === 1 ? { kind: 'delay', ms: 1_500, status: 200 } : { kind: 'status', status: 200 },
+    );
     const first = await engine.call('POST', '/v1/transactions', txBody(res.body.id, { status: 'pending' }));
     await waitFor('the first confirmation', () => fleet.deliveries('narrow').length === 1);
     await waitFor('its outcome committed', async () => (await engine.app.store.countByState()).inflight === 0);
@@ -106,13 +108,19 @@ describe('claims on the threaded SQLite store', () => {
     await waitFor('the approval', () => fleet.deliveries('narrow').length === 3, 20_000);
     const got = fleet.deliveries('narrow').map((r) => JSON.parse(r.body) as { type: string; data: { id: string } });
     // The approval waited for the slot: it arrived after the slow answer, once, and the lane never held two.
-    assert.deepEqual(got.map((b) => [b.data.id, b.type]), [
-      [first.body.id, 'transaction.pending'],
-      [second.body.id, 'transaction.approved'],
-      [first.body.id, 'transaction.approved'],
-    ]);
+    assert.deepEqual(
+      got.map((b) => [b.data.id, b.type]),
+      [
+        [first.body.id, 'transaction.pending'],
+        [second.body.id, 'transaction.approved'],
+        [first.body.id, 'transaction.approved'],
+      ],
+    );
     assert.equal(fleet.maxOpen.get('narrow'), 1);
     const tx = await engine.call('GET', `/v1/transactions/${first.body.id}`);
-    assert.deepEqual(tx.body.confirmations.map((c: { attempts: number }) => c.attempts), [1, 1]);
+    assert.deepEqual(
+      tx.body.confirmations.map((c: { attempts: number }) => c.attempts),
+      [1, 1],
+    );
   });
 });

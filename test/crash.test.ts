@@ -79,7 +79,10 @@ it('kill -9 mid-delivery, restart on the same file: every acknowledged transacti
     const deliveredTx = (): Set<string> => new Set(fleet.received.map((r) => JSON.parse(r.body).data.id as string));
     await waitFor('every acknowledged transaction delivered', () => deliveredTx().size >= 2000, 60_000);
     const delivered = deliveredTx();
-    assert.deepEqual([...acknowledged].filter((id) => !delivered.has(id)), []);
+    assert.deepEqual(
+      [...acknowledged].filter((id) => !delivered.has(id)),
+      [],
+    );
     // Duplicates may only repeat a confirmation that was in flight: same webhook-id, same body.
     const byTx = new Map<string, Set<string>>();
     for (const r of fleet.received) {

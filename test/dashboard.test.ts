@@ -44,7 +44,8 @@ describe('dashboard and docs page in chromium', { skip }, () => {
     });
     // Chromium also logs a refusal to the console; the event names the directive and what it refused.
     await page.addInitScript({
-      content: "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));",
+      content:
+        "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));",
     });
     const res = await page.goto(engine.url + path);
     assert.equal(res?.status(), 200);
@@ -64,7 +65,10 @@ describe('dashboard and docs page in chromium', { skip }, () => {
     await waitFor('the ready pill', async () => (await text('ready')) === 'ready', 10_000, 100);
 
     // 40 for the healthy merchant, 5 for one whose port refuses: those stay open.
-    const transactions = [...Array.from({ length: 40 }, () => txBody(created.body.id)), ...Array.from({ length: 5 }, () => txBody(down.body.id))];
+    const transactions = [
+      ...Array.from({ length: 40 }, () => txBody(created.body.id)),
+      ...Array.from({ length: 5 }, () => txBody(down.body.id)),
+    ];
     assert.equal((await engine.call('POST', '/v1/transactions/batch', { transactions })).status, 200);
     await waitFor('40 deliveries', () => fleet.deliveries('shop').length >= 40);
 
@@ -74,16 +78,26 @@ describe('dashboard and docs page in chromium', { skip }, () => {
       15_000,
       200,
     );
-    await waitFor('a rate above 0 in the chart', async () => {
-      const points = (await page.locator('#line-delivered').getAttribute('points')) ?? '';
-      return points.split(' ').some((p) => Number(p.split(',')[1]) < 118);
-    }, 15_000, 200);
+    await waitFor(
+      'a rate above 0 in the chart',
+      async () => {
+        const points = (await page.locator('#line-delivered').getAttribute('points')) ?? '';
+        return points.split(' ').some((p) => Number(p.split(',')[1]) < 118);
+      },
+      15_000,
+      200,
+    );
     // The five for the merchant that is down are counted as not delivered (the counts refresh every 5 s).
-    await waitFor('5 open confirmations shown', async () => {
-      const shown = ['state-pending', 'state-inflight'].map(async (id) => Number((await text(id)).replace(/,/g, '')) || 0);
-      const [pending, inflight] = await Promise.all(shown);
-      return pending! + inflight! === 5;
-    }, 20_000, 250);
+    await waitFor(
+      '5 open confirmations shown',
+      async () => {
+        const shown = ['state-pending', 'state-inflight'].map(async (id) => Number((await text(id)).replace(/,/g, '')) || 0);
+        const [pending, inflight] = await Promise.all(shown);
+        return pending! + inflight! === 5;
+      },
+      20_000,
+      250,
+    );
     assert.equal(await text('state-dead'), '0');
     assert.match(await text('counts-age'), /^Across the whole store, read \d+ s ago/);
     assert.match(await page.locator('#totals').innerText(), /outcomes dropped \(lease lapsed\)\s*0/);
@@ -104,9 +118,14 @@ describe('dashboard and docs page in chromium', { skip }, () => {
     const doc = (await engine.call('GET', '/openapi.json')).body as { paths: Record<string, Record<string, unknown>> };
     const expected = Object.entries(doc.paths).flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`));
     await waitFor('the operations', async () => (await page.locator('.opblock').count()) === expected.length, 15_000, 100);
-    const shown = await page.locator('.opblock').evaluateAll((blocks) =>
-      blocks.map((b) => `${b.querySelector('.opblock-summary-method')?.textContent} ${b.querySelector('.opblock-summary-path')?.getAttribute('data-path')}`),
-    );
+    const shown = await page
+      .locator('.opblock')
+      .evaluateAll((blocks) =>
+        blocks.map(
+          (b) =>
+            `${b.querySelector('.opblock-summary-method')?.textContent} ${b.querySelector('.opblock-summary-path')?.getAttribute('data-path')}`,
+        ),
+      );
     assert.deepEqual(shown.sort(), expected.sort());
     // An operation behind a key shows the lock; a public one does not.
     const lock = (id: string) => page.locator(`#${id} .authorization__btn`).count();
@@ -114,7 +133,12 @@ describe('dashboard and docs page in chromium', { skip }, () => {
     assert.equal(await lock('operations-transactions-createTransaction'), 1);
     // Opening an operation shows its body schema and error answers, from the same document.
     await page.locator('#operations-transactions-createTransaction .opblock-summary').click();
-    await waitFor('the answers of createTransaction', async () => (await page.locator('#operations-transactions-createTransaction .response').count()) > 5, 10_000, 100);
+    await waitFor(
+      'the answers of createTransaction',
+      async () => (await page.locator('#operations-transactions-createTransaction .response').count()) > 5,
+      10_000,
+      100,
+    );
     const text = await page.locator('#operations-transactions-createTransaction').innerText();
     assert.match(text, /invalid_amount/);
     assert.match(text, /Idempotency-Key|idempotency-key/);
@@ -128,7 +152,12 @@ describe('dashboard and docs page in chromium', { skip }, () => {
     const text = async (id: string): Promise<string> => (await page.locator(`#${id}`).textContent()) ?? '';
     await waitFor('the counts read', async () => /^Across the whole store/.test(await text('counts-age')), 10_000, 100);
     await engine.app.store.close();
-    await waitFor('the store shown as not answering', async () => /^The store is not answering: these counts are from \d+ s ago\.$/.test(await text('counts-age')), 20_000, 250);
+    await waitFor(
+      'the store shown as not answering',
+      async () => /^The store is not answering: these counts are from \d+ s ago\.$/.test(await text('counts-age')),
+      20_000,
+      250,
+    );
     // The tiles keep the last counts the node read, as /metrics serves them.
     const served = await (await fetch(engine.url + '/metrics')).text();
     for (const state of ['waiting', 'pending', 'inflight', 'parked', 'dead']) {
@@ -136,12 +165,15 @@ describe('dashboard and docs page in chromium', { skip }, () => {
       assert.ok(n !== undefined, state);
       assert.equal((await text(`state-${state}`)).replace(/,/g, ''), n, state);
     }
-    assert.notEqual(await text('in-flight'), '–', 'the node\'s own figures are still shown');
+    assert.notEqual(await text('in-flight'), '–', "the node's own figures are still shown");
     assert.ok(await page.locator('#error').isHidden(), '/metrics kept answering');
     await waitFor('the pill says not ready', async () => (await text('ready')) === 'not ready', 10_000, 100);
     await page.close();
     // /readyz answers 503 now, as it should: the browser reports that fetch (and only that).
     const readyz503 = (p: string): boolean => /\/readyz: 503$/.test(p) || p.endsWith('status of 503 (Service Unavailable)');
-    assert.deepEqual(problems.filter((p) => !readyz503(p)), []);
+    assert.deepEqual(
+      problems.filter((p) => !readyz503(p)),
+      [],
+    );
   });
 });

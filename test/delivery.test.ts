@@ -50,9 +50,15 @@ describe('delivery end to end on SQLite', () => {
     const got = bulk();
     assert.equal(got.length, 10_000, 'no duplicates');
     assert.equal(new Set(got.map((r) => r.id)).size, 10_000);
-    assert.ok(got.every((r) => r.verified), 'every signature verifies with standardwebhooks');
+    assert.ok(
+      got.every((r) => r.verified),
+      'every signature verifies with standardwebhooks',
+    );
     const txIds = new Set(got.map((r) => JSON.parse(r.body).data.id as string));
-    assert.deepEqual([...acknowledged].filter((id) => !txIds.has(id)), []);
+    assert.deepEqual(
+      [...acknowledged].filter((id) => !txIds.has(id)),
+      [],
+    );
     // The fleet counts a delivery when it answers; the outcome commits just after.
     await waitFor('every outcome committed', async () => {
       const counts = await engine.app.store.countByState();
@@ -92,7 +98,10 @@ describe('delivery end to end on SQLite', () => {
     await waitFor('delivery after three failures', () => fleet.deliveries('flaky').length === 1, 15_000);
     const tx = await engine.call('GET', `/v1/transactions/${res.body.id}`);
     const [conf] = tx.body.confirmations;
-    await waitFor('delivered state', async () => (await engine.call('GET', `/v1/confirmations/${conf.id}`)).body.state === 'delivered');
+    await waitFor(
+      'delivered state',
+      async () => (await engine.call('GET', `/v1/confirmations/${conf.id}`)).body.state === 'delivered',
+    );
     const detail = await engine.call('GET', `/v1/confirmations/${conf.id}`);
     assert.equal(detail.body.attempts.length, 4);
     assert.deepEqual(
@@ -181,14 +190,20 @@ describe('delivery end to end on SQLite', () => {
     const confId = (await engine.call('GET', `/v1/transactions/${created.body.id}`)).body.confirmations[0].id;
     await waitFor('dead', async () => (await engine.call('GET', `/v1/confirmations/${confId}`)).body.state === 'dead');
     const dead = await engine.call('GET', `/v1/confirmations?merchantId=${m.id}&state=dead`);
-    assert.deepEqual(dead.body.data.map((c: { id: string }) => c.id), [confId]);
+    assert.deepEqual(
+      dead.body.data.map((c: { id: string }) => c.id),
+      [confId],
+    );
     assert.equal((await engine.call('GET', `/v1/confirmations/${confId}`)).body.attempts.length, 3);
     failing = false;
     const replay = await engine.call('POST', `/v1/merchants/${m.id}/replay`);
     assert.equal(replay.status, 202);
     assert.equal(replay.body.requeued, 1);
     await waitFor('delivered after replay', () => fleet.deliveries('doomed').length === 1, 10_000);
-    await waitFor('state delivered', async () => (await engine.call('GET', `/v1/confirmations/${confId}`)).body.state === 'delivered');
+    await waitFor(
+      'state delivered',
+      async () => (await engine.call('GET', `/v1/confirmations/${confId}`)).body.state === 'delivered',
+    );
   });
 });
 

@@ -24,7 +24,9 @@ async function createMerchant(
 }
 
 async function send(engine: Engine, merchantId: string, n: number): Promise<string[]> {
-  const res = await engine.call('POST', '/v1/transactions/batch', { transactions: Array.from({ length: n }, () => txBody(merchantId)) });
+  const res = await engine.call('POST', '/v1/transactions/batch', {
+    transactions: Array.from({ length: n }, () => txBody(merchantId)),
+  });
   assert.equal(res.status, 200, JSON.stringify(res.body));
   return res.body.results.map((r: { ok: boolean; transaction: { id: string } }) => {
     assert.equal(r.ok, true, JSON.stringify(r));
@@ -98,7 +100,9 @@ describe('circuit breakers in the dispatcher', () => {
     for (let i = 0; i < 4; i++) others.push(await createMerchant(engine, fleet, `steady${i}`));
     const merchantOf = (i: number): string => (i % 2 === 0 ? flaky.id : others[(i >> 1) % 4]!.id);
     const t0 = Date.now();
-    const transactions = Array.from({ length: 1000 }, (_, i) => txBody(merchantOf(i), { status: i % 20 < 2 ? 'pending' : 'approved' }));
+    const transactions = Array.from({ length: 1000 }, (_, i) =>
+      txBody(merchantOf(i), { status: i % 20 < 2 ? 'pending' : 'approved' }),
+    );
     const res = await engine.call('POST', '/v1/transactions/batch', { transactions });
     assert.equal(res.status, 200);
     const pending: string[] = [];
@@ -107,7 +111,9 @@ describe('circuit breakers in the dispatcher', () => {
       if (r.transaction.status === 'pending') pending.push(r.transaction.id);
     }
     assert.equal(pending.length, 100);
-    const patched = await Promise.all(pending.map((id) => engine.call('PATCH', `/v1/transactions/${id}`, { status: 'approved' })));
+    const patched = await Promise.all(
+      pending.map((id) => engine.call('PATCH', `/v1/transactions/${id}`, { status: 'approved' })),
+    );
     for (const p of patched) assert.equal(p.status, 200, JSON.stringify(p.body));
     const ours = (): number => fleet.received.filter((r) => r.merchant === 'flaky' || r.merchant.startsWith('steady')).length;
     await waitFor('1,100 deliveries', () => ours() >= 1100, 15_000);
@@ -126,7 +132,13 @@ describe('circuit breakers in the dispatcher', () => {
     assert.deepEqual(events.breakers, [], 'no breaker changed state');
     // 550 confirmations, 22 of them refused twice: 44 of 594 attempts failed (7%).
     const view = await breakerView(engine, flaky.id);
-    assert.deepEqual(view, { state: 'closed', since: null, nextProbeAt: null, failedProbes: 0, window: { attempts: 594, failures: 44 } });
+    assert.deepEqual(view, {
+      state: 'closed',
+      since: null,
+      nextProbeAt: null,
+      failedProbes: 0,
+      window: { attempts: 594, failures: 44 },
+    });
   });
 
   it('a merchant that is down opens its circuit at once, a healthy one beside it keeps flowing, and the probe is a first attempt', async () => {
@@ -148,7 +160,10 @@ describe('circuit breakers in the dispatcher', () => {
     assert.equal(opened.from, 'closed');
     assert.ok(opened.breaker.window.attempts >= 20, JSON.stringify(opened));
     assert.equal(opened.breaker.window.failures, opened.breaker.window.attempts);
-    assert.ok(events.breakers.every((e) => isDown(e)), 'no other breaker moved');
+    assert.ok(
+      events.breakers.every((e) => isDown(e)),
+      'no other breaker moved',
+    );
 
     // Seen from outside: the merchant view, /metrics and one warning without the URL.
     const view = await breakerView(engine, down.id);
@@ -157,7 +172,8 @@ describe('circuit breakers in the dispatcher', () => {
     if (view.state === 'open') assert.ok(Date.parse(view.nextProbeAt) > Date.parse(view.since));
     assert.equal(view.window.failures, view.window.attempts);
     const metrics = await (await fetch(engine.url + '/metrics')).text();
-    const gauge = (state: string): number => Number(new RegExp(`confirma_breakers\\{state="${state}"\\} (\\d+)`).exec(metrics)?.[1]);
+    const gauge = (state: string): number =>
+      Number(new RegExp(`confirma_breakers\\{state="${state}"\\} (\\d+)`).exec(metrics)?.[1]);
     assert.equal(gauge('open') + gauge('half_open'), 1, metrics);
     const warning = logLines(engine).find((l) => l.merchantId === down.id && /circuit breaker opened/.test(l.msg));
     assert.ok(warning !== undefined, 'a log line when it opens');
@@ -175,7 +191,8 @@ describe('circuit breakers in the dispatcher', () => {
     });
     const fresh = new Set(await send(engine, down.id, 5));
     const freshAt = Date.now();
-    const probes = (): AttemptEvent[] => events.attempts.filter((a) => a.claim.merchantId === down.id && a.attempt.startedAt >= freshAt);
+    const probes = (): AttemptEvent[] =>
+      events.attempts.filter((a) => a.claim.merchantId === down.id && a.attempt.startedAt >= freshAt);
     await waitFor('a probe while it is down', () => probes().length >= 1, 15_000);
     // It comes back.
     const revived = await new MerchantServer().listen(port);
@@ -192,10 +209,16 @@ describe('circuit breakers in the dispatcher', () => {
         assert.ok(fresh.has(p.claim.transactionId), 'one of the fresh confirmations');
       }
       // Pre-trip attempts (the ones that decided and those already in flight) plus one per probe.
-      const attempts = events.attempts.filter((a) => a.claim.merchantId === down.id && a.attempt.startedAt < closed.breaker.since!);
+      const attempts = events.attempts.filter(
+        (a) => a.claim.merchantId === down.id && a.attempt.startedAt < closed.breaker.since!,
+      );
       const halfOpens = events.breakers.filter((e) => isDown(e) && e.to === 'half_open').length;
       assert.ok(attempts.length <= opened.breaker.window.attempts + 32 + halfOpens, `${attempts.length} attempts while down`);
-      await waitFor('all 30 delivered once it is back', () => new Set(revived.deliveries('down').map((r) => r.id)).size === 30, 20_000);
+      await waitFor(
+        'all 30 delivered once it is back',
+        () => new Set(revived.deliveries('down').map((r) => r.id)).size === 30,
+        20_000,
+      );
       assert.equal(revived.deliveries('down').length, 30, 'no duplicates');
       const back = await breakerView(engine, down.id);
       assert.equal(back.state, 'closed');
@@ -278,7 +301,9 @@ describe('every probe settles, sent or not', () => {
 
   /** The breaker events of one merchant that settled a probe without a verdict. */
   const unsent = (events: ReturnType<typeof watch>, id: string): BreakerEvent[] =>
-    events.breakers.filter((e) => e.merchantId === id && e.from === 'half_open' && e.to === 'open' && e.breaker.failedProbes === 0);
+    events.breakers.filter(
+      (e) => e.merchantId === id && e.from === 'half_open' && e.to === 'open' && e.breaker.failedProbes === 0,
+    );
 
   async function recovers(name: string, id: string, events: ReturnType<typeof watch>): Promise<void> {
     failing.delete(name);
@@ -298,7 +323,10 @@ describe('every probe settles, sent or not', () => {
     await waitFor('two probes not sent', () => unsent(events, id).length >= 2, 15_000);
     const [first, second] = unsent(events, id);
     // Not the doubled wait of a failed probe: about a second between them.
-    assert.ok(second!.breaker.since! - first!.breaker.since! < 1_900, `${second!.breaker.since! - first!.breaker.since!} ms apart`);
+    assert.ok(
+      second!.breaker.since! - first!.breaker.since! < 1_900,
+      `${second!.breaker.since! - first!.breaker.since!} ms apart`,
+    );
     const claimedBefore = store.claimed.get(id) ?? 0;
     await new Promise((r) => setTimeout(r, 2_000)); // a quiet period: what does the lane do meanwhile?
     const claimedDuring = (store.claimed.get(id) ?? 0) - claimedBefore;

@@ -39,10 +39,31 @@ describe('currency', () => {
   });
 
   const digits: Array<[string, number]> = [
-    ['COP', 2], ['USD', 2], ['EUR', 2], ['MXN', 2], ['BRL', 2], ['GBP', 2], ['XCG', 2],
-    ['JPY', 0], ['KRW', 0], ['CLP', 0], ['ISK', 0], ['VND', 0], ['PYG', 0], ['UGX', 0], ['XAF', 0], ['XOF', 0],
-    ['BHD', 3], ['KWD', 3], ['JOD', 3], ['TND', 3], ['OMR', 3], ['IQD', 3], ['LYD', 3],
-    ['CLF', 4], ['UYW', 4],
+    ['COP', 2],
+    ['USD', 2],
+    ['EUR', 2],
+    ['MXN', 2],
+    ['BRL', 2],
+    ['GBP', 2],
+    ['XCG', 2],
+    ['JPY', 0],
+    ['KRW', 0],
+    ['CLP', 0],
+    ['ISK', 0],
+    ['VND', 0],
+    ['PYG', 0],
+    ['UGX', 0],
+    ['XAF', 0],
+    ['XOF', 0],
+    ['BHD', 3],
+    ['KWD', 3],
+    ['JOD', 3],
+    ['TND', 3],
+    ['OMR', 3],
+    ['IQD', 3],
+    ['LYD', 3],
+    ['CLF', 4],
+    ['UYW', 4],
   ];
   for (const [code, d] of digits) {
     it(`${code} has ${d} minor-unit digits`, () => {
@@ -84,7 +105,11 @@ describe('parseCurrency', () => {
   ];
   for (const [value, message] of bad) {
     it(`refuses ${JSON.stringify(value) ?? 'undefined'}`, () => {
-      const err = throwsCode(() => parseCurrency(value, 'transactions.2.currency'), 'invalid_currency', 'transactions.2.currency');
+      const err = throwsCode(
+        () => parseCurrency(value, 'transactions.2.currency'),
+        'invalid_currency',
+        'transactions.2.currency',
+      );
       assert.match(err.message, message);
     });
   }
@@ -156,7 +181,11 @@ describe('parseAmount', () => {
   for (const [amount, currency, message] of refused) {
     const label = typeof amount === 'string' ? JSON.stringify(amount) : `${typeof amount} ${String(amount)}`;
     it(`refuses ${label} ${currency}`, () => {
-      const err = throwsCode(() => parseAmount(amount, currency, 'transactions.3.amount'), 'invalid_amount', 'transactions.3.amount');
+      const err = throwsCode(
+        () => parseAmount(amount, currency, 'transactions.3.amount'),
+        'invalid_amount',
+        'transactions.3.amount',
+      );
       assert.match(err.message, message);
       assert.match(err.message, /^transactions\.3\.amount /);
     });

@@ -19,7 +19,12 @@ function seeded(seed: number): () => number {
 }
 
 function body(id: string, tx: string, seq: number, committedAt = Date.now()): string {
-  return JSON.stringify({ id, type: 'transaction.approved', timestamp: new Date(committedAt).toISOString(), data: { id: tx, seq } });
+  return JSON.stringify({
+    id,
+    type: 'transaction.approved',
+    timestamp: new Date(committedAt).toISOString(),
+    data: { id: tx, seq },
+  });
 }
 
 async function post(url: string, secret: string, id: string, text: string, tamper = false) {

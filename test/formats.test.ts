@@ -6,7 +6,14 @@ import Database from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
 import { STATUSES, type Status } from '../src/domain/status.js';
 import type { Transaction } from '../src/domain/transaction.js';
-import { EPAYCO_STATES, epaycoBody, epaycoFormat, epaycoSignature, pKeyOwner, verifyEpaycoSignature } from '../src/formats/epayco.js';
+import {
+  EPAYCO_STATES,
+  epaycoBody,
+  epaycoFormat,
+  epaycoSignature,
+  pKeyOwner,
+  verifyEpaycoSignature,
+} from '../src/formats/epayco.js';
 import { loadConfig } from '../src/config.js';
 import { FormatError } from '../src/formats/format.js';
 import { createLogger } from '../src/observe/logger.js';
@@ -89,7 +96,9 @@ describe('epayco signature', () => {
       cancelled: [11, 'Cancelada'],
     };
     for (const status of STATUSES) {
-      const form = new URLSearchParams(epaycoBody({ msgId: 'msg_1', seq: 1, type: `transaction.${status}`, tx: tx({ status }), at: 0 }));
+      const form = new URLSearchParams(
+        epaycoBody({ msgId: 'msg_1', seq: 1, type: `transaction.${status}`, tx: tx({ status }), at: 0 }),
+      );
       assert.equal(form.get('x_cod_transaction_state'), String(expected[status][0]), status);
       assert.equal(form.get('x_cod_response'), String(expected[status][0]), status);
       assert.equal(form.get('x_transaction_state'), expected[status][1], status);
@@ -124,16 +133,31 @@ describe('epayco failures', () => {
     const merchant = { id: 'mer_1', epayco: { custId: '1', sealedPKey: keyring.seal('k', pKeyOwner('mer_1')) } };
     const base = { msgId: 'msg_1', body, timestampSec: 1_800_000_000 };
     assert.throws(
-      () => epaycoFormat.request({ ...base, target: { merchant: merchant as never, secrets: [], validUntil: null }, keyring: undefined }),
+      () =>
+        epaycoFormat.request({
+          ...base,
+          target: { merchant: merchant as never, secrets: [], validUntil: null },
+          keyring: undefined,
+        }),
       (e: unknown) => e instanceof FormatError && /CONFIRMA_MASTER_KEY/.test(e.message),
     );
     assert.throws(
-      () => epaycoFormat.request({ ...base, target: { merchant: { id: 'mer_2', epayco: merchant.epayco } as never, secrets: [], validUntil: null }, keyring }),
+      () =>
+        epaycoFormat.request({
+          ...base,
+          target: { merchant: { id: 'mer_2', epayco: merchant.epayco } as never, secrets: [], validUntil: null },
+          keyring,
+        }),
       (e: unknown) => e instanceof FormatError && /does not open/.test(e.message),
       'a p_key sealed for another merchant does not open',
     );
     assert.throws(
-      () => epaycoFormat.request({ ...base, target: { merchant: { id: 'mer_1', epayco: null } as never, secrets: [], validUntil: null }, keyring }),
+      () =>
+        epaycoFormat.request({
+          ...base,
+          target: { merchant: { id: 'mer_1', epayco: null } as never, secrets: [], validUntil: null },
+          keyring,
+        }),
       FormatError,
     );
   });
@@ -159,12 +183,16 @@ describe('epayco failures', () => {
     const receiver = await startReceiver({ port: 0, secret, epayco: { custId: '1', pKey: 'right' }, log: () => {} });
     try {
       const send = async (pKey: string) => {
-        const body = `${epaycoBody({ msgId: 'msg_9', seq: 1, type: 't', tx: tx(), at: 0 })}&x_signature=${epaycoSignature('1', pKey, {
-          x_ref_payco: tx().id,
-          x_transaction_id: 'msg_9',
-          x_amount: tx().amount,
-          x_currency_code: tx().currency,
-        })}`;
+        const body = `${epaycoBody({ msgId: 'msg_9', seq: 1, type: 't', tx: tx(), at: 0 })}&x_signature=${epaycoSignature(
+          '1',
+          pKey,
+          {
+            x_ref_payco: tx().id,
+            x_transaction_id: 'msg_9',
+            x_amount: tx().amount,
+            x_currency_code: tx().currency,
+          },
+        )}`;
         const headers = signedHeaders([secret], `msg_${pKey}`, Math.floor(Date.now() / 1000), body);
         return fetch(receiver.url, {
           method: 'POST',
@@ -357,7 +385,13 @@ describe('epayco end to end', () => {
     const ok = await epaycoMerchant(fleet.url('rightkey'), { custId: '8', pKey: 'k8' });
     fleet.merchant('rightkey', ok.secret, undefined, { custId: '8', pKey: 'k8' });
     for (const id of [m.id, ok.id]) {
-      const r = await engine.call('POST', '/v1/transactions', { merchantId: id, reference: 'r', amount: '10', currency: 'USD', status: 'approved' });
+      const r = await engine.call('POST', '/v1/transactions', {
+        merchantId: id,
+        reference: 'r',
+        amount: '10',
+        currency: 'USD',
+        status: 'approved',
+      });
       assert.equal(r.status, 201);
     }
     await waitFor('both delivered', () => fleet.deliveries('wrongkey').length === 1 && fleet.deliveries('rightkey').length === 1);
@@ -375,10 +409,19 @@ describe('epayco end to end', () => {
     const db = new Database(engine.dbPath);
     db.prepare('UPDATE merchants SET epayco_p_key_sealed = ? WHERE id = ?').run(other, m.id);
     db.close();
-    const r = await engine.call('POST', '/v1/transactions', { merchantId: m.id, reference: 'r', amount: '1', currency: 'USD', status: 'approved' });
+    const r = await engine.call('POST', '/v1/transactions', {
+      merchantId: m.id,
+      reference: 'r',
+      amount: '1',
+      currency: 'USD',
+      status: 'approved',
+    });
     assert.equal(r.status, 201);
     const conf = (await engine.call('GET', `/v1/transactions/${r.body.id}`)).body.confirmations[0];
-    await waitFor('a failed attempt', async () => (await engine.call('GET', `/v1/confirmations/${conf.id}`)).body.attempts.length === 1);
+    await waitFor(
+      'a failed attempt',
+      async () => (await engine.call('GET', `/v1/confirmations/${conf.id}`)).body.attempts.length === 1,
+    );
     const detail = (await engine.call('GET', `/v1/confirmations/${conf.id}`)).body;
     assert.equal(detail.state, 'pending', 'retried later, not dead');
     assert.equal(detail.attempts[0].errorKind, 'signing');
@@ -391,11 +434,27 @@ describe('epayco end to end', () => {
     const m = created.body as { id: string; secret: string };
     fleet.merchant('switch', m.secret, undefined, { custId: '3', pKey: 'k3' });
     assert.equal((await engine.call('PATCH', `/v1/merchants/${m.id}`, { enabled: false })).status, 200);
-    const before = await engine.call('POST', '/v1/transactions', { merchantId: m.id, reference: 'old', amount: '1', currency: 'USD', status: 'approved' });
+    const before = await engine.call('POST', '/v1/transactions', {
+      merchantId: m.id,
+      reference: 'old',
+      amount: '1',
+      currency: 'USD',
+      status: 'approved',
+    });
     assert.equal(before.status, 201);
-    const sw = await engine.call('PATCH', `/v1/merchants/${m.id}`, { format: 'epayco', epayco: { custId: '3', pKey: 'k3' }, enabled: true });
+    const sw = await engine.call('PATCH', `/v1/merchants/${m.id}`, {
+      format: 'epayco',
+      epayco: { custId: '3', pKey: 'k3' },
+      enabled: true,
+    });
     assert.equal(sw.status, 200, JSON.stringify(sw.body));
-    const after = await engine.call('POST', '/v1/transactions', { merchantId: m.id, reference: 'new', amount: '2', currency: 'USD', status: 'approved' });
+    const after = await engine.call('POST', '/v1/transactions', {
+      merchantId: m.id,
+      reference: 'new',
+      amount: '2',
+      currency: 'USD',
+      status: 'approved',
+    });
     assert.equal(after.status, 201);
     await waitFor('both delivered', () => fleet.deliveries('switch').length === 2);
     const byType = new Map(fleet.deliveries('switch').map((d) => [d.contentType, d]));
@@ -420,7 +479,13 @@ describe('epayco end to end', () => {
     try {
       const port = (server.address() as AddressInfo).port;
       const m = await epaycoMerchant(`http://127.0.0.1:${port}/c`, { custId: '9', pKey: 'k9' }, { retrySchedule: [0, 0, 0] });
-      const r = await engine.call('POST', '/v1/transactions', { merchantId: m.id, reference: 'r', amount: '10.50', currency: 'USD', status: 'approved' });
+      const r = await engine.call('POST', '/v1/transactions', {
+        merchantId: m.id,
+        reference: 'r',
+        amount: '10.50',
+        currency: 'USD',
+        status: 'approved',
+      });
       assert.equal(r.status, 201);
       await waitFor('three attempts', () => bodies.length === 3);
       assert.equal(new Set(bodies).size, 1, 'same bytes each time');

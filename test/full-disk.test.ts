@@ -39,7 +39,8 @@ describe('SQLite errors in the one vocabulary', () => {
         other.exec('BEGIN IMMEDIATE'); // a backup or a CLI holding the write lock
         await assert.rejects(
           store.appendAudit({ at: Date.now(), actor: 'test', action: 'merchant.created', target: 'mer_x', details: null }),
-          (err: unknown) => err instanceof ConfirmaError && err.code === 'store_unavailable' && err.status === 503 && err.retryAfterSec === 1,
+          (err: unknown) =>
+            err instanceof ConfirmaError && err.code === 'store_unavailable' && err.status === 503 && err.retryAfterSec === 1,
         );
         other.exec('ROLLBACK');
         await store.appendAudit({ at: Date.now(), actor: 'test', action: 'merchant.created', target: 'mer_x', details: null });
@@ -111,7 +112,10 @@ async function startNode(dbPath: string): Promise<{ child: ChildProcess; url: st
     CONFIRMA_LOG_LEVEL: 'info',
   };
   for (const v of ['DATABASE_URL', 'CONFIRMA_ROLE', 'CONFIRMA_MASTER_KEY', 'CONFIRMA_MASTER_KEY_PREVIOUS']) delete env[v];
-  const child = spawn(process.execPath, [MAIN, 'start', '--port', '0', '--db', dbPath], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [MAIN, 'start', '--port', '0', '--db', dbPath], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   child.stdout!.pipe(createWriteStream(testLogFile('full-disk')));
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -125,7 +129,12 @@ async function startNode(dbPath: string): Promise<{ child: ChildProcess; url: st
   return { child, url };
 }
 
-async function call(url: string, method: string, route: string, body?: unknown): Promise<{ status: number; body: any; retryAfter: string | null }> {
+async function call(
+  url: string,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; body: any; retryAfter: string | null }> {
   const res = await fetch(url + route, {
     method,
     headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -193,7 +202,10 @@ describe('a full disk under load', () => {
         }
       };
       clients = Array.from({ length: 8 }, () => client());
-      await Promise.race([waitFor('200 acknowledged before the disk fills', () => counts.before >= 200, 60_000), exited.then((e) => assert.fail(e))]);
+      await Promise.race([
+        waitFor('200 acknowledged before the disk fills', () => counts.before >= 200, 60_000),
+        exited.then((e) => assert.fail(e)),
+      ]);
 
       ballast = fill(mounted.dir);
       phase = 'full';
@@ -201,17 +213,32 @@ describe('a full disk under load', () => {
       const fullAt = Date.now();
       // Full for a few seconds at least: claims and outcome commits fail meanwhile, too.
       const fullEnough = (): boolean => counts.full503 >= 50 && Date.now() - fullAt >= 3_000;
-      await Promise.race([waitFor('ingest refused while the disk is full', fullEnough, 60_000), exited.then((e) => assert.fail(e))]);
+      await Promise.race([
+        waitFor('ingest refused while the disk is full', fullEnough, 60_000),
+        exited.then((e) => assert.fail(e)),
+      ]);
       // Every route answers in the catalog: a merchant create is 503 too, never a 500.
-      const creates = await Promise.all([0, 1, 2].map((i) => call(url, 'POST', '/v1/merchants', { name: `late${i}`, url: fleet.url(`late${i}`) })));
-      for (const c of creates) assert.ok(c.status === 201 || (c.status === 503 && c.body.error.code === 'store_unavailable'), `${c.status} ${JSON.stringify(c.body)}`);
-      assert.ok(creates.some((c) => c.status === 503), 'the disk was full for merchants too');
+      const creates = await Promise.all(
+        [0, 1, 2].map((i) => call(url, 'POST', '/v1/merchants', { name: `late${i}`, url: fleet.url(`late${i}`) })),
+      );
+      for (const c of creates)
+        assert.ok(
+          c.status === 201 || (c.status === 503 && c.body.error.code === 'store_unavailable'),
+          `${c.status} ${JSON.stringify(c.body)}`,
+        );
+      assert.ok(
+        creates.some((c) => c.status === 503),
+        'the disk was full for merchants too',
+      );
       const receivedWhileFull = fleet.received.length - receivedAtFull;
 
       unlinkSync(ballast);
       ballast = undefined;
       phase = 'after';
-      await Promise.race([waitFor('ingest succeeds again without a restart', () => counts.after >= 100, 60_000), exited.then((e) => assert.fail(e))]);
+      await Promise.race([
+        waitFor('ingest succeeds again without a restart', () => counts.after >= 100, 60_000),
+        exited.then((e) => assert.fail(e)),
+      ]);
       stop = true;
       await Promise.all(clients);
 

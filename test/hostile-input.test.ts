@@ -56,7 +56,11 @@ describe('card numbers are refused in every stored field', () => {
     ['a metadata key written with dots', { metadata: { '4111.1111.1111.1111': 1 } }, 'metadata'],
     ['a metadata number', { metadata: { n: 4111111111111111 } }, 'metadata.n'],
     ['customer.name in fullwidth digits', { customer: { name: 'Ana ４１１１１１１１１１１１１１１１' } }, 'customer.name'],
-    ...formats.map(([name, text]): [string, Record<string, unknown>, string] => [`a metadata value with ${name}`, { metadata: { note: text } }, 'metadata.note']),
+    ...formats.map(([name, text]): [string, Record<string, unknown>, string] => [
+      `a metadata value with ${name}`,
+      { metadata: { note: text } },
+      'metadata.note',
+    ]),
   ];
   transactionCases.forEach(([name, over, field], i) => {
     it(`POST /v1/transactions refuses one in ${name}, naming ${field}`, async () => {
@@ -104,9 +108,17 @@ describe('card numbers are refused in every stored field', () => {
     ['the name', { name: `Shop ${PAN}` }, 'name'],
     ['the URL path', { url: `https://shop.example/confirm/${PAN}` }, 'url'],
     ['the URL query', { url: 'https://shop.example/confirm?card=4111 1111 1111 1111'.replace(/ /g, '%20') }, 'url'],
-    ['the URL query, percent-encoded digits', { url: `https://shop.example/c?x=${[...PAN].map((d) => `%3${d}`).join('')}` }, 'url'],
+    [
+      'the URL query, percent-encoded digits',
+      { url: `https://shop.example/c?x=${[...PAN].map((d) => `%3${d}`).join('')}` },
+      'url',
+    ],
     ['the URL query, + for spaces', { url: 'https://shop.example/c?card=4111+1111+1111+1111' }, 'url'],
-    ['the URL behind a malformed escape', { url: `https://shop.example/c?a=%zz&b=${[...PAN].map((d) => `%3${d}`).join('')}` }, 'url'],
+    [
+      'the URL behind a malformed escape',
+      { url: `https://shop.example/c?a=%zz&b=${[...PAN].map((d) => `%3${d}`).join('')}` },
+      'url',
+    ],
     ['the epayco custId', { format: 'epayco', epayco: { custId: PAN, pKey: 'k' } }, 'epayco.custId'],
   ];
   for (const [name, over, field] of merchantCases) {
@@ -120,8 +132,18 @@ describe('card numbers are refused in every stored field', () => {
   }
 
   it('PATCH /v1/merchants/:id refuses one in the name and the URL, and changes nothing', async () => {
-    assertRefused(await s.call('PATCH', `/v1/merchants/${m.id}`, { body: { name: '4111-1111-1111-1111' } }), 400, 'card_number_refused', 'name');
-    assertRefused(await s.call('PATCH', `/v1/merchants/${m.id}`, { body: { url: `http://127.0.0.1:9/${PAN}` } }), 400, 'card_number_refused', 'url');
+    assertRefused(
+      await s.call('PATCH', `/v1/merchants/${m.id}`, { body: { name: '4111-1111-1111-1111' } }),
+      400,
+      'card_number_refused',
+      'name',
+    );
+    assertRefused(
+      await s.call('PATCH', `/v1/merchants/${m.id}`, { body: { url: `http://127.0.0.1:9/${PAN}` } }),
+      400,
+      'card_number_refused',
+      'url',
+    );
     const stored = await s.store.getMerchant(m.id);
     assert.equal(stored?.name, 'Shop');
     assert.equal(stored?.url, 'http://127.0.0.1:9/confirm');
@@ -155,7 +177,12 @@ describe('card numbers are refused in every stored field', () => {
       body: txBody(m.id, {
         id: 'honest-1',
         reference: 'order-2024-000123',
-        metadata: { when: '2024-01-15 12:30:45', period: '2024-01-01/2024-01-03', uuid: '123e4567-e89b-12d3-a456-426614174000', n: 12345 },
+        metadata: {
+          when: '2024-01-15 12:30:45',
+          period: '2024-01-01/2024-01-03',
+          uuid: '123e4567-e89b-12d3-a456-426614174000',
+          n: 12345,
+        },
       }),
     });
     assert.equal(r.status, 201, r.text);
@@ -170,7 +197,14 @@ describe('confirma keys create --name', () => {
       const db = path.join(dir, 'k.db');
       const run = (...args: string[]): { status: number; out: string } => {
         try {
-          return { status: 0, out: execFileSync(process.execPath, [main, 'keys', ...args, '--db', db], { encoding: 'utf8', stdio: 'pipe', env: { ...process.env, CONFIRMA_LOG_LEVEL: 'silent' } }) };
+          return {
+            status: 0,
+            out: execFileSync(process.execPath, [main, 'keys', ...args, '--db', db], {
+              encoding: 'utf8',
+              stdio: 'pipe',
+              env: { ...process.env, CONFIRMA_LOG_LEVEL: 'silent' },
+            }),
+          };
         } catch (err) {
           const e = err as { status: number; stderr: string };
           return { status: e.status, out: e.stderr };
@@ -254,8 +288,18 @@ describe('strings that are not well-formed Unicode, and U+0000', () => {
   });
 
   it('refuses them in merchant and key bodies too', async () => {
-    assertRefused(await s.call('POST', '/v1/merchants', { body: '{"name":"Shop\\udbff","url":"https://shop.example/c"}' }), 400, 'invalid_encoding', 'name');
-    assertRefused(await s.call('POST', '/v1/keys', { body: `{"merchantId":"${merchantId}","name":"a\\u0000"}` }), 400, 'invalid_encoding', 'name');
+    assertRefused(
+      await s.call('POST', '/v1/merchants', { body: '{"name":"Shop\\udbff","url":"https://shop.example/c"}' }),
+      400,
+      'invalid_encoding',
+      'name',
+    );
+    assertRefused(
+      await s.call('POST', '/v1/keys', { body: `{"merchantId":"${merchantId}","name":"a\\u0000"}` }),
+      400,
+      'invalid_encoding',
+      'name',
+    );
     assert.equal((await s.call('GET', '/v1/merchants')).body.data.length, 1);
   });
 
@@ -302,7 +346,12 @@ describe('prototype keys', () => {
   });
 
   it('refuses them anywhere in any body', async () => {
-    assertRefused(await s.call('POST', '/v1/merchants', { body: '{"name":"S","url":"https://s.example/","constructor":{"prototype":{}}}' }), 400, 'invalid_field', 'constructor');
+    assertRefused(
+      await s.call('POST', '/v1/merchants', { body: '{"name":"S","url":"https://s.example/","constructor":{"prototype":{}}}' }),
+      400,
+      'invalid_field',
+      'constructor',
+    );
     const nested = `{"id":"proto-c","merchantId":"${merchantId}","reference":"r","amount":"1","currency":"COP","status":"pending","customer":{"prototype":"x"}}`;
     assertRefused(await s.call('POST', '/v1/transactions', { body: nested }), 400, 'invalid_field', 'customer.prototype');
   });
@@ -337,16 +386,35 @@ describe('epayco credentials on a standard merchant', () => {
 
   it('are refused by a PATCH of a standard merchant, and by a PATCH switching to standard', async () => {
     const plain = (await s.call('POST', '/v1/merchants', { body: { name: 'S', url: 'https://s.example/c' } })).body;
-    assertRefused(await s.call('PATCH', `/v1/merchants/${plain.id}`, { body: { epayco: creds } }), 400, 'invalid_field', 'epayco');
-    assertRefused(await s.call('PATCH', `/v1/merchants/${plain.id}`, { key: plain.apiKey, body: { epayco: creds } }), 400, 'invalid_field', 'epayco');
+    assertRefused(
+      await s.call('PATCH', `/v1/merchants/${plain.id}`, { body: { epayco: creds } }),
+      400,
+      'invalid_field',
+      'epayco',
+    );
+    assertRefused(
+      await s.call('PATCH', `/v1/merchants/${plain.id}`, { key: plain.apiKey, body: { epayco: creds } }),
+      400,
+      'invalid_field',
+      'epayco',
+    );
     assert.equal((await s.store.getMerchant(plain.id))?.epayco, null);
-    const e = (await s.call('POST', '/v1/merchants', { body: { name: 'E', url: 'https://e.example/c', format: 'epayco', epayco: creds } })).body;
-    assertRefused(await s.call('PATCH', `/v1/merchants/${e.id}`, { body: { format: 'standard', epayco: creds } }), 400, 'invalid_field', 'epayco');
+    const e = (
+      await s.call('POST', '/v1/merchants', { body: { name: 'E', url: 'https://e.example/c', format: 'epayco', epayco: creds } })
+    ).body;
+    assertRefused(
+      await s.call('PATCH', `/v1/merchants/${e.id}`, { body: { format: 'standard', epayco: creds } }),
+      400,
+      'invalid_field',
+      'epayco',
+    );
     assert.equal((await s.store.getMerchant(e.id))?.format, 'epayco');
   });
 
   it('stored ones are removed when the merchant switches to standard; switching back asks for them again', async () => {
-    const e = (await s.call('POST', '/v1/merchants', { body: { name: 'E', url: 'https://e.example/c', format: 'epayco', epayco: creds } })).body;
+    const e = (
+      await s.call('POST', '/v1/merchants', { body: { name: 'E', url: 'https://e.example/c', format: 'epayco', epayco: creds } })
+    ).body;
     const switched = await s.call('PATCH', `/v1/merchants/${e.id}`, { body: { format: 'standard' } });
     assert.equal(switched.status, 200, switched.text);
     assert.equal(switched.body.epayco, null);

@@ -38,7 +38,10 @@ describe('answers that never reach a route use the catalog shape', () => {
   const auth = `Authorization: Bearer ${ADMIN}\r\n`;
 
   it('a 300-character path parameter answers 414 uri_too_long, without echoing the path', async () => {
-    const a = await rawExchange(port, `GET /v1/transactions/${'a'.repeat(300)} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`);
+    const a = await rawExchange(
+      port,
+      `GET /v1/transactions/${'a'.repeat(300)} HTTP/1.1\r\nHost: x\r\n${auth}Connection: close\r\n\r\n`,
+    );
     assertCatalogAnswer(a, 414, 'uri_too_long', { closes: false });
     assert.equal(a.body.includes('aaaa'), false);
   });
@@ -49,8 +52,14 @@ describe('answers that never reach a route use the catalog shape', () => {
   });
 
   const broken: Array<[string, string]> = [
-    ['Content-Length: -1', `POST /v1/transactions HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: -1\r\n\r\n{}`],
-    ['two different Content-Lengths', `POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`],
+    [
+      'Content-Length: -1',
+      `POST /v1/transactions HTTP/1.1\r\nHost: x\r\n${auth}Content-Type: application/json\r\nContent-Length: -1\r\n\r\n{}`,
+    ],
+    [
+      'two different Content-Lengths',
+      `POST /v1/transactions HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}`,
+    ],
     ['a NUL in a header value', `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Note: a\u0000b\r\n\r\n`],
     ['a bare LF ending a header', `GET /healthz HTTP/1.1\r\nHost: x\nX-Note: a\r\n\r\n`],
     ['a space inside a header name', `GET /healthz HTTP/1.1\r\nHost: x\r\nX Note: a\r\n\r\n`],
@@ -78,7 +87,10 @@ describe('slow clients', () => {
   it('300 connections trickling a body, stuck in their headers or silent are all closed within the timeouts, 408 in the catalog shape, while others are served', async () => {
     const requestTimeout = 3000;
     const headersTimeout = 2000;
-    const s = await startApi({ CONFIRMA_REQUEST_TIMEOUT_MS: String(requestTimeout), CONFIRMA_HEADERS_TIMEOUT_MS: String(headersTimeout) });
+    const s = await startApi({
+      CONFIRMA_REQUEST_TIMEOUT_MS: String(requestTimeout),
+      CONFIRMA_HEADERS_TIMEOUT_MS: String(headersTimeout),
+    });
     const sockets: Socket[] = [];
     try {
       const port = (s.app.server.address() as AddressInfo).port;

@@ -42,7 +42,9 @@ describe('API keys and the audit log', () => {
     assert.equal((await engine.call('GET', '/v1/audit', undefined, extra.body.key)).status, 403);
     // The key returned at merchant creation can be revoked too.
     const keys = await engine.call('GET', '/v1/keys');
-    const original = keys.body.data.find((k: { merchantId: string; name: string | null }) => k.merchantId === a.body.id && k.name === null);
+    const original = keys.body.data.find(
+      (k: { merchantId: string; name: string | null }) => k.merchantId === a.body.id && k.name === null,
+    );
     await engine.call('POST', `/v1/keys/${original.id}/revoke`);
     assert.equal((await engine.call('GET', `/v1/merchants/${a.body.id}`, undefined, a.body.apiKey)).status, 401);
     const missing = await engine.call('POST', '/v1/keys', { merchantId: 'mer_nope' });
@@ -82,7 +84,10 @@ it('confirma keys create|list|revoke manage keys on the store file', () => {
     const main = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
     const db = path.join(dir, 'k.db');
     const run = (...args: string[]): string =>
-      execFileSync(process.execPath, [main, 'keys', ...args, '--db', db], { encoding: 'utf8', env: { ...process.env, CONFIRMA_LOG_LEVEL: 'silent' } });
+      execFileSync(process.execPath, [main, 'keys', ...args, '--db', db], {
+        encoding: 'utf8',
+        env: { ...process.env, CONFIRMA_LOG_LEVEL: 'silent' },
+      });
     const created = JSON.parse(run('create', '--name', 'bootstrap')) as { id: string; key: string };
     assert.match(created.key, /^cfm_ak_/);
     const listed = run('list');

@@ -15,7 +15,12 @@ import { startEngine, txBody, waitFor, type Engine } from './helpers/engine.js';
 
 /** A merchant on the fleet answering 200 after `ms`, with room for two requests in its lane. */
 async function slowMerchant(engine: Engine, fleet: MerchantServer, name: string, ms: number): Promise<string> {
-  const res = await engine.call('POST', '/v1/merchants', { name, url: fleet.url(name), maxInFlight: 2, retrySchedule: [0, 0, 0] });
+  const res = await engine.call('POST', '/v1/merchants', {
+    name,
+    url: fleet.url(name),
+    maxInFlight: 2,
+    retrySchedule: [0, 0, 0],
+  });
   assert.equal(res.status, 201, JSON.stringify(res.body));
   fleet.merchant(name, res.body.secret, () => ({ kind: 'delay', ms, status: 200 }));
   return res.body.id as string;
@@ -31,7 +36,9 @@ async function states(engine: Engine, txIds: readonly string[]): Promise<string[
 }
 
 async function ingest(engine: Engine, merchantId: string, n: number): Promise<string[]> {
-  const batch = await engine.call('POST', '/v1/transactions/batch', { transactions: Array.from({ length: n }, () => txBody(merchantId)) });
+  const batch = await engine.call('POST', '/v1/transactions/batch', {
+    transactions: Array.from({ length: n }, () => txBody(merchantId)),
+  });
   assert.equal(batch.status, 200);
   return (batch.body.results as Array<{ transaction: { id: string } }>).map((r) => r.transaction.id);
 }
@@ -48,7 +55,11 @@ describe('attempts end within their lease', () => {
         return true;
       }
     };
-    assert.equal(refused({ CONFIRMA_ATTEMPT_TIMEOUT_MS: '15000', CONFIRMA_LEASE_MS: '16500' }), true, 'accepted before: it exceeded the timeout by 1.5 s');
+    assert.equal(
+      refused({ CONFIRMA_ATTEMPT_TIMEOUT_MS: '15000', CONFIRMA_LEASE_MS: '16500' }),
+      true,
+      'accepted before: it exceeded the timeout by 1.5 s',
+    );
     assert.equal(refused({ CONFIRMA_ATTEMPT_TIMEOUT_MS: '15000', CONFIRMA_LEASE_MS: '16999' }), true);
     assert.equal(refused({ CONFIRMA_ATTEMPT_TIMEOUT_MS: '15000', CONFIRMA_LEASE_MS: '17000' }), false);
     assert.equal(refused({}), false, 'the defaults (15 s, 60 s) fit');
@@ -73,7 +84,13 @@ describe('attempts end within their lease', () => {
       // The second attempt had 0.1 s of its deadline left when it was written: a timeout, then a retry.
       const confirmations = await engine.call('GET', `/v1/confirmations?merchantId=${merchantId}`);
       const attempts = await Promise.all(
-        (confirmations.body.data as Array<{ id: string }>).map(async (c) => (await engine.call('GET', `/v1/confirmations/${c.id}`)).body.attempts as Array<{ errorKind: string | null; durationMs: number }>),
+        (confirmations.body.data as Array<{ id: string }>).map(
+          async (c) =>
+            (await engine.call('GET', `/v1/confirmations/${c.id}`)).body.attempts as Array<{
+              errorKind: string | null;
+              durationMs: number;
+            }>,
+        ),
       );
       for (const list of attempts) for (const a of list) assert.ok(a.durationMs <= 3_300, `an attempt lasted ${a.durationMs} ms`);
       assert.deepEqual(attempts.map((l) => l.length).sort(), [1, 2]);

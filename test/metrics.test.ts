@@ -13,7 +13,9 @@ function samples(text: string): Map<string, number> {
   return out;
 }
 
-async function scrape(engine: Engine): Promise<{ status: number; type: string | null; text: string; m: Map<string, number>; ms: number }> {
+async function scrape(
+  engine: Engine,
+): Promise<{ status: number; type: string | null; text: string; m: Map<string, number>; ms: number }> {
   const t0 = Date.now();
   let res: Response;
   let text: string;
@@ -79,8 +81,35 @@ describe('/metrics on prom-client', () => {
     assert.equal(m.get('confirma_stale_outcomes_total'), 2);
     assert.equal(m.get('confirma_in_flight'), 4);
     const le = (name: string) => [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\}`, 'gm'))].map((x) => x[1]);
-    assert.deepEqual(le('confirma_attempt_duration_seconds'), ['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '30', '+Inf']);
-    assert.deepEqual(le('confirma_commit_batch_size'), ['1', '2', '5', '10', '25', '50', '100', '250', '500', '1000', '2500', '+Inf']);
+    assert.deepEqual(le('confirma_attempt_duration_seconds'), [
+      '0.005',
+      '0.01',
+      '0.025',
+      '0.05',
+      '0.1',
+      '0.25',
+      '0.5',
+      '1',
+      '2.5',
+      '5',
+      '10',
+      '30',
+      '+Inf',
+    ]);
+    assert.deepEqual(le('confirma_commit_batch_size'), [
+      '1',
+      '2',
+      '5',
+      '10',
+      '25',
+      '50',
+      '100',
+      '250',
+      '500',
+      '1000',
+      '2500',
+      '+Inf',
+    ]);
     assert.equal(m.get('confirma_attempt_duration_seconds_bucket{le="0.25"}'), 1);
     assert.equal(m.get('confirma_attempt_duration_seconds_bucket{le="0.1"}'), 0);
     assert.equal(m.get('confirma_commit_batch_size_sum'), 3);
@@ -192,7 +221,8 @@ describe('/metrics while the store is down', () => {
       // A merchant whose port refuses: its confirmations stay open (waiting for a retry).
       const created = await engine.call('POST', '/v1/merchants', { name: 'down', url: 'http://127.0.0.1:9/confirm' });
       assert.equal(created.status, 201);
-      for (let i = 0; i < 3; i++) assert.equal((await engine.call('POST', '/v1/transactions', txBody(created.body.id))).status, 201);
+      for (let i = 0; i < 3; i++)
+        assert.equal((await engine.call('POST', '/v1/transactions', txBody(created.body.id))).status, 201);
       let last = await scrape(engine);
       await waitFor(
         'three open confirmations counted and an attempt made',
@@ -264,7 +294,12 @@ describe('/metrics while the store is down', () => {
         assert.match(last.text, /^confirma_in_flight \d+$/m);
 
         await locker.query('ROLLBACK');
-        await waitFor('the store counted again', async () => (await scrape(engine)).m.get('confirma_store_up') === 1, 20_000, 200);
+        await waitFor(
+          'the store counted again',
+          async () => (await scrape(engine)).m.get('confirma_store_up') === 1,
+          20_000,
+          200,
+        );
         const fresh = await scrape(engine);
         assert.ok((fresh.m.get('confirma_confirmations_age_seconds') ?? 99) < 5);
       } finally {

@@ -55,7 +55,14 @@ async function merchants(api: string, fleet: MerchantServer, n: number, script?:
  * Posts `batches` batches of `size` transactions; every `pairEvery`-th starts `pending` and is
  * PATCHed to `approved` right away (while its first confirmation is usually still open).
  */
-async function load(api: string, merchantIds: string[], batches: number, size: number, pairEvery: number, into: Load): Promise<void> {
+async function load(
+  api: string,
+  merchantIds: string[],
+  batches: number,
+  size: number,
+  pairEvery: number,
+  into: Load,
+): Promise<void> {
   let ref = 0;
   const one = async (): Promise<void> => {
     const items = Array.from({ length: size }, (_, i) => {
@@ -159,7 +166,10 @@ function verify(fleet: MerchantServer, l: Load): number {
     }
     assert.deepEqual(firsts, types, `transaction ${tx}: lost or out of order`);
   }
-  assert.ok(fleet.received.every((r) => r.verified), 'every request verifies with the standardwebhooks package');
+  assert.ok(
+    fleet.received.every((r) => r.verified),
+    'every request verifies with the standardwebhooks package',
+  );
   return repeats;
 }
 
@@ -246,7 +256,10 @@ describe('many nodes on one PostgreSQL', { skip }, () => {
         assert.equal(repeated.size <= repeats, true);
         // The fleet stamps a delivery when it answers (60 ms after it arrives): allow for that.
         for (const id of repeated) {
-          assert.ok(first.get(id)! < killedAt + 500 || timeouts.has(id), `${id} was sent twice, yet neither in flight at the kill nor timed out`);
+          assert.ok(
+            first.get(id)! < killedAt + 500 || timeouts.has(id),
+            `${id} was sent twice, yet neither in flight at the kill nor timed out`,
+          );
         }
       } finally {
         await stopAll(nodes);
@@ -271,22 +284,37 @@ describe('many nodes on one PostgreSQL', { skip }, () => {
         await waitFor('requests in flight', () => (fleet.open.get('m0') ?? 0) >= 5, 10_000, 5);
         paused.child.kill('SIGSTOP');
         nodes.push(await startNode('worker', env));
-        await waitFor('every confirmation delivered by the other worker', async () => {
-          const r = await call(api.url, 'GET', '/v1/confirmations?state=delivered&limit=100');
-          return r.status === 200 && r.body.data.length === expectedCount(l);
-        }, 30_000, 100);
+        await waitFor(
+          'every confirmation delivered by the other worker',
+          async () => {
+            const r = await call(api.url, 'GET', '/v1/confirmations?state=delivered&limit=100');
+            return r.status === 200 && r.body.data.length === expectedCount(l);
+          },
+          30_000,
+          100,
+        );
         paused.child.kill('SIGCONT');
-        await waitFor('the paused worker found its outcomes stale', async () => {
-          const text = await fetch(`${paused.url}/metrics`).then((r) => r.text());
-          return /confirma_stale_outcomes_total \d*[1-9]/.test(text);
-        }, 15_000, 100);
+        await waitFor(
+          'the paused worker found its outcomes stale',
+          async () => {
+            const text = await fetch(`${paused.url}/metrics`).then((r) => r.text());
+            return /confirma_stale_outcomes_total \d*[1-9]/.test(text);
+          },
+          15_000,
+          100,
+        );
         const db = new pg.Client({ connectionString: PG_URL });
         await db.connect();
         try {
           const { rows } = await db.query(`SELECT confirmation_id, count(*)::int AS n FROM ${schema}.attempts GROUP BY 1`);
           assert.equal(rows.length, expectedCount(l));
-          assert.ok(rows.every((r) => r.n === 1), 'one attempt row each: the stale worker wrote none');
-          const c = await db.query(`SELECT count(*)::int AS n FROM ${schema}.confirmations WHERE state = 'delivered' AND attempts = 1`);
+          assert.ok(
+            rows.every((r) => r.n === 1),
+            'one attempt row each: the stale worker wrote none',
+          );
+          const c = await db.query(
+            `SELECT count(*)::int AS n FROM ${schema}.confirmations WHERE state = 'delivered' AND attempts = 1`,
+          );
           assert.equal(c.rows[0].n, expectedCount(l));
         } finally {
           await db.end();
@@ -351,7 +379,10 @@ describe('many nodes on one PostgreSQL', { skip }, () => {
         stop = true;
         await Promise.all(senders);
         assert.ok((codes.get('store_unavailable') ?? 0) > 0, `saw ${JSON.stringify([...codes])}`);
-        assert.deepEqual([...codes.keys()].filter((c) => c !== 'store_unavailable' && c !== 'fetch_error'), []);
+        assert.deepEqual(
+          [...codes.keys()].filter((c) => c !== 'store_unavailable' && c !== 'fetch_error'),
+          [],
+        );
         const delivered = (): boolean => {
           const byTx = seen(fleet);
           for (const tx of expected.keys()) if (!byTx.has(tx)) return false;

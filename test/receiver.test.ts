@@ -108,7 +108,10 @@ test('log lines never contain customer data or the secret', async () => {
   await post(body, signed('msg_pii', body));
   await post(body, signed('msg_pii', body));
   await post(body, signed('msg_pii_bad', body, nowSec(), [generateSecret()]));
-  assert.ok(lines.some((l) => l.includes('msg_pii ')), 'the confirmations were logged');
+  assert.ok(
+    lines.some((l) => l.includes('msg_pii ')),
+    'the confirmations were logged',
+  );
   for (const line of lines) {
     for (const planted of [customer.name, 'Valentina', customer.phone, '3009871234', secret, secret.slice(6), '48213.77']) {
       assert.ok(!line.includes(planted), `log line leaks ${planted}: ${line}`);

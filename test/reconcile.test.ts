@@ -13,7 +13,7 @@ describe('GET /v1/transactions?reference= (reconciliation)', () => {
   });
   after(() => s.close());
 
-  it("gives a merchant key its own transactions with that reference, each with its confirmation history", async () => {
+  it('gives a merchant key its own transactions with that reference, each with its confirmation history', async () => {
     const t1 = await s.call('POST', '/v1/transactions', { body: txBody(a.id, { reference: 'FAC-1' }) });
     assert.equal((await s.call('PATCH', `/v1/transactions/${t1.body.id}`, { body: { status: 'approved' } })).status, 200);
     await s.call('POST', '/v1/transactions', { body: txBody(b.id, { reference: 'FAC-1' }) });
@@ -46,7 +46,10 @@ describe('GET /v1/transactions?reference= (reconciliation)', () => {
     const all = await s.call('GET', '/v1/transactions?reference=FAC-1');
     assert.deepEqual(new Set(all.body.data.map((t: { merchantId: string }) => t.merchantId)), new Set([a.id, b.id]));
     const one = await s.call('GET', `/v1/transactions?reference=FAC-1&merchantId=${b.id}`);
-    assert.deepEqual(one.body.data.map((t: { merchantId: string }) => t.merchantId), [b.id]);
+    assert.deepEqual(
+      one.body.data.map((t: { merchantId: string }) => t.merchantId),
+      [b.id],
+    );
   });
 
   it('lists a reused reference newest first', async () => {
@@ -54,7 +57,10 @@ describe('GET /v1/transactions?reference= (reconciliation)', () => {
     await new Promise((r) => setTimeout(r, 5));
     const second = await s.call('POST', '/v1/transactions', { body: txBody(a.id, { reference: 'REUSED' }) });
     const r = await s.call('GET', '/v1/transactions?reference=REUSED', { key: a.apiKey });
-    assert.deepEqual(r.body.data.map((t: { id: string }) => t.id), [second.body.id, first.body.id]);
+    assert.deepEqual(
+      r.body.data.map((t: { id: string }) => t.id),
+      [second.body.id, first.body.id],
+    );
   });
 
   it('refuses a missing reference or an unknown parameter with 400 invalid_query', async () => {

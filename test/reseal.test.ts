@@ -18,7 +18,11 @@ function reseal(db: string, env: Record<string, string>): { status: number | nul
   delete base.CONFIRMA_MASTER_KEY;
   delete base.CONFIRMA_MASTER_KEY_PREVIOUS;
   delete base.DATABASE_URL;
-  const r = spawnSync(process.execPath, [MAIN, 'reseal', '--db', db], { env: { ...base, ...env }, encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [MAIN, 'reseal', '--db', db], {
+    env: { ...base, ...env },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   return { status: r.status, out: r.stdout.trim() === '' ? undefined : JSON.parse(r.stdout), stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -38,10 +42,20 @@ it('confirma reseal seals secrets stored before the master key, moves values to 
     const store = new SqliteStore({ file: db });
     await store.migrate();
     const base = { url: 'https://shop.example/c', maxInFlight: null, timeoutMs: null, retrySchedule: null } as const;
-    await store.createMerchant({ ...base, id: plain, name: 'plain', format: 'standard', epayco: null }, plainSecret, { id: newId('key'), hash: 'h1', prefix: 'cfm_mk_x' });
+    await store.createMerchant({ ...base, id: plain, name: 'plain', format: 'standard', epayco: null }, plainSecret, {
+      id: newId('key'),
+      hash: 'h1',
+      prefix: 'cfm_mk_x',
+    });
     // An epayco merchant made once key A was set: its pKey is sealed, its secret (say) not yet.
     await store.createMerchant(
-      { ...base, id: epayco, name: 'epayco', format: 'epayco', epayco: { custId: '500123', sealedPKey: a.seal(pKey, pKeyOwner(epayco)) } },
+      {
+        ...base,
+        id: epayco,
+        name: 'epayco',
+        format: 'epayco',
+        epayco: { custId: '500123', sealedPKey: a.seal(pKey, pKeyOwner(epayco)) },
+      },
       epaycoSecret,
       { id: newId('key'), hash: 'h2', prefix: 'cfm_mk_y' },
     );
@@ -73,7 +87,10 @@ it('confirma reseal seals secrets stored before the master key, moves values to 
     assert.equal(openSigningSecret(a, plain, now.get(`signing_secret:${plain}`)!), plainSecret);
 
     // A master-key rotation: B current, A previous; afterwards B alone opens everything.
-    const second = reseal(db, { CONFIRMA_MASTER_KEY: keyB.toString('base64'), CONFIRMA_MASTER_KEY_PREVIOUS: keyA.toString('hex') });
+    const second = reseal(db, {
+      CONFIRMA_MASTER_KEY: keyB.toString('base64'),
+      CONFIRMA_MASTER_KEY_PREVIOUS: keyA.toString('hex'),
+    });
     assert.equal(second.status, 0, second.stderr);
     assert.deepEqual([second.out.sealed, second.out.resealed, second.out.current], [0, 3, 0]);
     const b = new Keyring(keyB);
@@ -91,7 +108,8 @@ it('confirma reseal seals secrets stored before the master key, moves values to 
     assert.equal(wrong.status, 1);
     assert.equal(wrong.out.failed.length, 3);
     assert.deepEqual(new Set(wrong.out.failed.map((f: { merchantId: string }) => f.merchantId)), new Set([plain, epayco]));
-    for (const secret of [plainSecret, epaycoSecret, pKey]) assert.ok(!wrong.stdout.includes(secret) && !wrong.stderr.includes(secret));
+    for (const secret of [plainSecret, epaycoSecret, pKey])
+      assert.ok(!wrong.stdout.includes(secret) && !wrong.stderr.includes(secret));
     assert.deepEqual(await stored(), now);
 
     const s = new SqliteStore({ file: db });

@@ -12,7 +12,10 @@ const DAY = 86_400_000;
 
 it('retention settings: transactions are kept 30 days by default, never less than delivered history', () => {
   assert.equal(loadConfig({}).transactionRetentionDays, 30);
-  assert.equal(loadConfig({ CONFIRMA_RETENTION_DAYS: '40', CONFIRMA_TRANSACTION_RETENTION_DAYS: '40' }).transactionRetentionDays, 40);
+  assert.equal(
+    loadConfig({ CONFIRMA_RETENTION_DAYS: '40', CONFIRMA_TRANSACTION_RETENTION_DAYS: '40' }).transactionRetentionDays,
+    40,
+  );
   assert.throws(
     () => loadConfig({ CONFIRMA_RETENTION_DAYS: '40', CONFIRMA_TRANSACTION_RETENTION_DAYS: '10' }),
     /CONFIRMA_TRANSACTION_RETENTION_DAYS \(10\) cannot be less than CONFIRMA_RETENTION_DAYS \(40\)/,
@@ -27,7 +30,16 @@ it('a retention pass removes, batch after batch, delivered history, old idempote
     await store.migrate();
     const m = newId('mer');
     await store.createMerchant(
-      { id: m, name: 'shop', url: 'https://shop.example/hook', format: 'standard', maxInFlight: null, timeoutMs: null, retrySchedule: null, epayco: null },
+      {
+        id: m,
+        name: 'shop',
+        url: 'https://shop.example/hook',
+        format: 'standard',
+        maxInFlight: null,
+        timeoutMs: null,
+        retrySchedule: null,
+        epayco: null,
+      },
       'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
       { id: newId('key'), hash: 'h', prefix: 'cfm_mk_x' },
     );
@@ -35,12 +47,28 @@ it('a retention pass removes, batch after batch, delivered history, old idempote
     const ops: IngestOp[] = Array.from({ length: 23 }, (_, i) => ({
       kind: 'create',
       scope: { kind: 'admin' },
-      tx: { id: `old-${i}`, merchantId: m, reference: `o-${i}`, amount: '10.00', currency: 'USD', status: 'approved', customer: null, metadata: null },
+      tx: {
+        id: `old-${i}`,
+        merchantId: m,
+        reference: `o-${i}`,
+        amount: '10.00',
+        currency: 'USD',
+        status: 'approved',
+        customer: null,
+        metadata: null,
+      },
       idempotency: { scope: 'admin', key: `k-${i}`, requestHash: `h-${i}` },
     }));
     await store.ingest(ops, created);
     // Every one delivered but the last, which is dead: its transaction must stay.
-    const claims = await store.claimDue({ now: Date.now(), limit: 100, leaseMs: 30_000, exclude: [], capacity: new Map(), defaultCapacity: 100 });
+    const claims = await store.claimDue({
+      now: Date.now(),
+      limit: 100,
+      leaseMs: 30_000,
+      exclude: [],
+      capacity: new Map(),
+      defaultCapacity: 100,
+    });
     assert.equal(claims.length, 23);
     const attempt = { ok: true, statusCode: 200, durationMs: 3, startedAt: Date.now() };
     await store.recordOutcomes(
@@ -52,7 +80,25 @@ it('a retention pass removes, batch after batch, delivered history, old idempote
       Date.now(),
     );
     // A young transaction is kept whatever happens to the old ones.
-    await store.ingest([{ kind: 'create', scope: { kind: 'admin' }, tx: { id: 'young', merchantId: m, reference: 'y', amount: '1.00', currency: 'USD', status: 'pending', customer: null, metadata: null } }], Date.now());
+    await store.ingest(
+      [
+        {
+          kind: 'create',
+          scope: { kind: 'admin' },
+          tx: {
+            id: 'young',
+            merchantId: m,
+            reference: 'y',
+            amount: '1.00',
+            currency: 'USD',
+            status: 'pending',
+            customer: null,
+            metadata: null,
+          },
+        },
+      ],
+      Date.now(),
+    );
 
     // Confirmation ids carry their real creation time (now), so history "older than 7 days" is
     // looked at from a point 8 days ahead; transactions were created 100 days ago.

@@ -26,9 +26,13 @@ describe('schema errors', () => {
     assert.deepEqual(refused(tx({ ...base, amount: 10 })), {
       code: 'invalid_amount',
       field: 'amount',
-      message: 'amount must be a decimal string such as "123.45" (digits and at most one point: no sign, exponent, spaces or separators), not a number',
+      message:
+        'amount must be a decimal string such as "123.45" (digits and at most one point: no sign, exponent, spaces or separators), not a number',
     });
-    assert.equal(refused(tx({ ...base, reference: 'r'.repeat(129) })).message, 'reference must be 1 to 128 characters long; it is 129');
+    assert.equal(
+      refused(tx({ ...base, reference: 'r'.repeat(129) })).message,
+      'reference must be 1 to 128 characters long; it is 129',
+    );
     assert.equal(refused(tx({ ...base, customer: 'Ana' })).message, 'customer must be a JSON object or null, not a string');
   });
 
@@ -111,7 +115,11 @@ describe('schema errors', () => {
 
   it('refuses query parameters as invalid_query, a repeated one as given more than once', () => {
     const q = validator.check(PageQuery, 'querystring');
-    assert.deepEqual(refused(q({ limit: ['1', '2'] })), { code: 'invalid_query', field: 'limit', message: 'limit must be given once' });
+    assert.deepEqual(refused(q({ limit: ['1', '2'] })), {
+      code: 'invalid_query',
+      field: 'limit',
+      message: 'limit must be given once',
+    });
     assert.deepEqual(refused(q({ sort: 'name' })), {
       code: 'invalid_query',
       field: 'sort',

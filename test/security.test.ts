@@ -98,7 +98,10 @@ describe('ingest hardening', () => {
           amount,
           currency,
           status: fc.oneof(fc.constantFrom('approved', 'done', 'APPROVED', ''), fc.string()),
-          name: fc.oneof(fc.string(), pan.map((p) => `Card ${p}`)),
+          name: fc.oneof(
+            fc.string(),
+            pan.map((p) => `Card ${p}`),
+          ),
           extra: fc.option(fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue(), { maxKeys: 2 })),
         })
         .map((r) => ({
@@ -232,7 +235,11 @@ describe('SSRF', () => {
   });
 
   it('refuses at registration a name that resolves to a private address', async () => {
-    const internal: Resolver = (_h, _o, cb) => cb(null, [{ address: '203.0.113.9', family: 4 }, { address: '10.0.0.5', family: 4 }]);
+    const internal: Resolver = (_h, _o, cb) =>
+      cb(null, [
+        { address: '203.0.113.9', family: 4 },
+        { address: '10.0.0.5', family: 4 },
+      ]);
     const check = await checkUrlDestinationResolved('https://shop.example/hook', parseAllowList(''), internal);
     assert.equal(check.ok, false);
   });
@@ -273,7 +280,9 @@ describe('signing secrets at rest', () => {
       const rotated = await engine.call('POST', `/v1/merchants/${m.body.id}/secret/rotate`);
       assert.equal(rotated.status, 200);
       const db = new Database(engine.dbPath, { readonly: true });
-      const stored = db.prepare('SELECT secret FROM merchant_secrets WHERE merchant_id = ?').all(m.body.id) as Array<{ secret: string }>;
+      const stored = db.prepare('SELECT secret FROM merchant_secrets WHERE merchant_id = ?').all(m.body.id) as Array<{
+        secret: string;
+      }>;
       db.close();
       assert.equal(stored.length, 2);
       for (const row of stored) {
@@ -345,10 +354,14 @@ describe('hostile endpoints', () => {
         }
         // drip and endless answer 200 first (delivered; the body is cut), silent never answers (dead).
         const settled = p === 'silent' ? 'dead' : 'delivered';
-        await waitFor(`${p} attempts ended`, async () => {
-          const page = await engine.call('GET', `/v1/confirmations?merchantId=${m.body.id}&state=${settled}`);
-          return page.body.data.length === 10;
-        }, 15_000);
+        await waitFor(
+          `${p} attempts ended`,
+          async () => {
+            const page = await engine.call('GET', `/v1/confirmations?merchantId=${m.body.id}&state=${settled}`);
+            return page.body.data.length === 10;
+          },
+          15_000,
+        );
         assert.ok(Date.now() - t0 < 10_000, `${p} took ${Date.now() - t0} ms`);
       }
       await waitFor('every socket to the hostile server closed', () => open === 0, 10_000);

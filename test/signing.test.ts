@@ -50,7 +50,11 @@ test("the package's own sign output verifies with verifyWebhook", () => {
   const secret = generateSecret();
   const ts = nowSec();
   const signature = new Webhook(secret).sign('msg_pkg', new Date(ts * 1000), body);
-  const result = verifyWebhook(secret, { 'webhook-id': 'msg_pkg', 'webhook-timestamp': String(ts), 'webhook-signature': signature }, body);
+  const result = verifyWebhook(
+    secret,
+    { 'webhook-id': 'msg_pkg', 'webhook-timestamp': String(ts), 'webhook-signature': signature },
+    body,
+  );
   assert.deepEqual(result, { ok: true, msgId: 'msg_pkg', timestampSec: ts });
 });
 
@@ -143,7 +147,11 @@ test('header names are case-insensitive', () => {
   const secret = generateSecret();
   const ts = nowSec();
   const h = signedHeaders([secret], 'msg_ci', ts, body);
-  const mixed = { 'Webhook-Id': h['webhook-id'], 'WEBHOOK-TIMESTAMP': h['webhook-timestamp'], 'Webhook-Signature': h['webhook-signature'] };
+  const mixed = {
+    'Webhook-Id': h['webhook-id'],
+    'WEBHOOK-TIMESTAMP': h['webhook-timestamp'],
+    'Webhook-Signature': h['webhook-signature'],
+  };
   assert.deepEqual(verifyWebhook(secret, mixed, body), { ok: true, msgId: 'msg_ci', timestampSec: ts });
 });
 
@@ -160,7 +168,11 @@ test('any v1 signature among several may match; other versions are ignored', () 
   assert.equal(withSig(`v1,${sig}x`).ok, false);
   // node:http joins a repeated header with ", "
   assert.equal(withSig(`${good}, v1,${Buffer.alloc(32).toString('base64')}`).ok, true);
-  assert.equal(verifyWebhook(secret, { 'webhook-id': 'msg_v', 'webhook-timestamp': String(ts), 'webhook-signature': ['v2,x', good] }, body).ok, true);
+  assert.equal(
+    verifyWebhook(secret, { 'webhook-id': 'msg_v', 'webhook-timestamp': String(ts), 'webhook-signature': ['v2,x', good] }, body)
+      .ok,
+    true,
+  );
 });
 
 test('verifyWebhook accepts any of several secrets (a rotation on the receiving side)', () => {

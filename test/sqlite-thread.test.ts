@@ -69,7 +69,11 @@ describe('the SQLite thread seam', () => {
   });
 
   it('builds calls only of Store methods with their parameter types (checked when this file compiles)', () => {
-    assert.deepEqual(wireCall(7, 'findTransactionsById', ['tx_1', 2]), { id: 7, method: 'findTransactionsById', args: ['tx_1', 2] });
+    assert.deepEqual(wireCall(7, 'findTransactionsById', ['tx_1', 2]), {
+      id: 7,
+      method: 'findTransactionsById',
+      args: ['tx_1', 2],
+    });
     // The lines below must fail to compile: `tsc` reports an unused @ts-expect-error otherwise.
     // @ts-expect-error the arguments of findTransactionsById(id, limit) swapped
     wireCall(8, 'findTransactionsById', [2, 'tx_1']);

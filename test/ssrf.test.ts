@@ -186,7 +186,11 @@ describe('parseAllowList', () => {
   });
 });
 
-function lookupAll(allow: AllowList, host: string, all: boolean): Promise<{ err: NodeJS.ErrnoException | null; address: string | LookupAddress[] }> {
+function lookupAll(
+  allow: AllowList,
+  host: string,
+  all: boolean,
+): Promise<{ err: NodeJS.ErrnoException | null; address: string | LookupAddress[] }> {
   const lookup = makeGuardedLookup(allow);
   return new Promise((resolve) => {
     lookup(host, { all }, (err, address) => resolve({ err, address }));

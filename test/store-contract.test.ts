@@ -112,7 +112,13 @@ function create(merchantId: string, over: { id?: string; status?: Status; scope?
 }
 
 function status(transactionId: string, s: Status, over: { merchantId?: string; scope?: Scope } = {}): IngestOp {
-  return { kind: 'status', scope: over.scope ?? ADMIN, transactionId, ...(over.merchantId === undefined ? {} : { merchantId: over.merchantId }), status: s };
+  return {
+    kind: 'status',
+    scope: over.scope ?? ADMIN,
+    transactionId,
+    ...(over.merchantId === undefined ? {} : { merchantId: over.merchantId }),
+    status: s,
+  };
 }
 
 function ok(r: IngestResult | undefined): Extract<IngestResult, { ok: true }> {
@@ -147,7 +153,10 @@ for (const adapter of adapters) {
       const m = await store.getMerchant(id);
       assert.equal(m?.name, 'shop');
       assert.equal(m?.disabledAt, null);
-      assert.deepEqual((await store.listMerchants(undefined, 10)).map((x) => x.id), [id]);
+      assert.deepEqual(
+        (await store.listMerchants(undefined, 10)).map((x) => x.id),
+        [id],
+      );
       assert.deepEqual(await store.listMerchants(id, 10), []);
       const patched = await store.updateMerchant(id, { name: 'shop 2', maxInFlight: 3, retrySchedule: [1, 2] }, Date.now());
       assert.equal(patched?.name, 'shop 2');
@@ -222,7 +231,16 @@ for (const adapter of adapters) {
       await store.rotateSecret(plain, 'whsec_second', Date.now(), Date.now() + 60_000);
       const epayco = newId('mer');
       await store.createMerchant(
-        { id: epayco, name: 'e', url: 'https://e.example/c', format: 'epayco', maxInFlight: null, timeoutMs: null, retrySchedule: null, epayco: { custId: '1', sealedPKey: 'v1.k1.iv.ct' } },
+        {
+          id: epayco,
+          name: 'e',
+          url: 'https://e.example/c',
+          format: 'epayco',
+          maxInFlight: null,
+          timeoutMs: null,
+          retrySchedule: null,
+          epayco: { custId: '1', sealedPKey: 'v1.k1.iv.ct' },
+        },
         'whsec_third',
         { id: newId('key'), hash: newId('key'), prefix: 'cfm_mk_x' },
       );
@@ -249,10 +267,19 @@ for (const adapter of adapters) {
     test('api keys: create, list by owner in creation order, revoke once', async (store) => {
       const m = await merchant(store);
       const t = Date.now();
-      const admin = await store.createApiKey({ id: 'key_a1', merchantId: null, prefix: 'cfm_ak_A', hash: 'h-a1', name: 'ops' }, t);
+      const admin = await store.createApiKey(
+        { id: 'key_a1', merchantId: null, prefix: 'cfm_ak_A', hash: 'h-a1', name: 'ops' },
+        t,
+      );
       assert.deepEqual(admin, { id: 'key_a1', merchantId: null, prefix: 'cfm_ak_A', name: 'ops', createdAt: t, revokedAt: null });
-      const named = await store.createApiKey({ id: 'key_m1', merchantId: m, prefix: 'cfm_mk_B', hash: 'h-m1', name: 'backend' }, t + 1);
-      const unnamed = await store.createApiKey({ id: 'key_m2', merchantId: m, prefix: 'cfm_mk_C', hash: 'h-m2', name: null }, t + 2);
+      const named = await store.createApiKey(
+        { id: 'key_m1', merchantId: m, prefix: 'cfm_mk_B', hash: 'h-m1', name: 'backend' },
+        t + 1,
+      );
+      const unnamed = await store.createApiKey(
+        { id: 'key_m2', merchantId: m, prefix: 'cfm_mk_C', hash: 'h-m2', name: null },
+        t + 2,
+      );
       assert.equal(unnamed.name, null);
       assert.deepEqual((await store.findApiKey('h-m1'))?.merchantId, m);
       assert.deepEqual(await store.findApiKey('h-a1'), { id: 'key_a1', merchantId: null });
@@ -290,9 +317,15 @@ for (const adapter of adapters) {
       );
       assert.ok(all[0]!.id < all[1]!.id && all[1]!.id < all[2]!.id, 'ids increase');
       const page1 = await store.listAudit(undefined, 2);
-      assert.deepEqual(page1.map((e) => e.id), [all[0]!.id, all[1]!.id]);
+      assert.deepEqual(
+        page1.map((e) => e.id),
+        [all[0]!.id, all[1]!.id],
+      );
       const page2 = await store.listAudit(page1[1]!.id, 2);
-      assert.deepEqual(page2.map((e) => e.id), [all[2]!.id]);
+      assert.deepEqual(
+        page2.map((e) => e.id),
+        [all[2]!.id],
+      );
       assert.deepEqual(await store.listAudit(all[2]!.id, 2), []);
     });
 
@@ -332,7 +365,13 @@ for (const adapter of adapters) {
       await store.updateMerchant(m, { format: 'standard' }, now);
       await store.releaseClaims([next!, second], now);
       const again = await claimAll(store, now);
-      assert.deepEqual(again.map((c) => [c.id, c.format, c.body]).sort(), [[next!.id, 'epayco', next!.body], [second.id, 'epayco', second.body]].sort());
+      assert.deepEqual(
+        again.map((c) => [c.id, c.format, c.body]).sort(),
+        [
+          [next!.id, 'epayco', next!.body],
+          [second.id, 'epayco', second.body],
+        ].sort(),
+      );
     });
 
     test('reads: transactions by reference, newest first, filtered by merchant', async (store) => {
@@ -347,7 +386,12 @@ for (const adapter of adapters) {
       const ids = (txs: Array<{ id: string }>): string[] => txs.map((x) => x.id);
       assert.deepEqual(ids(await store.findTransactionsByReference(a, 'R-1', 10)), ['ref-a3', 'ref-a2', 'ref-a1']);
       assert.deepEqual(ids(await store.findTransactionsByReference(b, 'R-1', 10)), ['ref-b1']);
-      assert.deepEqual(ids(await store.findTransactionsByReference(undefined, 'R-1', 10)), ['ref-a3', 'ref-a2', 'ref-b1', 'ref-a1']);
+      assert.deepEqual(ids(await store.findTransactionsByReference(undefined, 'R-1', 10)), [
+        'ref-a3',
+        'ref-a2',
+        'ref-b1',
+        'ref-a1',
+      ]);
       assert.deepEqual(ids(await store.findTransactionsByReference(undefined, 'R-1', 2)), ['ref-a3', 'ref-a2']);
       assert.deepEqual(ids(await store.findTransactionsByReference(a, 'R-2', 10)), ['ref-a4']);
       assert.deepEqual(await store.findTransactionsByReference(b, 'R-2', 10), []);
@@ -398,10 +442,16 @@ for (const adapter of adapters) {
       assert.equal(ok(first).httpStatus, 201);
       assert.equal(ok(again).httpStatus, 201);
       assert.equal(ok(again).transaction.id, ok(first).transaction.id);
-      const [conflict] = await store.ingest([{ ...create(m), idempotency: { ...idempotency, requestHash: 'h2' } } as IngestOp], Date.now());
+      const [conflict] = await store.ingest(
+        [{ ...create(m), idempotency: { ...idempotency, requestHash: 'h2' } } as IngestOp],
+        Date.now(),
+      );
       failed(conflict, 'idempotency_conflict');
       // Same key in another scope is another claim.
-      const [elsewhere] = await store.ingest([{ ...create(m), idempotency: { ...idempotency, scope: 'key_2' } } as IngestOp], Date.now());
+      const [elsewhere] = await store.ingest(
+        [{ ...create(m), idempotency: { ...idempotency, scope: 'key_2' } } as IngestOp],
+        Date.now(),
+      );
       assert.notEqual(ok(elsewhere).transaction.id, ok(first).transaction.id);
       assert.equal((await store.countByState()).pending, 2);
     });
@@ -411,24 +461,43 @@ for (const adapter of adapters) {
       const now = Date.now();
       await store.ingest([create(m, { id: 'tx-1' }), status('tx-1', 'approved'), status('tx-1', 'reversed')], now);
       const confs = await store.listTransactionConfirmations(m, 'tx-1');
-      assert.deepEqual(confs.map((c) => [c.seq, c.type, c.state]), [
-        [1, 'transaction.pending', 'pending'],
-        [2, 'transaction.approved', 'waiting'],
-        [3, 'transaction.reversed', 'waiting'],
-      ]);
+      assert.deepEqual(
+        confs.map((c) => [c.seq, c.type, c.state]),
+        [
+          [1, 'transaction.pending', 'pending'],
+          [2, 'transaction.approved', 'waiting'],
+          [3, 'transaction.reversed', 'waiting'],
+        ],
+      );
       let claims = await claimAll(store, now);
-      assert.deepEqual(claims.map((c) => c.seq), [1]);
+      assert.deepEqual(
+        claims.map((c) => c.seq),
+        [1],
+      );
       assert.equal(claims[0]!.token, 1);
       assert.match(claims[0]!.body, /transaction\.pending/);
       // Each close makes the next one due, and names its merchant.
       assert.deepEqual(await record(store, claims[0]!, { kind: 'delivered' }, now), { recorded: 1, stale: 0, promoted: [m] });
       claims = await claimAll(store, now);
-      assert.deepEqual(claims.map((c) => c.seq), [2]);
-      assert.deepEqual(await record(store, claims[0]!, { kind: 'dead', reason: 'gave up' }, now), { recorded: 1, stale: 0, promoted: [m] });
+      assert.deepEqual(
+        claims.map((c) => c.seq),
+        [2],
+      );
+      assert.deepEqual(await record(store, claims[0]!, { kind: 'dead', reason: 'gave up' }, now), {
+        recorded: 1,
+        stale: 0,
+        promoted: [m],
+      });
       claims = await claimAll(store, now);
-      assert.deepEqual(claims.map((c) => c.seq), [3]);
+      assert.deepEqual(
+        claims.map((c) => c.seq),
+        [3],
+      );
       const after = await store.listTransactionConfirmations(m, 'tx-1');
-      assert.deepEqual(after.map((c) => c.state), ['delivered', 'dead', 'inflight']);
+      assert.deepEqual(
+        after.map((c) => c.state),
+        ['delivered', 'dead', 'inflight'],
+      );
       assert.ok(after[0]!.deliveredAt !== null);
       assert.equal(after[1]!.lastError, 'gave up');
       // A status change while one is open waits; once none is open it is due at once.
@@ -437,20 +506,36 @@ for (const adapter of adapters) {
       const [c2] = await claimAll(store, now);
       await record(store, c2!, { kind: 'delivered' }, now);
       await store.ingest([status('tx-2', 'approved')], now);
-      assert.deepEqual((await store.listTransactionConfirmations(m, 'tx-2')).map((c) => c.state), ['delivered', 'pending']);
+      assert.deepEqual(
+        (await store.listTransactionConfirmations(m, 'tx-2')).map((c) => c.state),
+        ['delivered', 'pending'],
+      );
     });
 
     test('ids per merchant: two merchants with the same transaction id live side by side, each with its own confirmations and order', async (store) => {
       const [a, b] = await twoMerchants(store);
       const now = Date.now();
-      const created = await store.ingest([create(a, { id: 'same', reference: 'A-1' }), create(b, { id: 'same', reference: 'B-1' })], now);
-      assert.deepEqual(created.map((r) => ok(r).httpStatus), [201, 201], 'another merchant using the id is no conflict');
+      const created = await store.ingest(
+        [create(a, { id: 'same', reference: 'A-1' }), create(b, { id: 'same', reference: 'B-1' })],
+        now,
+      );
+      assert.deepEqual(
+        created.map((r) => ok(r).httpStatus),
+        [201, 201],
+        'another merchant using the id is no conflict',
+      );
       assert.equal((await store.getTransaction(a, 'same'))?.reference, 'A-1');
       assert.equal((await store.getTransaction(b, 'same'))?.reference, 'B-1');
-      assert.deepEqual((await store.findTransactionsById('same', 10)).map((t) => t.merchantId), [a, b]);
+      assert.deepEqual(
+        (await store.findTransactionsById('same', 10)).map((t) => t.merchantId),
+        [a, b],
+      );
       assert.deepEqual(await store.findTransactionsById('nope', 10), []);
       // Conflicts are per merchant: A's own id with other content is refused, B's is untouched.
-      const [again, clash] = await store.ingest([create(a, { id: 'same', reference: 'A-1' }), create(a, { id: 'same', reference: 'A-2' })], now);
+      const [again, clash] = await store.ingest(
+        [create(a, { id: 'same', reference: 'A-1' }), create(a, { id: 'same', reference: 'A-2' })],
+        now,
+      );
       assert.equal(ok(again).httpStatus, 200);
       failed(clash, 'transaction_exists');
       assert.equal((await store.getTransaction(b, 'same'))?.reference, 'B-1');
@@ -472,17 +557,38 @@ for (const adapter of adapters) {
       failed(hidden, 'transaction_not_found');
       const states = async (m: string): Promise<Array<[number, string, string]>> =>
         (await store.listTransactionConfirmations(m, 'same')).map((c) => [c.seq, c.type, c.state]);
-      assert.deepEqual(await states(a), [[1, 'transaction.pending', 'pending'], [2, 'transaction.approved', 'waiting']]);
-      assert.deepEqual(await states(b), [[1, 'transaction.pending', 'pending'], [2, 'transaction.rejected', 'waiting']]);
+      assert.deepEqual(await states(a), [
+        [1, 'transaction.pending', 'pending'],
+        [2, 'transaction.approved', 'waiting'],
+      ]);
+      assert.deepEqual(await states(b), [
+        [1, 'transaction.pending', 'pending'],
+        [2, 'transaction.rejected', 'waiting'],
+      ]);
 
       // Order is per (merchant, transaction): B's first delivered makes B's second due, whatever A's does.
       const first = new Map((await claimAll(store, now)).map((c) => [c.merchantId, c]));
-      assert.deepEqual([...first.values()].map((c) => [c.transactionId, c.seq]), [['same', 1], ['same', 1]]);
+      assert.deepEqual(
+        [...first.values()].map((c) => [c.transactionId, c.seq]),
+        [
+          ['same', 1],
+          ['same', 1],
+        ],
+      );
       assert.deepEqual((await record(store, first.get(b)!, { kind: 'delivered' }, now)).promoted, [b]);
-      assert.deepEqual(await states(a), [[1, 'transaction.pending', 'inflight'], [2, 'transaction.approved', 'waiting']]);
-      assert.deepEqual((await claimAll(store, now)).map((c) => [c.merchantId, c.seq]), [[b, 2]]);
+      assert.deepEqual(await states(a), [
+        [1, 'transaction.pending', 'inflight'],
+        [2, 'transaction.approved', 'waiting'],
+      ]);
+      assert.deepEqual(
+        (await claimAll(store, now)).map((c) => [c.merchantId, c.seq]),
+        [[b, 2]],
+      );
       assert.deepEqual((await record(store, first.get(a)!, { kind: 'dead', reason: 'gave up' }, now)).promoted, [a]);
-      assert.deepEqual((await claimAll(store, now)).map((c) => [c.merchantId, c.seq]), [[a, 2]]);
+      assert.deepEqual(
+        (await claimAll(store, now)).map((c) => [c.merchantId, c.seq]),
+        [[a, 2]],
+      );
       assert.equal((await store.getTransaction(b, 'same'))?.status, 'rejected');
       assert.equal((await store.getTransaction(a, 'same'))?.status, 'approved');
     });
@@ -511,11 +617,14 @@ for (const adapter of adapters) {
       failed((await store.ingest([status('solo', 'reversed', { merchantId: b })], now))[0], 'transaction_not_found');
     });
 
-    test('ids per merchant: retention of one merchant\'s transaction leaves the other\'s of the same id', async (store) => {
+    test("ids per merchant: retention of one merchant's transaction leaves the other's of the same id", async (store) => {
       const [a, b] = await twoMerchants(store);
       const now = Date.now();
       const day = 86_400_000;
-      await store.ingest([create(a, { id: 'kept' }), create(b, { id: 'kept' }), create(a, { id: 'both' }), create(b, { id: 'both' })], now);
+      await store.ingest(
+        [create(a, { id: 'kept' }), create(b, { id: 'kept' }), create(a, { id: 'both' }), create(b, { id: 'both' })],
+        now,
+      );
       for (const c of await claimAll(store, now)) {
         const dead = c.merchantId === b && c.transactionId === 'kept';
         await record(store, c, dead ? { kind: 'dead', reason: 'gave up' } : { kind: 'delivered' }, now);
@@ -571,7 +680,13 @@ for (const adapter of adapters) {
       assert.equal(await store.nextDueAt(), now);
       const [c1] = await claimAll(store, now);
       await store.recordOutcomes(
-        [{ claim: c1!, outcome: { kind: 'retry', at: now + 5_000, reason: 'HTTP 500' }, attempt: { ok: false, statusCode: 500, errorKind: 'http_status', durationMs: 3, startedAt: now } }],
+        [
+          {
+            claim: c1!,
+            outcome: { kind: 'retry', at: now + 5_000, reason: 'HTTP 500' },
+            attempt: { ok: false, statusCode: 500, errorKind: 'http_status', durationMs: 3, startedAt: now },
+          },
+        ],
         now,
       );
       const conf = await store.getConfirmation(c1!.id);
@@ -588,7 +703,10 @@ for (const adapter of adapters) {
       assert.equal(released?.state, 'pending');
       assert.equal(released?.dueAt, now + 6_000);
       const attempts = await store.listAttempts(c1!.id);
-      assert.deepEqual(attempts.map((a) => [a.number, a.outcome, a.errorKind]), [[1, 'retry', 'http_status']]);
+      assert.deepEqual(
+        attempts.map((a) => [a.number, a.outcome, a.errorKind]),
+        [[1, 'retry', 'http_status']],
+      );
     });
 
     test('claims: capacity per merchant, exclusions, limits, per-merchant claims', async (store) => {
@@ -596,12 +714,33 @@ for (const adapter of adapters) {
       const b = await merchant(store);
       const now = Date.now();
       await store.ingest([...Array.from({ length: 5 }, () => create(a)), ...Array.from({ length: 5 }, () => create(b))], now);
-      const capped = await store.claimDue({ now, limit: 100, leaseMs: 10_000, exclude: [b], capacity: new Map([[a, 2]]), defaultCapacity: 100 });
+      const capped = await store.claimDue({
+        now,
+        limit: 100,
+        leaseMs: 10_000,
+        exclude: [b],
+        capacity: new Map([[a, 2]]),
+        defaultCapacity: 100,
+      });
       assert.equal(capped.length, 2);
       assert.ok(capped.every((c) => c.merchantId === a));
-      const limited = await store.claimDue({ now, limit: 3, leaseMs: 10_000, exclude: [], capacity: new Map(), defaultCapacity: 100 });
+      const limited = await store.claimDue({
+        now,
+        limit: 3,
+        leaseMs: 10_000,
+        exclude: [],
+        capacity: new Map(),
+        defaultCapacity: 100,
+      });
       assert.equal(limited.length, 3);
-      const perMerchant = await store.claimForMerchants([{ merchantId: a, limit: 10 }, { merchantId: b, limit: 1 }], now, 10_000);
+      const perMerchant = await store.claimForMerchants(
+        [
+          { merchantId: a, limit: 10 },
+          { merchantId: b, limit: 1 },
+        ],
+        now,
+        10_000,
+      );
       const byMerchant = (id: string): number => perMerchant.filter((c) => c.merchantId === id).length;
       assert.equal(byMerchant(a) + byMerchant(b), perMerchant.length);
       assert.equal(byMerchant(b), 1);
@@ -618,7 +757,12 @@ for (const adapter of adapters) {
       const tried = await store.claimForMerchants([{ merchantId: a, limit: 10 }], t - 10_000, 60_000);
       assert.deepEqual(tried.map((c) => c.transactionId).sort(), ['retry-1', 'retry-2']);
       for (const c of tried) {
-        await record(store, c, { kind: 'retry', at: t - (c.transactionId === 'retry-1' ? 9_000 : 8_000), reason: 'http 500' }, t - 10_000);
+        await record(
+          store,
+          c,
+          { kind: 'retry', at: t - (c.transactionId === 'retry-1' ? 9_000 : 8_000), reason: 'http 500' },
+          t - 10_000,
+        );
       }
       // … then first attempts that arrived later, and one retry not due yet.
       await store.ingest([create(a, { id: 'fresh-1' })], t - 6_000);
@@ -644,15 +788,35 @@ for (const adapter of adapters) {
         60_000,
       );
       const ofA = claims.filter((c) => c.merchantId === a);
-      assert.deepEqual(ofA.map((c) => [c.transactionId, c.tries]), [['fresh-1', 0]]);
+      assert.deepEqual(
+        ofA.map((c) => [c.transactionId, c.tries]),
+        [['fresh-1', 0]],
+      );
       assert.ok(ofA[0]!.body.includes('fresh-1'), 'with its body');
-      assert.deepEqual(claims.filter((c) => c.merchantId === b).map((c) => c.transactionId).sort(), ['b-1', 'b-2']);
+      assert.deepEqual(
+        claims
+          .filter((c) => c.merchantId === b)
+          .map((c) => c.transactionId)
+          .sort(),
+        ['b-1', 'b-2'],
+      );
       // The rest of a: first attempts, then the due retry; retry-1 is not due until t + 60 s.
       const rest = await store.claimForMerchants([{ merchantId: a, limit: 10, preferFirstAttempts: true }], t, 60_000);
-      assert.deepEqual(rest.map((c) => [c.transactionId, c.tries]), [['fresh-2', 0], ['later', 0], ['retry-2', 1]]);
+      assert.deepEqual(
+        rest.map((c) => [c.transactionId, c.tries]),
+        [
+          ['fresh-2', 0],
+          ['later', 0],
+          ['retry-2', 1],
+        ],
+      );
       // Nothing due left: nothing claimed, and a probe with only retries due takes the oldest retry.
       assert.deepEqual(await store.claimForMerchants([{ merchantId: a, limit: 1, preferFirstAttempts: true }], t, 60_000), []);
-      const [oldest] = await store.claimForMerchants([{ merchantId: a, limit: 1, preferFirstAttempts: true }], t + 61_000, 60_000);
+      const [oldest] = await store.claimForMerchants(
+        [{ merchantId: a, limit: 1, preferFirstAttempts: true }],
+        t + 61_000,
+        60_000,
+      );
       assert.equal(oldest?.transactionId, 'retry-1');
     });
 
@@ -663,12 +827,24 @@ for (const adapter of adapters) {
       let budgetA = 2;
       const claimer = { leaseMs: 10_000, take: (id: string) => id === a && budgetA-- > 0 };
       const results = await store.ingest(
-        [create(a, { id: 'ci-1' }), create(a, { id: 'ci-2' }), create(a, { id: 'ci-3' }), create(b, { id: 'ci-4' }), status('ci-1', 'approved')],
+        [
+          create(a, { id: 'ci-1' }),
+          create(a, { id: 'ci-2' }),
+          create(a, { id: 'ci-3' }),
+          create(b, { id: 'ci-4' }),
+          status('ci-1', 'approved'),
+        ],
         now,
         claimer,
       );
       const claims = results.flatMap((r) => (r.ok && r.claim !== undefined ? [r.claim] : []));
-      assert.deepEqual(claims.map((c) => [c.transactionId, c.seq, c.token, c.tries]), [['ci-1', 1, 1, 0], ['ci-2', 1, 1, 0]]);
+      assert.deepEqual(
+        claims.map((c) => [c.transactionId, c.seq, c.token, c.tries]),
+        [
+          ['ci-1', 1, 1, 0],
+          ['ci-2', 1, 1, 0],
+        ],
+      );
       assert.match(claims[0]!.body, /"reference"/);
       // A status change behind an open confirmation waits, and is never taken.
       assert.deepEqual(await store.countByState(), { waiting: 1, pending: 2, inflight: 2, delivered: 0, dead: 0, parked: 0 });
@@ -678,13 +854,22 @@ for (const adapter of adapters) {
       await record(store, claims[1]!, { kind: 'delivered' }, now + 1);
       assert.equal((await store.getConfirmation(claims[1]!.id))?.state, 'delivered');
       const lapsed = await claimAll(store, now + 10_001);
-      assert.deepEqual(lapsed.map((c) => [c.id, c.token]), [[claims[0]!.id, 2]]);
+      assert.deepEqual(
+        lapsed.map((c) => [c.id, c.token]),
+        [[claims[0]!.id, 2]],
+      );
       // The first holder's outcome is fenced off; the new holder's counts and promotes the next one.
-      assert.deepEqual(await store.recordOutcomes([{ claim: claims[0]!, outcome: { kind: 'delivered' }, attempt: attempt(now) }], now + 10_002), { recorded: 0, stale: 1, promoted: [] });
+      assert.deepEqual(
+        await store.recordOutcomes([{ claim: claims[0]!, outcome: { kind: 'delivered' }, attempt: attempt(now) }], now + 10_002),
+        { recorded: 0, stale: 1, promoted: [] },
+      );
       // Closing ci-1's first confirmation makes its second due: the merchant is named so its lane claims it.
       assert.deepEqual((await record(store, lapsed[0]!, { kind: 'delivered' }, now + 10_003)).promoted, [a]);
       const next = await claimAll(store, now + 10_004);
-      assert.deepEqual(next.map((c) => [c.transactionId, c.seq]), [['ci-1', 2]]);
+      assert.deepEqual(
+        next.map((c) => [c.transactionId, c.seq]),
+        [['ci-1', 2]],
+      );
     });
 
     test('claim at insert: a status change is taken too, without asking up to `unasked`, never after a refusal', async (store) => {
@@ -694,13 +879,25 @@ for (const adapter of adapters) {
       for (const c of await claimAll(store, now)) await record(store, c, { kind: 'delivered' }, now);
       const claimsOf = (rs: IngestResult[]) => rs.flatMap((r) => (r.ok && r.claim !== undefined ? [r.claim] : []));
       // The approval makes its second confirmation due at once: the node takes it.
-      const taken = claimsOf(await store.ingest([status('su-1', 'approved')], now + 1, { leaseMs: 10_000, take: () => true, unasked: 1 }));
-      assert.deepEqual(taken.map((c) => [c.transactionId, c.seq, c.token, c.tries]), [['su-1', 2, 1, 0]]);
+      const taken = claimsOf(
+        await store.ingest([status('su-1', 'approved')], now + 1, { leaseMs: 10_000, take: () => true, unasked: 1 }),
+      );
+      assert.deepEqual(
+        taken.map((c) => [c.transactionId, c.seq, c.token, c.tries]),
+        [['su-1', 2, 1, 0]],
+      );
       assert.match(taken[0]!.body, /"status":"approved"/);
       // Not taken when the claimer says no and allows nothing unasked.
-      assert.deepEqual(claimsOf(await store.ingest([status('su-2', 'approved')], now + 2, { leaseMs: 10_000, take: () => false, unasked: 0 })), []);
+      assert.deepEqual(
+        claimsOf(await store.ingest([status('su-2', 'approved')], now + 2, { leaseMs: 10_000, take: () => false, unasked: 0 })),
+        [],
+      );
       // Nor when the batch asked about the merchant (for its new transaction) and was refused.
-      const refused = await store.ingest([create(a, { id: 'su-4' }), status('su-3', 'approved')], now + 3, { leaseMs: 10_000, take: () => false, unasked: 5 });
+      const refused = await store.ingest([create(a, { id: 'su-4' }), status('su-3', 'approved')], now + 3, {
+        leaseMs: 10_000,
+        take: () => false,
+        unasked: 5,
+      });
       assert.deepEqual(claimsOf(refused), []);
       assert.deepEqual(await store.countByState(), { waiting: 0, pending: 3, inflight: 1, delivered: 3, dead: 0, parked: 0 });
     });
@@ -709,7 +906,10 @@ for (const adapter of adapters) {
       const a = await merchant(store);
       const b = await merchant(store);
       const now = Date.now();
-      await store.ingest([create(a, { id: 'co-1' }), create(a, { id: 'co-2' }), create(b, { id: 'co-3' }), create(b, { id: 'co-4' })], now);
+      await store.ingest(
+        [create(a, { id: 'co-1' }), create(a, { id: 'co-2' }), create(b, { id: 'co-3' }), create(b, { id: 'co-4' })],
+        now,
+      );
       await store.ingest([status('co-1', 'approved')], now); // waiting behind co-1's first
       const claims = await claimAll(store, now);
       const by = (tx: string) => claims.find((c) => c.transactionId === tx)!;
@@ -738,9 +938,15 @@ for (const adapter of adapters) {
       const claims = await claimAll(store, now + 1);
       assert.equal(claims.length, 3);
       // One attempt answers 410: the merchant is disabled, the others' later retries park.
-      await store.recordOutcomes([{ claim: claims[0]!, outcome: { kind: 'disable', reason: 'HTTP 410' }, attempt: attempt(now) }], now + 2);
+      await store.recordOutcomes(
+        [{ claim: claims[0]!, outcome: { kind: 'disable', reason: 'HTTP 410' }, attempt: attempt(now) }],
+        now + 2,
+      );
       assert.equal((await store.getMerchant(m))?.disabledReason, 'HTTP 410');
-      await store.recordOutcomes([{ claim: claims[1]!, outcome: { kind: 'retry', at: now + 10, reason: 'x' }, attempt: attempt(now) }], now + 3);
+      await store.recordOutcomes(
+        [{ claim: claims[1]!, outcome: { kind: 'retry', at: now + 10, reason: 'x' }, attempt: attempt(now) }],
+        now + 3,
+      );
       await store.releaseClaims([claims[2]!], now + 4);
       assert.deepEqual(await store.countByState(), { waiting: 0, pending: 0, inflight: 0, delivered: 0, dead: 0, parked: 3 });
     });
@@ -764,7 +970,10 @@ for (const adapter of adapters) {
       assert.ok(again.every((c) => c.tries === 0));
       // Attempt numbers continue across replays.
       await record(store, again[0]!, { kind: 'delivered' }, now + 3);
-      assert.deepEqual((await store.listAttempts(again[0]!.id)).map((a) => a.number), [1, 2]);
+      assert.deepEqual(
+        (await store.listAttempts(again[0]!.id)).map((a) => a.number),
+        [1, 2],
+      );
     });
 
     test('reads: confirmations by merchant and state, in cursor pages', async (store) => {
@@ -786,7 +995,10 @@ for (const adapter of adapters) {
     test('retention: removes old delivered confirmations and their attempts, never open or dead ones', async (store) => {
       const m = await merchant(store);
       const now = Date.now();
-      await store.ingest([create(m, { id: 'r-1' }), create(m, { id: 'r-2' }), create(m, { id: 'r-3' }), create(m, { id: 'r-4' })], now);
+      await store.ingest(
+        [create(m, { id: 'r-1' }), create(m, { id: 'r-2' }), create(m, { id: 'r-3' }), create(m, { id: 'r-4' })],
+        now,
+      );
       await store.ingest([status('r-4', 'approved')], now);
       const claims = await claimAll(store, now);
       const byTx = new Map(claims.map((c) => [c.transactionId, c]));
@@ -869,16 +1081,22 @@ for (const adapter of adapters) {
       const now = Date.now();
       const idempotency = { scope: 'key_1', key: 'k-old', requestHash: 'h1' };
       const firstAnswer = ok((await store.ingest([{ ...create(m), idempotency } as IngestOp], now))[0]);
-      const younger = ok((await store.ingest([{ ...create(m), idempotency: { ...idempotency, key: 'k-new' } } as IngestOp], now + 60_000))[0]);
+      const younger = ok(
+        (await store.ingest([{ ...create(m), idempotency: { ...idempotency, key: 'k-new' } } as IngestOp], now + 60_000))[0],
+      );
       assert.equal(await store.purgeIdempotencyKeys(now - 1_000, 100), 0);
       assert.equal(await store.purgeIdempotencyKeys(now + 1, 100), 1);
       assert.equal(await store.purgeIdempotencyKeys(now + 1, 100), 0);
       // The same key with another body: a conflict before, a new transaction now.
-      const again = ok((await store.ingest([{ ...create(m), idempotency: { ...idempotency, requestHash: 'h2' } } as IngestOp], now + 2))[0]);
+      const again = ok(
+        (await store.ingest([{ ...create(m), idempotency: { ...idempotency, requestHash: 'h2' } } as IngestOp], now + 2))[0],
+      );
       assert.equal(again.httpStatus, 201);
       assert.notEqual(again.transaction.id, firstAnswer.transaction.id);
       // The younger key still replays its first answer.
-      const replay = ok((await store.ingest([{ ...create(m), idempotency: { ...idempotency, key: 'k-new' } } as IngestOp], now + 3))[0]);
+      const replay = ok(
+        (await store.ingest([{ ...create(m), idempotency: { ...idempotency, key: 'k-new' } } as IngestOp], now + 3))[0],
+      );
       assert.equal(replay.transaction.id, younger.transaction.id);
     });
 
@@ -898,13 +1116,18 @@ for (const adapter of adapters) {
       test('postgres: two stores claiming at once never claim the same row', async (store) => {
         const m = await merchant(store);
         const now = Date.now();
-        await store.ingest(Array.from({ length: 300 }, () => create(m)), now);
-        const other = new PostgresStore({ url: PG_URL, schema: (store as unknown as PostgresStore).channel.replace('confirma_due_', ''), poolSize: 4 });
+        await store.ingest(
+          Array.from({ length: 300 }, () => create(m)),
+          now,
+        );
+        const other = new PostgresStore({
+          url: PG_URL,
+          schema: (store as unknown as PostgresStore).channel.replace('confirma_due_', ''),
+          poolSize: 4,
+        });
         try {
           const opts = { now, limit: 40, leaseMs: 10_000, exclude: [], capacity: new Map(), defaultCapacity: 1_000 };
-          const rounds = await Promise.all(
-            Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? store : other).claimDue(opts)),
-          );
+          const rounds = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? store : other).claimDue(opts)));
           const ids = rounds.flat().map((c) => c.id);
           assert.equal(new Set(ids).size, ids.length, 'no row claimed twice');
           assert.ok(ids.length > 0);
@@ -1000,7 +1223,10 @@ for (const adapter of adapters) {
             assert.equal(err.code, 'store_unavailable');
             return true;
           });
-          await assert.rejects(store.getTransaction('mer_x', 'x'), (err: unknown) => err instanceof ConfirmaError && err.code === 'store_unavailable');
+          await assert.rejects(
+            store.getTransaction('mer_x', 'x'),
+            (err: unknown) => err instanceof ConfirmaError && err.code === 'store_unavailable',
+          );
         } finally {
           await store.close();
         }

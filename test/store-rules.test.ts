@@ -33,10 +33,7 @@ describe('per-transaction order', () => {
   });
 
   it('promotes the head of the line once nothing ahead of it is left: the same states but waiting', () => {
-    assert.deepEqual(
-      [...PROMOTION_BLOCKING_STATES].sort(),
-      ORDER_BLOCKING_STATES.filter((s) => s !== 'waiting').sort(),
-    );
+    assert.deepEqual([...PROMOTION_BLOCKING_STATES].sort(), ORDER_BLOCKING_STATES.filter((s) => s !== 'waiting').sort());
   });
 
   it('writes the states into SQL as quoted lists', () => {
@@ -111,11 +108,26 @@ describe('merchant patch', () => {
   });
 });
 
-const claim: Claim = { id: 'msg_1', merchantId: 'mer_1', transactionId: 'tx_1', seq: 1, body: '{}', format: 'standard', tries: 2, token: 3 };
+const claim: Claim = {
+  id: 'msg_1',
+  merchantId: 'mer_1',
+  transactionId: 'tx_1',
+  seq: 1,
+  body: '{}',
+  format: 'standard',
+  tries: 2,
+  token: 3,
+};
 
 describe('outcome to row', () => {
   it('delivered: no retry left to count, the delivery time, no error', () => {
-    assert.deepEqual(outcomeColumns(claim, { kind: 'delivered' }, 500), { state: 'delivered', due_at: null, tries: 0, last_error: null, delivered_at: 500 });
+    assert.deepEqual(outcomeColumns(claim, { kind: 'delivered' }, 500), {
+      state: 'delivered',
+      due_at: null,
+      tries: 0,
+      last_error: null,
+      delivered_at: 500,
+    });
   });
 
   it('retry: pending at its time, one more try, the reason kept', () => {
@@ -129,25 +141,43 @@ describe('outcome to row', () => {
   });
 
   it('dead and disable: off the queue (dead, parked) with their reason', () => {
-    assert.deepEqual(outcomeColumns(claim, { kind: 'dead', reason: 'gave up' }, 500), { state: 'dead', due_at: null, tries: 3, last_error: 'gave up', delivered_at: null });
-    assert.deepEqual(outcomeColumns(claim, { kind: 'disable', reason: '410' }, 500), { state: 'parked', due_at: null, tries: 3, last_error: '410', delivered_at: null });
+    assert.deepEqual(outcomeColumns(claim, { kind: 'dead', reason: 'gave up' }, 500), {
+      state: 'dead',
+      due_at: null,
+      tries: 3,
+      last_error: 'gave up',
+      delivered_at: null,
+    });
+    assert.deepEqual(outcomeColumns(claim, { kind: 'disable', reason: '410' }, 500), {
+      state: 'parked',
+      due_at: null,
+      tries: 3,
+      last_error: '410',
+      delivered_at: null,
+    });
   });
 
   it('lets the next confirmation of the transaction go only once delivered or dead', () => {
-    assert.deepEqual(
-      (['delivered', 'retry', 'dead', 'disable'] as const).filter(releasesOrder),
-      ['delivered', 'dead'],
-    );
+    assert.deepEqual((['delivered', 'retry', 'dead', 'disable'] as const).filter(releasesOrder), ['delivered', 'dead']);
   });
 });
 
 describe('claim capacity', () => {
   const row = (id: string, merchantId: string): Row => ({ id, merchant_id: merchantId });
 
-  it('takes rows in order up to each merchant\'s free slots, the default for a merchant not named', () => {
+  it("takes rows in order up to each merchant's free slots, the default for a merchant not named", () => {
     const rows = [row('1', 'a'), row('2', 'b'), row('3', 'a'), row('4', 'c'), row('5', 'a'), row('6', 'c'), row('7', 'c')];
-    const taken = withinCapacity(rows, { capacity: new Map([['a', 2], ['b', 0]]), defaultCapacity: 2 });
-    assert.deepEqual(taken.map((r) => r.id), ['1', '3', '4', '6']);
+    const taken = withinCapacity(rows, {
+      capacity: new Map([
+        ['a', 2],
+        ['b', 0],
+      ]),
+      defaultCapacity: 2,
+    });
+    assert.deepEqual(
+      taken.map((r) => r.id),
+      ['1', '3', '4', '6'],
+    );
   });
 
   it('takes nothing for a merchant with no free slot, even with a default', () => {

@@ -31,8 +31,12 @@ it('no planted customer name, phone, card number, secret or key appears in any l
     // security): none may reach a log, however it was written.
     for (const line of text.split('\n')) {
       const digits = normaliseDigits(line).replace(/\D/g, '');
-      for (const pan of PLANTED_PANS) assert.equal(digits.includes(pan), false, `${f} holds a card number: ${line.slice(0, 300)}`);
+      for (const pan of PLANTED_PANS)
+        assert.equal(digits.includes(pan), false, `${f} holds a card number: ${line.slice(0, 300)}`);
     }
   }
-  assert.ok(files.length >= 5 && bytes > 10_000, `too little was logged to prove anything (${files.length} files, ${bytes} bytes)`);
+  assert.ok(
+    files.length >= 5 && bytes > 10_000,
+    `too little was logged to prove anything (${files.length} files, ${bytes} bytes)`,
+  );
 });

@@ -35,16 +35,18 @@ export async function redisUnavailable(): Promise<string | undefined> {
 export function bullmq(persistence: 'none' | 'aof'): Contender {
   return {
     name: persistence === 'none' ? 'bullmq-mem' : 'bullmq-aof',
-    description: persistence === 'none'
-      ? `BullMQ 6 + ioredis, Redis without persistence, a worker at concurrency ${BULLMQ_CONCURRENCY}`
-      : `BullMQ 6 + ioredis, Redis --appendonly yes --appendfsync always, a worker at concurrency ${BULLMQ_CONCURRENCY}`,
+    description:
+      persistence === 'none'
+        ? `BullMQ 6 + ioredis, Redis without persistence, a worker at concurrency ${BULLMQ_CONCURRENCY}`
+        : `BullMQ 6 + ioredis, Redis --appendonly yes --appendfsync always, a worker at concurrency ${BULLMQ_CONCURRENCY}`,
     unavailable: redisUnavailable,
     async run(ctx: RunContext) {
       const dir = path.join(ctx.dir, 'redis');
       mkdirSync(dir, { recursive: true });
-      const redis = await startRedis(dir, persistence === 'none'
-        ? ['--appendonly', 'no']
-        : ['--appendonly', 'yes', '--appendfsync', 'always']);
+      const redis = await startRedis(
+        dir,
+        persistence === 'none' ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', 'always'],
+      );
       let worker: Child | undefined;
       let queue: Queue<DeliveryJob> | undefined;
       try {
@@ -52,7 +54,10 @@ export function bullmq(persistence: 'none' | 'aof'): Contender {
         worker = Child.fork(WORKER, 'bullmq worker');
         const ready = worker.next('ready');
         worker.send({
-          type: 'start', redisPort: redis.port, queue: QUEUE, concurrency: BULLMQ_CONCURRENCY,
+          type: 'start',
+          redisPort: redis.port,
+          queue: QUEUE,
+          concurrency: BULLMQ_CONCURRENCY,
           merchants: secrets.map((secret, i) => ({ url: ctx.receiver.url(i), secret })),
         });
         await ready;
@@ -71,10 +76,11 @@ export function bullmq(persistence: 'none' | 'aof'): Contender {
         const q = queue;
         const m = await measure(ctx, {
           pids: { worker: worker.pid, 'redis-server': redis.pid },
-          load: () => inChunks(ctx.workload.transactions, async (chunk) => {
-            const at = Date.now();
-            await q.addBulk(chunk.map((t) => ({ name: 'deliver', data: deliveryJob(t, at) })));
-          }),
+          load: () =>
+            inChunks(ctx.workload.transactions, async (chunk) => {
+              const at = Date.now();
+              await q.addBulk(chunk.map((t) => ({ name: 'deliver', data: deliveryJob(t, at) })));
+            }),
         });
         await worker.stop({ type: 'stop' });
         return result(m, await ctx.receiver.counts(), 'the worker process and redis-server');

@@ -22,9 +22,10 @@ const APP = 'peers-confirma';
 export function confirma(store: 'sqlite' | 'pg'): Contender {
   return {
     name: store === 'sqlite' ? 'confirma-sqlite' : 'confirma-pg',
-    description: store === 'sqlite'
-      ? 'Confirma, one `confirma start` node, SQLite (WAL, synchronous=FULL), batch API'
-      : 'Confirma, one `confirma start` node, PostgreSQL (synchronous_commit=on), batch API',
+    description:
+      store === 'sqlite'
+        ? 'Confirma, one `confirma start` node, SQLite (WAL, synchronous=FULL), batch API'
+        : 'Confirma, one `confirma start` node, PostgreSQL (synchronous_commit=on), batch API',
     unavailable: async ({ pgUrl }) => (store === 'pg' ? pgUnavailable(pgUrl) : undefined),
     async run(ctx: RunContext) {
       const adminKey = randomBytes(24).toString('hex');
@@ -50,22 +51,32 @@ export function confirma(store: 'sqlite' | 'pg'): Contender {
         const secrets: string[] = [];
         for (let i = 0; i < ctx.workload.merchants; i++) {
           const res = await api.request({
-            path: '/v1/merchants', method: 'POST', headers: auth,
+            path: '/v1/merchants',
+            method: 'POST',
+            headers: auth,
             body: JSON.stringify({ name: `Tienda ${i + 1}`, url: ctx.receiver.url(i) }),
           });
           const body = (await res.body.json()) as { id?: string; secret?: string };
-          if (res.statusCode !== 201 || body.id === undefined || body.secret === undefined) throw new Error(`creating merchant ${i}: ${res.statusCode}`);
+          if (res.statusCode !== 201 || body.id === undefined || body.secret === undefined)
+            throw new Error(`creating merchant ${i}: ${res.statusCode}`);
           ids.push(body.id);
           secrets.push(body.secret);
         }
         await ctx.receiver.expect(this.name, secrets, ctx.workload);
         const post = async (chunk: readonly PeerTransaction[]): Promise<void> => {
           const transactions = chunk.map(({ merchant, ...t }) => ({ ...t, merchantId: ids[merchant] }));
-          const res = await api.request({ path: '/v1/transactions/batch', method: 'POST', headers: auth, body: JSON.stringify({ transactions }) });
+          const res = await api.request({
+            path: '/v1/transactions/batch',
+            method: 'POST',
+            headers: auth,
+            body: JSON.stringify({ transactions }),
+          });
           const body = (await res.body.json()) as { results?: Array<{ ok: boolean; error?: unknown }> };
           const refused = body.results?.filter((r) => !r.ok) ?? [];
           if (res.statusCode !== 200 || refused.length > 0) {
-            throw new Error(`batch answered ${res.statusCode}, ${refused.length} refused: ${JSON.stringify(refused[0]?.error ?? body).slice(0, 300)}`);
+            throw new Error(
+              `batch answered ${res.statusCode}, ${refused.length} refused: ${JSON.stringify(refused[0]?.error ?? body).slice(0, 300)}`,
+            );
           }
         };
         const m = await measure(ctx, {
@@ -74,9 +85,13 @@ export function confirma(store: 'sqlite' | 'pg'): Contender {
           load: () => inChunks(ctx.workload.transactions, post),
         });
         await engine.stop();
-        return result(m, await ctx.receiver.counts(), store === 'sqlite'
-          ? 'the node process (SQLite runs on its thread)'
-          : `the node process and its PostgreSQL backends (application_name ${APP})`);
+        return result(
+          m,
+          await ctx.receiver.counts(),
+          store === 'sqlite'
+            ? 'the node process (SQLite runs on its thread)'
+            : `the node process and its PostgreSQL backends (application_name ${APP})`,
+        );
       } finally {
         await api.close();
         await engine.stop();

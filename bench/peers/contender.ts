@@ -83,7 +83,12 @@ export function deliveryJob(t: PeerTransaction, at: number): DeliveryJob {
 }
 
 /** Calls `fn` on consecutive chunks of `items`, `inFlight` at a time, in order of start. */
-export async function inChunks<T>(items: readonly T[], fn: (chunk: readonly T[]) => Promise<void>, size = CHUNK, inFlight = IN_FLIGHT): Promise<void> {
+export async function inChunks<T>(
+  items: readonly T[],
+  fn: (chunk: readonly T[]) => Promise<void>,
+  size = CHUNK,
+  inFlight = IN_FLIGHT,
+): Promise<void> {
   let next = 0;
   const lane = async (): Promise<void> => {
     while (next < items.length) {
@@ -131,7 +136,9 @@ export async function measure(
       ctx.receiver.waitComplete(ctx.stallMs, (c) => {
         if (Date.now() - shown < 2_000) return;
         shown = Date.now();
-        ctx.log(`    ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s: ${c.transactions}/${n} delivered, ${c.duplicates} dup`);
+        ctx.log(
+          `    ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s: ${c.transactions}/${n} delivered, ${c.duplicates} dup`,
+        );
       }),
       loaded,
     ]);
@@ -140,7 +147,15 @@ export async function measure(
     throw err;
   }
   const cpu = await meter.stop();
-  return { counts, t0, ingestSec: (ingestEnd - t0) / 1000, cpuSec: cpu.cpuSec, cpuByProcess: cpu.byProcess, pgBackends: opts.pg === undefined ? undefined : cpu.backends, cpuIncomplete: cpu.lookupError };
+  return {
+    counts,
+    t0,
+    ingestSec: (ingestEnd - t0) / 1000,
+    cpuSec: cpu.cpuSec,
+    cpuByProcess: cpu.byProcess,
+    pgBackends: opts.pg === undefined ? undefined : cpu.backends,
+    cpuIncomplete: cpu.lookupError,
+  };
 }
 
 /** The result of a run from what was measured and the receiver's counts once the contender stopped. */

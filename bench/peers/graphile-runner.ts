@@ -49,13 +49,16 @@ process.on('message', (msg: Start | { type: 'stop' }) => {
           failJobBatchDelay: 0,
         },
       },
-    }).then((r) => {
-      runner = r;
-      process.send?.({ type: 'ready' });
-    }, (err: unknown) => {
-      process.stderr.write(`graphile-worker failed to start: ${String(err)}\n`);
-      process.exit(1);
-    });
+    }).then(
+      (r) => {
+        runner = r;
+        process.send?.({ type: 'ready' });
+      },
+      (err: unknown) => {
+        process.stderr.write(`graphile-worker failed to start: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
   } else if (msg.type === 'stop') {
     void (runner?.stop() ?? Promise.resolve()).then(() => process.exit(0));
   }

@@ -38,8 +38,11 @@ export function graphile(settings: GraphileSettings): Contender {
         runner = Child.fork(RUNNER, 'graphile-worker runner');
         const ready = runner.next('ready');
         runner.send({
-          type: 'start', connectionString: withApplicationName(ctx.pgUrl, APP), schema,
-          concurrency: settings.concurrency, localQueueSize: settings.localQueueSize,
+          type: 'start',
+          connectionString: withApplicationName(ctx.pgUrl, APP),
+          schema,
+          concurrency: settings.concurrency,
+          localQueueSize: settings.localQueueSize,
           merchants: secrets.map((secret, i) => ({ url: ctx.receiver.url(i), secret })),
         });
         await ready;
@@ -49,13 +52,18 @@ export function graphile(settings: GraphileSettings): Contender {
         const m = await measure(ctx, {
           pids: { runner: runner.pid },
           pg: { url: ctx.pgUrl, applicationNames: [APP, LOAD_APP] },
-          load: () => inChunks(ctx.workload.transactions, async (chunk) => {
-            const at = Date.now();
-            await u.addJobs(chunk.map((t) => ({ identifier: 'deliver', payload: deliveryJob(t, at), maxAttempts: ATTEMPTS })));
-          }),
+          load: () =>
+            inChunks(ctx.workload.transactions, async (chunk) => {
+              const at = Date.now();
+              await u.addJobs(chunk.map((t) => ({ identifier: 'deliver', payload: deliveryJob(t, at), maxAttempts: ATTEMPTS })));
+            }),
         });
         await runner.stop({ type: 'stop' });
-        return result(m, await ctx.receiver.counts(), `the runner process and the PostgreSQL backends of the runner and of the load's add_jobs calls (application_name ${APP}, ${LOAD_APP})`);
+        return result(
+          m,
+          await ctx.receiver.counts(),
+          `the runner process and the PostgreSQL backends of the runner and of the load's add_jobs calls (application_name ${APP}, ${LOAD_APP})`,
+        );
       } finally {
         await Promise.resolve(utils?.release()).catch(() => undefined);
         await runner?.stop({ type: 'stop' });

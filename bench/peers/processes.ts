@@ -38,11 +38,16 @@ export class Child {
   private readonly exited: Promise<number | null>;
   private dead = false;
 
-  private constructor(readonly process: ChildProcess, readonly name: string) {
-    this.exited = new Promise((resolve) => process.once('exit', (code) => {
-      this.dead = true;
-      resolve(code);
-    }));
+  private constructor(
+    readonly process: ChildProcess,
+    readonly name: string,
+  ) {
+    this.exited = new Promise((resolve) =>
+      process.once('exit', (code) => {
+        this.dead = true;
+        resolve(code);
+      }),
+    );
   }
 
   /** Forks `script` (a compiled .js file) with an IPC channel; its stderr goes to ours. */
@@ -107,14 +112,29 @@ export interface RedisServer {
 
 export async function startRedis(dir: string, persistence: readonly string[]): Promise<RedisServer> {
   const port = await freePort();
-  const child = spawn(REDIS_SERVER, [
-    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--daemonize', 'no', '--logfile', '',
-    // BullMQ's guides require it: an evicted key breaks a queue.
-    '--maxmemory-policy', 'noeviction',
-    // No RDB snapshots (a fork mid-run); durability, when wanted, comes from the AOF flags.
-    '--save', '',
-    ...persistence,
-  ], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    REDIS_SERVER,
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--daemonize',
+      'no',
+      '--logfile',
+      '',
+      // BullMQ's guides require it: an evicted key breaks a queue.
+      '--maxmemory-policy',
+      'noeviction',
+      // No RDB snapshots (a fork mid-run); durability, when wanted, comes from the AOF flags.
+      '--save',
+      '',
+      ...persistence,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   reapOnExit(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const lines = createInterface({ input: child.stdout! });
@@ -191,7 +211,12 @@ export class CpuMeter {
    * Seconds of CPU used since `start()`: in all, by process (PostgreSQL backends together, as
    * `postgres backends`), and how many backends were counted.
    */
-  async stop(): Promise<{ cpuSec: number; byProcess: Record<string, number>; backends: number; lookupError: string | undefined }> {
+  async stop(): Promise<{
+    cpuSec: number;
+    byProcess: Record<string, number>;
+    backends: number;
+    lookupError: string | undefined;
+  }> {
     clearInterval(this.timer);
     await this.poll();
     await this.client?.end().catch(() => undefined);
@@ -203,7 +228,12 @@ export class CpuMeter {
       byProcess[label] = (byProcess[label] ?? 0) + used;
       cpu += used;
     }
-    return { cpuSec: cpu, byProcess, backends: [...this.last.keys()].filter((pid) => !this.fixed.has(pid)).length, lookupError: this.lookupError };
+    return {
+      cpuSec: cpu,
+      byProcess,
+      backends: [...this.last.keys()].filter((pid) => !this.fixed.has(pid)).length,
+      lookupError: this.lookupError,
+    };
   }
 
   private async poll(): Promise<void> {

@@ -87,7 +87,8 @@ export function parsePeersArgs(argv: readonly string[]): PeersOptions {
     else if (a === '--only') {
       const names = (v() ?? '').split(',').filter((s) => s !== '');
       const unknown = names.filter((s) => !(CONTENDERS as readonly string[]).includes(s));
-      if (unknown.length > 0 || names.length === 0) throw new Error(`--only takes some of ${CONTENDERS.join(',')}; got ${names.join(',')}`);
+      if (unknown.length > 0 || names.length === 0)
+        throw new Error(`--only takes some of ${CONTENDERS.join(',')}; got ${names.join(',')}`);
       o = { ...o, only: new Set(names) };
     } else if (a === '--help') {
       process.stdout.write(USAGE);
@@ -123,7 +124,9 @@ const median = (xs: readonly number[]): number => {
 };
 
 const fmt = (n: number | undefined, digits = 0): string =>
-  n === undefined || !Number.isFinite(n) ? '–' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  n === undefined || !Number.isFinite(n)
+    ? '–'
+    : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 function summarise(name: string, runs: readonly PeerRun[], all: readonly PeerRun[]) {
   const mine = runs.filter((r) => r.contender === name);
@@ -136,7 +139,9 @@ function summarise(name: string, runs: readonly PeerRun[], all: readonly PeerRun
   });
   const versusNormalised = ok.map((r) => {
     const base = all.find((x) => x.contender === 'confirma-sqlite' && x.round === r.round && x.error === undefined);
-    return base === undefined ? Number.NaN : ((base.perSec as number) / base.rawProbePerSec) / ((r.perSec as number) / r.rawProbePerSec);
+    return base === undefined
+      ? Number.NaN
+      : (base.perSec as number) / base.rawProbePerSec / ((r.perSec as number) / r.rawProbePerSec);
   });
   return {
     contender: name,
@@ -187,13 +192,17 @@ export async function runPeers(o: PeersOptions): Promise<{ ok: boolean; file: st
       try {
         for (const c of runnable) {
           const probe = (await rawCeiling(bytes, o.probeSeconds, o.probeConcurrency)).perSec;
-          log(`\n[peers] round ${round}/${o.rounds}, ${c.name}: ${o.n} confirmations for ${o.merchants} merchants (raw ceiling just before: ${fmt(probe)}/s)`);
+          log(
+            `\n[peers] round ${round}/${o.rounds}, ${c.name}: ${o.n} confirmations for ${o.merchants} merchants (raw ceiling just before: ${fmt(probe)}/s)`,
+          );
           const dir = path.join(work, `${round}-${c.name}`);
           mkdirSync(dir, { recursive: true });
           try {
             const r = await c.run({ workload, receiver, dir, pgUrl: o.pgUrl, stallMs: o.stallSeconds * 1000, log });
             runs.push({ contender: c.name, round, rawProbePerSec: probe, ...r });
-            log(`  ${fmt(r.perSec)}/s (${fmt((r.perSec / probe) * 100, 1)}% of the probe), ${r.lost} lost, ${r.duplicates} dup, ${fmt(r.cpuUsPerConfirmation)} µs CPU per confirmation`);
+            log(
+              `  ${fmt(r.perSec)}/s (${fmt((r.perSec / probe) * 100, 1)}% of the probe), ${r.lost} lost, ${r.duplicates} dup, ${fmt(r.cpuUsPerConfirmation)} µs CPU per confirmation`,
+            );
           } catch (err) {
             const message = err instanceof Error ? err.message : String(err);
             runs.push({ contender: c.name, round, rawProbePerSec: probe, expected: o.n, lost: o.n, error: message });
@@ -215,14 +224,25 @@ export async function runPeers(o: PeersOptions): Promise<{ ok: boolean; file: st
   const report = {
     startedAt: startedAt.toISOString(),
     quick: o.quick,
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, memGB: os.totalmem() / 2 ** 30, node: process.version, loadavgAtEnd: loadavg },
+    machine: {
+      cpus: os.cpus().length,
+      model: os.cpus()[0]?.model,
+      memGB: os.totalmem() / 2 ** 30,
+      node: process.version,
+      loadavgAtEnd: loadavg,
+    },
     payloadBytes: bytes,
     workload: { confirmations: o.n, merchants: o.merchants, rounds: o.rounds },
     settings: {
       handOver: { chunk: CHUNK, inFlight: IN_FLIGHT },
       attempts: ATTEMPTS,
       bullmq: { concurrency: BULLMQ_CONCURRENCY, removeOnComplete: true },
-      graphile: { concurrency: o.graphileConcurrency, localQueueSize: o.graphileLocalQueue, completeJobBatchDelay: 0, failJobBatchDelay: 0 },
+      graphile: {
+        concurrency: o.graphileConcurrency,
+        localQueueSize: o.graphileLocalQueue,
+        completeJobBatchDelay: 0,
+        failJobBatchDelay: 0,
+      },
       probe: { seconds: o.probeSeconds, concurrency: o.probeConcurrency },
     },
     contenders: runnable.map((c) => ({ name: c.name, description: c.description })),
@@ -236,8 +256,9 @@ export async function runPeers(o: PeersOptions): Promise<{ ok: boolean; file: st
       `${o.n} confirmations for ${o.merchants} merchants, ${o.rounds} interleaved round${o.rounds === 1 ? '' : 's'}, medians`,
     '| contender | delivered/s (min–max) | of its raw probe | Confirma SQLite ÷ this (same round) | CPU µs/conf | cores | ingest s | lost | dup |',
     '|---|---|---|---|---|---|---|---|---|',
-    ...summary.map((s) =>
-      `| ${s.contender}${s.failed > 0 ? ` (${s.failed} failed)` : ''} | ${fmt(s.medianPerSec)} (${fmt(s.minPerSec)}–${fmt(s.maxPerSec)}) | ${fmt(s.medianOfProbe * 100, 1)}% of ${fmt(s.medianProbePerSec)} | ${s.contender === 'confirma-sqlite' ? '1' : Number.isFinite(s.confirmaSqliteOverThis) ? `${fmt(s.confirmaSqliteOverThis, 2)}×` : '–'} | ${fmt(s.medianCpuUsPerConfirmation)} | ${fmt(s.medianCores, 2)} | ${fmt(s.medianIngestSec, 2)} | ${s.lost} | ${s.duplicates} |`,
+    ...summary.map(
+      (s) =>
+        `| ${s.contender}${s.failed > 0 ? ` (${s.failed} failed)` : ''} | ${fmt(s.medianPerSec)} (${fmt(s.minPerSec)}–${fmt(s.maxPerSec)}) | ${fmt(s.medianOfProbe * 100, 1)}% of ${fmt(s.medianProbePerSec)} | ${s.contender === 'confirma-sqlite' ? '1' : Number.isFinite(s.confirmaSqliteOverThis) ? `${fmt(s.confirmaSqliteOverThis, 2)}×` : '–'} | ${fmt(s.medianCpuUsPerConfirmation)} | ${fmt(s.medianCores, 2)} | ${fmt(s.medianIngestSec, 2)} | ${s.lost} | ${s.duplicates} |`,
     ),
     ...skipped.map((s) => `| ${s.contender} | skipped: ${s.reason} | | | | | | | |`),
   ];

@@ -10,7 +10,10 @@ import type { Workload } from './workload.js';
 const RECEIVER = fileURLToPath(new URL('./receiver.js', import.meta.url));
 
 export class Receiver {
-  private constructor(private readonly child: Child, readonly port: number) {}
+  private constructor(
+    private readonly child: Child,
+    readonly port: number,
+  ) {}
 
   static async start(): Promise<Receiver> {
     const child = Child.fork(RECEIVER, 'receiver');

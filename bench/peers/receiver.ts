@@ -122,8 +122,13 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse, body: Buffe
   const timestamp = header(req, 'webhook-timestamp');
   const signatures = header(req, 'webhook-signature');
   if (
-    req.method !== 'POST' || key === undefined || id === undefined || timestamp === undefined || signatures === undefined ||
-    !/^\d{1,15}$/.test(timestamp) || Math.abs(Date.now() / 1000 - Number(timestamp)) > TOLERANCE_SEC ||
+    req.method !== 'POST' ||
+    key === undefined ||
+    id === undefined ||
+    timestamp === undefined ||
+    signatures === undefined ||
+    !/^\d{1,15}$/.test(timestamp) ||
+    Math.abs(Date.now() / 1000 - Number(timestamp)) > TOLERANCE_SEC ||
     !verifies(key, id, timestamp, signatures, body)
   ) {
     badSignatures++;

@@ -69,9 +69,13 @@ export function addressKey(address: string): string {
   const ip = address.split('%')[0] ?? address; // a zone id (fe80::1%eth0) is not part of the address
   if (!isIPv6(ip)) return address;
   const [head = '', tail] = ip.split('::');
-  const groupsOf = (part: string): string[] => (part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])));
+  const groupsOf = (part: string): string[] =>
+    part === '' ? [] : part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g]));
   const h = groupsOf(head);
   const t = tail === undefined ? [] : groupsOf(tail);
   const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
-  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }

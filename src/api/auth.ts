@@ -57,11 +57,7 @@ function bearer(header: string | undefined): string | undefined {
 }
 
 /** Resolves the caller of a request; throws `unauthorized` for a missing or unknown key. */
-export async function authenticate(
-  authorization: string | undefined,
-  adminKey: string | undefined,
-  store: Store,
-): Promise<Auth> {
+export async function authenticate(authorization: string | undefined, adminKey: string | undefined, store: Store): Promise<Auth> {
   const key = bearer(authorization);
   if (key === undefined) throw new ConfirmaError('unauthorized');
   if (adminKey !== undefined && sameSecret(key, adminKey)) return { scope: { kind: 'admin' }, keyId: 'admin' };

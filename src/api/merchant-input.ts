@@ -22,7 +22,11 @@ export function merchantRules(config: Config, allowList: AllowList): MerchantRul
   return { requireHttps: config.requireHttps, allowList };
 }
 
-function fail(code: 'invalid_url' | 'destination_not_allowed' | 'invalid_field' | 'missing_field', field: string, rule: string): ConfirmaError {
+function fail(
+  code: 'invalid_url' | 'destination_not_allowed' | 'invalid_field' | 'missing_field',
+  field: string,
+  rule: string,
+): ConfirmaError {
   return new ConfirmaError(code, `${field} ${rule}`, { field });
 }
 
@@ -51,7 +55,11 @@ export function checkMerchantUrl(url: string, field: string, rules: MerchantRule
 
 /** Credentials a format does not use are refused rather than stored (a pKey kept for nothing). */
 export function epaycoNotUsed(format: Format): ConfirmaError {
-  return fail('invalid_field', 'epayco', `is only for format epayco; this merchant's format is ${format}, which uses no epayco credentials`);
+  return fail(
+    'invalid_field',
+    'epayco',
+    `is only for format epayco; this merchant's format is ${format}, which uses no epayco credentials`,
+  );
 }
 
 /**

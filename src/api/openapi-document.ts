@@ -38,7 +38,11 @@ const options: FastifyDynamicSwaggerOptions = {
     security: [{ bearer: [] }],
     components: {
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'The admin key, or a merchant key (cfm_mk_…), which sees only its own merchant.' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'The admin key, or a merchant key (cfm_mk_…), which sees only its own merchant.',
+        },
       },
     },
     tags: [

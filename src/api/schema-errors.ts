@@ -104,14 +104,17 @@ function writtenRule(e: ErrorObject, s: Schema, part: SchemaPart): string {
       return `${between(s.minLength, s.maxLength, (n) => `${String(n)} characters`, 'must be')} long`;
     case 'minimum':
     case 'maximum':
-      if (s.minimum !== undefined && s.maximum !== undefined) return `must be between ${String(s.minimum)} and ${String(s.maximum)}`;
+      if (s.minimum !== undefined && s.maximum !== undefined)
+        return `must be between ${String(s.minimum)} and ${String(s.maximum)}`;
       return s.maximum !== undefined ? `must be at most ${String(s.maximum)}` : `must be at least ${String(s.minimum)}`;
     case 'minItems':
     case 'maxItems':
       return between(s.minItems, s.maxItems, (n) => `${String(n)} items`, 'must hold');
     case 'minProperties': {
       const names = Object.keys((s.properties as Schema | undefined) ?? {});
-      return names.length > 0 ? `must name at least one of: ${names.join(', ')}` : `must have at least ${String(s.minProperties)} keys`;
+      return names.length > 0
+        ? `must name at least one of: ${names.join(', ')}`
+        : `must have at least ${String(s.minProperties)} keys`;
     }
     case 'maxProperties':
       return `must have at most ${String(s.maxProperties)} keys`;
@@ -126,7 +129,9 @@ function writtenRule(e: ErrorObject, s: Schema, part: SchemaPart): string {
     case 'additionalProperties': {
       const what = part === 'querystring' ? 'query parameter' : 'field';
       const allowed = Object.keys((s.properties as Schema | undefined) ?? {});
-      return allowed.length > 0 ? `is not a known ${what} (allowed: ${allowed.join(', ')})` : `is not a known ${what}: none is allowed here`;
+      return allowed.length > 0
+        ? `is not a known ${what} (allowed: ${allowed.join(', ')})`
+        : `is not a known ${what}: none is allowed here`;
     }
     default:
       return `breaks the schema's ${e.keyword} rule`;

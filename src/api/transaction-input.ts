@@ -39,9 +39,13 @@ function checkMetadata(metadata: Readonly<Record<string, string | number | boole
   }
   const bytes = Buffer.byteLength(JSON.stringify(metadata));
   if (bytes > LIMITS.metadataMaxBytes) {
-    throw new ConfirmaError('invalid_field', `${field} must serialize to at most ${LIMITS.metadataMaxBytes} bytes of JSON; it is ${bytes}`, {
-      field,
-    });
+    throw new ConfirmaError(
+      'invalid_field',
+      `${field} must serialize to at most ${LIMITS.metadataMaxBytes} bytes of JSON; it is ${bytes}`,
+      {
+        field,
+      },
+    );
   }
 }
 

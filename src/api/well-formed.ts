@@ -39,7 +39,11 @@ declare global {
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const MAX_DEPTH = 32;
 
-function refused(code: 'invalid_encoding' | 'invalid_field' | 'invalid_body', path: readonly string[], rule: string): ConfirmaError {
+function refused(
+  code: 'invalid_encoding' | 'invalid_field' | 'invalid_body',
+  path: readonly string[],
+  rule: string,
+): ConfirmaError {
   const field = fieldOf(path);
   return new ConfirmaError(code, `${field ?? 'the body'} ${rule}`, field === undefined ? {} : { field });
 }
@@ -71,7 +75,11 @@ function visit(value: unknown, path: string[], depth: number): void {
     path.push(key);
     checkText(key, path, true);
     if (FORBIDDEN_KEYS.has(key)) {
-      throw refused('invalid_field', path, 'is not an allowed key: __proto__, constructor and prototype are refused anywhere in a body');
+      throw refused(
+        'invalid_field',
+        path,
+        'is not an allowed key: __proto__, constructor and prototype are refused anywhere in a body',
+      );
     }
     visit((value as Record<string, unknown>)[key], path, depth + 1);
     path.pop();
@@ -83,7 +91,12 @@ function visit(value: unknown, path: string[], depth: number): void {
  * the path. With `itemsOf`, the items of that top-level array are left to `checkItem`.
  */
 export function checkBody(body: unknown, itemsOf?: string): void {
-  if (itemsOf === undefined || typeof body !== 'object' || body === null || !Array.isArray((body as Record<string, unknown>)[itemsOf])) {
+  if (
+    itemsOf === undefined ||
+    typeof body !== 'object' ||
+    body === null ||
+    !Array.isArray((body as Record<string, unknown>)[itemsOf])
+  ) {
     visit(body, [], 0);
     return;
   }

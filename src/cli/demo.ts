@@ -54,10 +54,14 @@ function summary(r: ScenarioResult): string {
       (r.drained ? '' : '   (drain timed out: some healthy confirmations were still retrying)'),
   ];
   if (r.engine !== undefined) {
-    lines.push(`  engine process              CPU ${r.engine.cpuSec.toFixed(1)} s   peak RSS ${fmt(r.engine.peakRssBytes / 1048576)} MB`);
+    lines.push(
+      `  engine process              CPU ${r.engine.cpuSec.toFixed(1)} s   peak RSS ${fmt(r.engine.peakRssBytes / 1048576)} MB`,
+    );
   }
   if (r.errorSamples.length > 0) lines.push(`  first errors: ${r.errorSamples.join(' | ')}`);
-  lines.push(`  ${v.lost === 0 ? 'OK: every acknowledged confirmation was delivered or is still queued in the engine.' : 'FAILED: confirmations were lost.'}`);
+  lines.push(
+    `  ${v.lost === 0 ? 'OK: every acknowledged confirmation was delivered or is still queued in the engine.' : 'FAILED: confirmations were lost.'}`,
+  );
   return lines.join('\n') + '\n';
 }
 
@@ -76,38 +80,48 @@ export function registerDemo(program: Command): void {
     .option('--drain <sec>', 'longest wait for the backlog after the load', intOption('--drain', 0, 3_600), 30)
     .option('--data <dir>', 'parent folder of the run folder', './data')
     .option('--json', 'print the result as JSON on stdout instead of the summary')
-    .action(async (opts: { rate: number; duration: number; merchants: number; profile: string; drain: number; data: string; json?: boolean }) => {
-      if (!isProfileName(opts.profile)) {
-        process.stderr.write(`confirma demo: --profile must be one of ${PROFILES.join(', ')}\n`);
-        process.exit(2);
-      }
-      const dir = path.resolve(opts.data, `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-      const header = `Confirma demo · ${opts.profile} fleet of ${opts.merchants} merchants · ${fmt(opts.rate)} transactions/s for ${opts.duration} s · ${dir}`;
-      const tty = process.stderr.isTTY === true;
-      const series: number[] = [];
-      let drawn = 0;
-      const result = await runScenario({
-        dir,
-        profile: opts.profile as ProfileName,
-        rate: opts.rate,
-        durationSec: opts.duration,
-        merchants: opts.merchants,
-        drainTimeoutMs: opts.drain * 1000,
-        onTick: (t) => {
-          series.push(t.confirmedPerSec);
-          const lines = view(t, series, header);
-          if (tty) {
-            process.stderr.write((drawn > 0 ? `\x1b[${drawn}A` : '') + lines.map((l) => `\x1b[2K${l}\n`).join(''));
-            drawn = lines.length;
-          } else if (series.length === 1) {
-            process.stderr.write(`dashboard ${t.engineUrl}/\n`);
-          } else if (Math.round(t.elapsedSec) % 5 === 0) {
-            process.stderr.write(`${lines[1]?.trim()} · p99 ${ms(t.fleet.latency.p99)} · backlog ${fmt(t.backlog)}\n`);
-          }
-        },
-      });
-      if (opts.json) process.stdout.write(JSON.stringify({ ...result, ticks: undefined, dir }) + '\n');
-      else process.stdout.write(summary(result) + `  run folder (database, engine log): ${dir}\n`);
-      process.exit(result.verdict.lost === 0 ? 0 : 1);
-    });
+    .action(
+      async (opts: {
+        rate: number;
+        duration: number;
+        merchants: number;
+        profile: string;
+        drain: number;
+        data: string;
+        json?: boolean;
+      }) => {
+        if (!isProfileName(opts.profile)) {
+          process.stderr.write(`confirma demo: --profile must be one of ${PROFILES.join(', ')}\n`);
+          process.exit(2);
+        }
+        const dir = path.resolve(opts.data, `demo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+        const header = `Confirma demo · ${opts.profile} fleet of ${opts.merchants} merchants · ${fmt(opts.rate)} transactions/s for ${opts.duration} s · ${dir}`;
+        const tty = process.stderr.isTTY === true;
+        const series: number[] = [];
+        let drawn = 0;
+        const result = await runScenario({
+          dir,
+          profile: opts.profile as ProfileName,
+          rate: opts.rate,
+          durationSec: opts.duration,
+          merchants: opts.merchants,
+          drainTimeoutMs: opts.drain * 1000,
+          onTick: (t) => {
+            series.push(t.confirmedPerSec);
+            const lines = view(t, series, header);
+            if (tty) {
+              process.stderr.write((drawn > 0 ? `\x1b[${drawn}A` : '') + lines.map((l) => `\x1b[2K${l}\n`).join(''));
+              drawn = lines.length;
+            } else if (series.length === 1) {
+              process.stderr.write(`dashboard ${t.engineUrl}/\n`);
+            } else if (Math.round(t.elapsedSec) % 5 === 0) {
+              process.stderr.write(`${lines[1]?.trim()} · p99 ${ms(t.fleet.latency.p99)} · backlog ${fmt(t.backlog)}\n`);
+            }
+          },
+        });
+        if (opts.json) process.stdout.write(JSON.stringify({ ...result, ticks: undefined, dir }) + '\n');
+        else process.stdout.write(summary(result) + `  run folder (database, engine log): ${dir}\n`);
+        process.exit(result.verdict.lost === 0 ? 0 : 1);
+      },
+    );
 }

@@ -21,7 +21,11 @@ export function registerFleet(program: Command): void {
         process.stderr.write(`confirma fleet: --profile must be one of ${PROFILES.join(', ')}\n`);
         process.exit(2);
       }
-      const fleet = await new Fleet({ merchants: opts.merchants, profile: opts.profile as ProfileName, port: opts.port }).listen();
+      const fleet = await new Fleet({
+        merchants: opts.merchants,
+        profile: opts.profile as ProfileName,
+        port: opts.port,
+      }).listen();
       process.stdout.write(JSON.stringify({ fleet: fleet.baseUrl, merchants: fleet.size, profile: opts.profile }) + '\n');
       const timer = opts.quiet ? undefined : setInterval(() => process.stdout.write(JSON.stringify(fleet.stats()) + '\n'), 1_000);
       const stop = (): void => {

@@ -50,7 +50,13 @@ export function registerKeys(program: Command): void {
           { id: newId('key'), merchantId, prefix: generated.prefix, hash: generated.hash, name: opts.name ?? null },
           now,
         );
-        await store.appendAudit({ at: now, actor: 'cli', action: 'key.created', target: record.id, details: { merchantId, name: record.name } });
+        await store.appendAudit({
+          at: now,
+          actor: 'cli',
+          action: 'key.created',
+          target: record.id,
+          details: { merchantId, name: record.name },
+        });
         process.stdout.write(`${JSON.stringify({ id: record.id, merchantId, name: record.name, key: generated.key })}\n`);
       });
     });
@@ -79,7 +85,13 @@ export function registerKeys(program: Command): void {
         const now = Date.now();
         const record = await store.revokeApiKey(id, now);
         if (record === undefined) fail(`no key ${id}`);
-        await store.appendAudit({ at: now, actor: 'cli', action: 'key.revoked', target: id, details: { merchantId: record.merchantId } });
+        await store.appendAudit({
+          at: now,
+          actor: 'cli',
+          action: 'key.revoked',
+          target: id,
+          details: { merchantId: record.merchantId },
+        });
         process.stdout.write(`revoked ${id}\n`);
       });
     });

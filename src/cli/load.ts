@@ -17,9 +17,22 @@ export function registerLoad(program: Command): void {
     .option('-r, --rate <n>', 'transactions per second', intOption('--rate', 1, 1_000_000), 2000)
     .option('-d, --duration <sec>', 'seconds to send for', intOption('--duration', 1, 86_400), 60)
     .option('-m, --merchants <n>', 'merchants to create', intOption('--merchants', 1, 100_000), 50)
-    .option('--pending-share <percent>', 'percent of transactions created pending, approved later', intOption('--pending-share', 0, 100), 20)
+    .option(
+      '--pending-share <percent>',
+      'percent of transactions created pending, approved later',
+      intOption('--pending-share', 0, 100),
+      20,
+    )
     .action(
-      async (opts: { url: string; adminKey?: string; fleetUrl: string; rate: number; duration: number; merchants: number; pendingShare: number }) => {
+      async (opts: {
+        url: string;
+        adminKey?: string;
+        fleetUrl: string;
+        rate: number;
+        duration: number;
+        merchants: number;
+        pendingShare: number;
+      }) => {
         const adminKey = opts.adminKey ?? process.env.CONFIRMA_ADMIN_KEY;
         if (adminKey === undefined || adminKey === '') {
           process.stderr.write('confirma load: --admin-key or CONFIRMA_ADMIN_KEY is needed to create merchants\n');
@@ -39,11 +52,14 @@ export function registerLoad(program: Command): void {
         let lastAccepted = (await fleet.stats()).accepted;
         const tty = process.stderr.isTTY === true;
         const timer = setInterval(() => {
-          void fleet.stats().then((s) => {
-            const line = progressLine(load.progress(), s, s.accepted - lastAccepted);
-            lastAccepted = s.accepted;
-            process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
-          }, () => undefined);
+          void fleet.stats().then(
+            (s) => {
+              const line = progressLine(load.progress(), s, s.accepted - lastAccepted);
+              lastAccepted = s.accepted;
+              process.stderr.write(tty ? `\r\x1b[2K${line}` : `${line}\n`);
+            },
+            () => undefined,
+          );
         }, 1_000);
         const done = await load.run();
         clearInterval(timer);

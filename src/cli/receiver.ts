@@ -52,9 +52,13 @@ export function registerReceiver(program: Command): void {
         .default(100_000)
         .argParser(parsePositiveInt),
     )
-    .addOption(new Option('--epayco-cust-id <id>', "the merchant's ePayco p_cust_id_cliente").env('CONFIRMA_RECEIVER_EPAYCO_CUST_ID'))
     .addOption(
-      new Option('--epayco-p-key <key>', "the merchant's ePayco p_key (prefer the variable)").env('CONFIRMA_RECEIVER_EPAYCO_P_KEY'),
+      new Option('--epayco-cust-id <id>', "the merchant's ePayco p_cust_id_cliente").env('CONFIRMA_RECEIVER_EPAYCO_CUST_ID'),
+    )
+    .addOption(
+      new Option('--epayco-p-key <key>', "the merchant's ePayco p_key (prefer the variable)").env(
+        'CONFIRMA_RECEIVER_EPAYCO_P_KEY',
+      ),
     )
     .action(async (opts: ReceiverCliOptions, cmd: Command) => {
       const secrets = opts.secret ?? [];

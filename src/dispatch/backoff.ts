@@ -80,7 +80,8 @@ export function parseRetryAfter(value: string | undefined, nowMs: number, capMs:
   if (/^\d+$/.test(v)) return Math.min(Number(v) * 1000, cap);
   let at: number;
   if (IMF_FIXDATE.test(v) || RFC850_DATE.test(v)) at = Date.parse(v);
-  else if (ASCTIME_DATE.test(v)) at = Date.parse(`${v} GMT`); // asctime has no zone; HTTP means GMT
+  else if (ASCTIME_DATE.test(v))
+    at = Date.parse(`${v} GMT`); // asctime has no zone; HTTP means GMT
   else return undefined;
   if (!Number.isFinite(at)) return undefined;
   return Math.min(Math.max(0, at - nowMs), cap);

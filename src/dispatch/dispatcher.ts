@@ -137,7 +137,13 @@ export class Dispatcher extends EventEmitter {
   constructor(private readonly deps: DispatcherDeps) {
     super();
     this.requests = new RequestBuilder(keyringOf(deps.config), deps.log);
-    this.steps = new AttemptSteps({ store: deps.store, config: deps.config, log: deps.log, metrics: deps.metrics, requests: this.requests });
+    this.steps = new AttemptSteps({
+      store: deps.store,
+      config: deps.config,
+      log: deps.log,
+      metrics: deps.metrics,
+      requests: this.requests,
+    });
     this.outcomes = new OutcomeWriter({
       store: deps.store,
       log: deps.log,
@@ -275,7 +281,10 @@ export class Dispatcher extends EventEmitter {
         await this.deps.store.releaseClaims(leftovers, Date.now());
         this.deps.log.info({ released: leftovers.length }, 'released claims still in flight at shutdown');
       } catch (err) {
-        this.deps.log.warn({ err, claims: leftovers.length }, 'could not hand back claims at shutdown; they are sent again once their lease lapses');
+        this.deps.log.warn(
+          { err, claims: leftovers.length },
+          'could not hand back claims at shutdown; they are sent again once their lease lapses',
+        );
       }
     }
   }
@@ -393,7 +402,10 @@ export class Dispatcher extends EventEmitter {
       this.wakeAt(now + NOT_SENT_RETRY_MS);
     } else {
       // Its next claim comes with a fresh lease.
-      this.deps.log.warn({ confirmationId: claim.id, merchantId: claim.merchantId }, 'too little of the lease left to send; handed back');
+      this.deps.log.warn(
+        { confirmationId: claim.id, merchantId: claim.merchantId },
+        'too little of the lease left to send; handed back',
+      );
     }
     this.settle(run, 'not_sent');
     this.held.delete(claim.id);
@@ -426,7 +438,12 @@ export class Dispatcher extends EventEmitter {
     const { from, to, before, after } = change;
     // Ids and counts only: never the URL (it may carry a merchant's token) or a body.
     const counts = (before ?? after).window;
-    const fields = { merchantId: lane.merchantId, ...counts, windowMs: this.deps.config.breakerWindowMs, failedProbes: after.failedProbes };
+    const fields = {
+      merchantId: lane.merchantId,
+      ...counts,
+      windowMs: this.deps.config.breakerWindowMs,
+      failedProbes: after.failedProbes,
+    };
     if (to === 'open') {
       const nextProbeAt = after.nextProbeAt ?? now;
       this.wakeAt(nextProbeAt);
@@ -435,13 +452,17 @@ export class Dispatcher extends EventEmitter {
       else if (verdict === 'failure') this.deps.log.warn(next, 'circuit breaker probe failed: open again');
       else this.deps.log.debug(next, 'circuit breaker probe was not sent: probing again soon');
     } else if (to === 'closed') {
-      this.deps.log.info({ ...fields, failedProbes: before?.failedProbes ?? 0 }, 'circuit breaker closed: the probe was delivered');
+      this.deps.log.info(
+        { ...fields, failedProbes: before?.failedProbes ?? 0 },
+        'circuit breaker closed: the probe was delivered',
+      );
     }
     this.emit('breaker', { merchantId: lane.merchantId, from, to, breaker: after } satisfies BreakerEvent);
   }
 
   private freeSlot(lane: Lane): void {
-    if (lane.inFlight <= 0 || this.inFlight <= 0) throw new Error(`dispatcher: freeing a slot of ${lane.merchantId} that was not taken`);
+    if (lane.inFlight <= 0 || this.inFlight <= 0)
+      throw new Error(`dispatcher: freeing a slot of ${lane.merchantId} that was not taken`);
     lane.inFlight--;
     this.inFlight--;
     if (lane.backlogged) {

@@ -415,8 +415,14 @@ function describeError(err: Error): { kind: ErrorKind; message: string } {
   if (CONNECT_CODES.has(code)) return { kind: 'connect', message: `connect failed (${code})` };
   if (RESET_CODES.has(code)) return { kind: 'reset', message: `connection closed by peer (${code})` };
   if (DNS_CODES.has(code)) return { kind: 'dns', message: `name did not resolve (${code})` };
-  if (code.startsWith('ERR_TLS') || code.startsWith('ERR_SSL') || code.includes('CERT') || code === 'EPROTO' ||
-      code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' || code === 'DEPTH_ZERO_SELF_SIGNED_CERT') {
+  if (
+    code.startsWith('ERR_TLS') ||
+    code.startsWith('ERR_SSL') ||
+    code.includes('CERT') ||
+    code === 'EPROTO' ||
+    code === 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' ||
+    code === 'DEPTH_ZERO_SELF_SIGNED_CERT'
+  ) {
     return { kind: 'tls', message: `TLS failed (${code})` };
   }
   if (code.startsWith('HPE_')) return { kind: 'other', message: `invalid HTTP response (${code})` };

@@ -47,7 +47,11 @@ export class LaneClaims {
       const free = Math.min(lane.free(now), room);
       if (free <= 0) continue;
       // A lane that is probing takes a first attempt if it has one (see ClaimWant).
-      wants.push(lane.probing ? { merchantId: lane.merchantId, limit: free, preferFirstAttempts: true } : { merchantId: lane.merchantId, limit: free });
+      wants.push(
+        lane.probing
+          ? { merchantId: lane.merchantId, limit: free, preferFirstAttempts: true }
+          : { merchantId: lane.merchantId, limit: free },
+      );
       asked.push(lane);
       room -= free;
     }

@@ -89,7 +89,11 @@ export class Lane {
   }
 
   /** The cached target, reloaded when older than `maxAgeMs`, when a secret's overlap ends, or after `invalidate()`. */
-  async getTarget(load: () => Promise<DeliveryTarget | undefined>, now: number, maxAgeMs: number): Promise<DeliveryTarget | undefined> {
+  async getTarget(
+    load: () => Promise<DeliveryTarget | undefined>,
+    now: number,
+    maxAgeMs: number,
+  ): Promise<DeliveryTarget | undefined> {
     const t = this.target;
     // Fresh enough, and no secret in it has reached the end of its rotation overlap.
     if (t !== undefined && now - this.loadedAt < maxAgeMs && (t.validUntil === null || now < t.validUntil)) return t;

@@ -29,7 +29,10 @@ export class OutcomeWriter {
   private readonly commits: GroupCommit<OutcomeRecord, void>;
 
   constructor(private readonly deps: OutcomeWriterDeps) {
-    this.commits = new GroupCommit<OutcomeRecord, void>((records) => this.commit(records), { maxBatch: deps.maxBatch, maxWaitMs: 0 });
+    this.commits = new GroupCommit<OutcomeRecord, void>((records) => this.commit(records), {
+      maxBatch: deps.maxBatch,
+      maxWaitMs: 0,
+    });
   }
 
   /**
@@ -68,7 +71,9 @@ export class OutcomeWriter {
     const { store, metrics, log } = this.deps;
     let written: OutcomesRecorded;
     try {
-      written = await traced('confirma.outcomes.commit', { 'confirma.ops': records.length }, () => store.recordOutcomes(records, Date.now()));
+      written = await traced('confirma.outcomes.commit', { 'confirma.ops': records.length }, () =>
+        store.recordOutcomes(records, Date.now()),
+      );
     } catch (err) {
       // One line per failed batch, not per outcome: each is written again (see `write`).
       metrics.outcomeWriteFailures.inc(undefined, records.length);

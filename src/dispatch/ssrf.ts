@@ -103,7 +103,7 @@ function parseRange(cidr: string): Range {
 function v4In(n: number, r: Range): boolean {
   if (r.prefix === 0) return true;
   const mask = (0xffffffff << (32 - r.prefix)) >>> 0;
-  return ((n & mask) >>> 0) === ((r.n & mask) >>> 0);
+  return (n & mask) >>> 0 === (r.n & mask) >>> 0;
 }
 
 function v6In(g: Uint16Array, r: Range): boolean {

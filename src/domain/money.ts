@@ -67,11 +67,9 @@ export function parseAmount(amount: unknown, currency: string, field = 'amount')
     );
   }
   if (typeof amount !== 'string') {
-    throw new ConfirmaError(
-      'invalid_amount',
-      `${field} must be a decimal string such as "1234.50"; it is ${describe(amount)}.`,
-      { field },
-    );
+    throw new ConfirmaError('invalid_amount', `${field} must be a decimal string such as "1234.50"; it is ${describe(amount)}.`, {
+      field,
+    });
   }
   const digits = currencyDigits(currency);
   if (digits === undefined) {

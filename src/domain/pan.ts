@@ -127,7 +127,7 @@ export function containsCardNumber(text: string): boolean {
   const groups: string[] = [];
   const links: number[] = [];
   let lastEnd = -1;
-  for (let i = 0; i < s.length; ) {
+  for (let i = 0; i < s.length;) {
     if (!isDigit(s.charCodeAt(i))) {
       i++;
       continue;

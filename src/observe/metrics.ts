@@ -60,7 +60,10 @@ class ReadGauge extends client.Gauge {
     const metric = await super.get(); // name, help, type and aggregator as prom-client has them
     try {
       const v = await this.read();
-      return { ...metric, values: typeof v === 'number' ? [{ value: v, labels: {} }] : v.map(([labels, value]) => ({ value, labels })) };
+      return {
+        ...metric,
+        values: typeof v === 'number' ? [{ value: v, labels: {} }] : v.map(([labels, value]) => ({ value, labels })),
+      };
     } catch (err) {
       this.onError(this.metricName, err);
       return { ...metric, values: [] };
@@ -100,7 +103,11 @@ export class Metrics {
   private readonly onCollectError: (name: string, err: unknown) => void;
   readonly attempts = new Counter(this.registry, 'confirma_attempts_total', 'Delivery attempts by outcome.', ['outcome']);
   readonly ingested = new Counter(this.registry, 'confirma_ingested_total', 'Transactions and status changes committed.');
-  readonly staleOutcomes = new Counter(this.registry, 'confirma_stale_outcomes_total', 'Outcomes dropped because the lease had lapsed.');
+  readonly staleOutcomes = new Counter(
+    this.registry,
+    'confirma_stale_outcomes_total',
+    'Outcomes dropped because the lease had lapsed.',
+  );
   readonly outcomeWriteFailures = new Counter(
     this.registry,
     'confirma_outcome_write_failures_total',
@@ -117,9 +124,12 @@ export class Metrics {
     'Wall time of one delivery attempt.',
     [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   );
-  readonly commitBatch = new Histogram(this.registry, 'confirma_commit_batch_size', 'Writes per group commit.', [
-    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500,
-  ]);
+  readonly commitBatch = new Histogram(
+    this.registry,
+    'confirma_commit_batch_size',
+    'Writes per group commit.',
+    [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500],
+  );
 
   constructor(opts: MetricsOptions = {}) {
     this.onCollectError = opts.onCollectError ?? (() => undefined);

@@ -108,7 +108,8 @@ export function registerStoreCounts(metrics: Metrics, counts: StoreCounts): void
   metrics.gauge(
     'confirma_confirmations',
     'Confirmations not yet delivered, by state (waiting, pending, inflight, parked, dead).',
-    async () => Object.entries((await counts.snapshot()).counts ?? {}).map(([state, n]): [{ state: string }, number] => [{ state }, n]),
+    async () =>
+      Object.entries((await counts.snapshot()).counts ?? {}).map(([state, n]): [{ state: string }, number] => [{ state }, n]),
   );
   metrics.gauge(
     'confirma_confirmations_age_seconds',

@@ -19,7 +19,11 @@ export const tracer = trace.getTracer('confirma', '0.1.0');
 export { SpanKind, SpanStatusCode, type Span };
 
 /** Runs `fn` inside a span that ends with it; a throw marks the span as an error and is rethrown. */
-export async function traced<T>(name: string, attributes: Record<string, string | number>, fn: (span: Span) => Promise<T>): Promise<T> {
+export async function traced<T>(
+  name: string,
+  attributes: Record<string, string | number>,
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
   const span = tracer.startSpan(name, { attributes });
   try {
     return await fn(span);

@@ -22,7 +22,10 @@ export interface UnopenedCredentials {
 }
 
 /** Throws ConfigError when the node cannot open any sealed credential; returns what it cannot open otherwise. */
-export function checkCredentialKeys(credentials: readonly StoredCredential[], keyring: Keyring | undefined): UnopenedCredentials | undefined {
+export function checkCredentialKeys(
+  credentials: readonly StoredCredential[],
+  keyring: Keyring | undefined,
+): UnopenedCredentials | undefined {
   const sealed = credentials.flatMap((c) => {
     const keyId = Keyring.sealedUnder(c.stored);
     return keyId === undefined ? [] : [{ keyId, merchantId: c.merchantId }];

@@ -23,7 +23,11 @@ export interface ResealReport {
   /** Changed by someone else between reading and writing: left to them. */
   readonly changedMeanwhile: number;
   /** Values that could not be opened (never the value itself: what it is, whose, and why). */
-  readonly failed: ReadonlyArray<{ readonly kind: StoredCredential['kind']; readonly merchantId: string; readonly reason: string }>;
+  readonly failed: ReadonlyArray<{
+    readonly kind: StoredCredential['kind'];
+    readonly merchantId: string;
+    readonly reason: string;
+  }>;
 }
 
 export async function resealCredentials(store: Store, keyring: Keyring): Promise<ResealReport> {
@@ -40,7 +44,10 @@ export async function resealCredentials(store: Store, keyring: Keyring): Promise
     }
     let next: string;
     try {
-      next = c.kind === 'signing_secret' ? reseal(keyring, c.merchantId, c.stored) : keyring.seal(keyring.open(c.stored, pKeyOwner(c.merchantId)), pKeyOwner(c.merchantId));
+      next =
+        c.kind === 'signing_secret'
+          ? reseal(keyring, c.merchantId, c.stored)
+          : keyring.seal(keyring.open(c.stored, pKeyOwner(c.merchantId)), pKeyOwner(c.merchantId));
     } catch (err) {
       if (!(err instanceof KeyringError)) throw err;
       failed.push({ kind: c.kind, merchantId: c.merchantId, reason: err.message });
@@ -56,6 +63,7 @@ export async function resealCredentials(store: Store, keyring: Keyring): Promise
 /** A signing secret's stored form under the current key, from its plain or sealed stored form. */
 function reseal(keyring: Keyring, merchantId: string, stored: string): string {
   const secret = openSigningSecret(keyring, merchantId, stored);
-  if (!secret.startsWith('whsec_')) throw new KeyringError('the stored signing secret is neither a whsec_ secret nor a sealed value');
+  if (!secret.startsWith('whsec_'))
+    throw new KeyringError('the stored signing secret is neither a whsec_ secret nor a sealed value');
   return sealSigningSecret(keyring, merchantId, secret);
 }

@@ -107,12 +107,7 @@ export class Signer {
  * The `webhook-signature` value: `v1,<base64 HMAC-SHA256 of "id.timestamp.body">` for each secret,
  * joined by a single space. Keys are cached by secret string, so repeated calls do not re-decode.
  */
-export function signatureHeader(
-  secrets: readonly string[],
-  msgId: string,
-  timestampSec: number,
-  body: string | Buffer,
-): string {
+export function signatureHeader(secrets: readonly string[], msgId: string, timestampSec: number, body: string | Buffer): string {
   return headerFromKeys(secrets.map(cachedKey), msgId, timestampSec, body);
 }
 
@@ -130,9 +125,7 @@ export function signedHeaders(
 export type VerifyFailure = 'missing_headers' | 'invalid_timestamp' | 'timestamp_out_of_tolerance' | 'invalid_signature';
 
 /** The outcome of verifying one request: a value, never an exception, since bad input is expected. */
-export type VerifyResult =
-  | { ok: true; msgId: string; timestampSec: number }
-  | { ok: false; reason: VerifyFailure };
+export type VerifyResult = { ok: true; msgId: string; timestampSec: number } | { ok: false; reason: VerifyFailure };
 
 /** Options of {@link verifyWebhook}. */
 export interface VerifyOptions {

@@ -4,8 +4,42 @@
  * shape `POST /v1/transactions` accepts.
  */
 
-const FIRST = ['Ana', 'Juan', 'María', 'Carlos', 'Luisa', 'Andrés', 'Camila', 'Santiago', 'Valentina', 'Diego', 'Paula', 'Felipe', 'Daniela', 'Jorge', 'Laura', 'Sebastián'];
-const LAST = ['Gómez', 'Rodríguez', 'Martínez', 'López', 'García', 'Hernández', 'Pérez', 'Sánchez', 'Ramírez', 'Torres', 'Díaz', 'Vargas', 'Moreno', 'Rojas', 'Castro', 'Ortiz'];
+const FIRST = [
+  'Ana',
+  'Juan',
+  'María',
+  'Carlos',
+  'Luisa',
+  'Andrés',
+  'Camila',
+  'Santiago',
+  'Valentina',
+  'Diego',
+  'Paula',
+  'Felipe',
+  'Daniela',
+  'Jorge',
+  'Laura',
+  'Sebastián',
+];
+const LAST = [
+  'Gómez',
+  'Rodríguez',
+  'Martínez',
+  'López',
+  'García',
+  'Hernández',
+  'Pérez',
+  'Sánchez',
+  'Ramírez',
+  'Torres',
+  'Díaz',
+  'Vargas',
+  'Moreno',
+  'Rojas',
+  'Castro',
+  'Ortiz',
+];
 
 function pick<T>(list: readonly T[], random: () => number): T {
   return list[Math.floor(random() * list.length)] as T;

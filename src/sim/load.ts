@@ -31,7 +31,10 @@ export function localFleet(fleet: Fleet): FleetLink {
 export async function remoteFleet(baseUrl: string): Promise<FleetLink> {
   const base = baseUrl.replace(/\/$/, '');
   const getJson = async (path: string, method = 'GET', body?: unknown): Promise<any> => {
-    const res = await request(`${base}/_fleet/${path}`, { method: method as 'GET', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+    const res = await request(`${base}/_fleet/${path}`, {
+      method: method as 'GET',
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
     const json = await res.body.json();
     if (res.statusCode !== 200) throw new Error(`fleet ${path}: ${res.statusCode} ${JSON.stringify(json)}`);
     return json;
@@ -262,7 +265,11 @@ export class Load {
           return;
         }
         const approveAfter = this.opts.approveAfterMs ?? 1_000;
-        for (const r of (body as { results: Array<{ ok: boolean; transaction?: { id: string; status: string; merchantId: string }; error?: unknown }> }).results) {
+        for (const r of (
+          body as {
+            results: Array<{ ok: boolean; transaction?: { id: string; status: string; merchantId: string }; error?: unknown }>;
+          }
+        ).results) {
           if (!r.ok || r.transaction === undefined) {
             this.refused++;
             if (this.errorSamples.length < 5) this.errorSamples.push(JSON.stringify(r.error));
@@ -326,7 +333,11 @@ export class Load {
       // keep the text
     }
     const retryAfter = Number(res.headers['retry-after']);
-    return { status: res.statusCode, body: parsed, retryAfterSec: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined };
+    return {
+      status: res.statusCode,
+      body: parsed,
+      retryAfterSec: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
+    };
   }
 }
 

@@ -141,7 +141,9 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       CONFIRMA_SHUTDOWN_GRACE_MS: '2000',
       // The load generator is the whole payment platform on one key: its limit is sized for that.
       CONFIRMA_RATE_LIMIT: '20000',
-      CONFIRMA_CONNECTIONS_PER_ORIGIN: String(fleetSockets(opts.profile, opts.merchants, opts.maxInFlightPerMerchant ?? 32, split ? (opts.workers ?? 1) : 1)),
+      CONFIRMA_CONNECTIONS_PER_ORIGIN: String(
+        fleetSockets(opts.profile, opts.merchants, opts.maxInFlightPerMerchant ?? 32, split ? (opts.workers ?? 1) : 1),
+      ),
       ...opts.engineEnv,
     };
     engine = await startEngineProcess({
@@ -166,7 +168,11 @@ export async function runScenario(opts: ScenarioOptions): Promise<ScenarioResult
       const ss = all.map((e) => e.sample());
       if (ss.some((x) => x === undefined)) return undefined;
       return ss.reduce<ProcSample>(
-        (a, x) => ({ cpuSec: a.cpuSec + x!.cpuSec, rssBytes: a.rssBytes + x!.rssBytes, peakRssBytes: a.peakRssBytes + x!.peakRssBytes }),
+        (a, x) => ({
+          cpuSec: a.cpuSec + x!.cpuSec,
+          rssBytes: a.rssBytes + x!.rssBytes,
+          peakRssBytes: a.peakRssBytes + x!.peakRssBytes,
+        }),
         { cpuSec: 0, rssBytes: 0, peakRssBytes: 0 },
       );
     };

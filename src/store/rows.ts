@@ -7,7 +7,13 @@ import { confirmationBody } from '../domain/payload.js';
 import { confirmationType, type Status } from '../domain/status.js';
 import type { Customer, NewTransaction, Transaction } from '../domain/transaction.js';
 import { ConfirmaError } from '../errors.js';
-import { blocksOrder, OPEN_STATES, ORDER_BLOCKING_STATES, PROMOTION_BLOCKING_STATES, QUEUE_STATES } from '../domain/confirmation.js';
+import {
+  blocksOrder,
+  OPEN_STATES,
+  ORDER_BLOCKING_STATES,
+  PROMOTION_BLOCKING_STATES,
+  QUEUE_STATES,
+} from '../domain/confirmation.js';
 import type { Outcome } from '../dispatch/outcome.js';
 import type { ClaimOptions, IngestClaimer, IngestResult, PurgeCursor, Scope, StoredCredential } from './store.js';
 
@@ -97,7 +103,11 @@ export function patchMerchant(cur: Merchant, patch: MerchantPatch, now: number):
     epayco: patch.epayco === undefined ? cur.epayco : patch.epayco,
   });
   const queue =
-    cur.disabledAt !== null && disabledAt === null ? 'unpark' : cur.disabledAt === null && disabledAt !== null ? 'park' : undefined;
+    cur.disabledAt !== null && disabledAt === null
+      ? 'unpark'
+      : cur.disabledAt === null && disabledAt !== null
+        ? 'park'
+        : undefined;
   return { columns: { ...settings, disabled_at: disabledAt, disabled_reason: disabledReason }, queue };
 }
 
@@ -293,7 +303,13 @@ export function outcomeColumns(claim: Claim, outcome: Outcome, now: number): Out
       return { state: 'pending', due_at: outcome.at, tries: claim.tries + 1, last_error: outcome.reason, delivered_at: null };
     case 'dead':
     case 'disable':
-      return { state: outcomeState(outcome.kind), due_at: null, tries: claim.tries + 1, last_error: outcome.reason, delivered_at: null };
+      return {
+        state: outcomeState(outcome.kind),
+        due_at: null,
+        tries: claim.tries + 1,
+        last_error: outcome.reason,
+        delivered_at: null,
+      };
   }
 }
 
@@ -330,8 +346,18 @@ export function replayIdempotent(prior: Row, requestHash: string): IngestResult 
 /** Stored credentials from rows of `merchant_secrets` (id, merchant_id, secret) and `merchants` (id, epayco_p_key_sealed). */
 export function storedCredentials(secrets: readonly Row[], pKeys: readonly Row[]): StoredCredential[] {
   return [
-    ...secrets.map((r): StoredCredential => ({ kind: 'signing_secret', ref: String(r.id), merchantId: String(r.merchant_id), stored: String(r.secret) })),
-    ...pKeys.map((r): StoredCredential => ({ kind: 'epayco_p_key', ref: String(r.id), merchantId: String(r.id), stored: String(r.epayco_p_key_sealed) })),
+    ...secrets.map((r): StoredCredential => ({
+      kind: 'signing_secret',
+      ref: String(r.id),
+      merchantId: String(r.merchant_id),
+      stored: String(r.secret),
+    })),
+    ...pKeys.map((r): StoredCredential => ({
+      kind: 'epayco_p_key',
+      ref: String(r.id),
+      merchantId: String(r.id),
+      stored: String(r.epayco_p_key_sealed),
+    })),
   ];
 }
 

@@ -34,9 +34,13 @@ export function statusMerchant(op: Extract<IngestOp, { kind: 'status' }>): strin
  */
 export function onlyMatch<T>(id: string, matches: readonly T[]): T {
   if (matches.length > 1) {
-    throw new ConfirmaError('ambiguous_transaction_id', `several merchants use transaction id ${id}; name one with ?merchantId=`, {
-      field: 'merchantId',
-    });
+    throw new ConfirmaError(
+      'ambiguous_transaction_id',
+      `several merchants use transaction id ${id}; name one with ?merchantId=`,
+      {
+        field: 'merchantId',
+      },
+    );
   }
   const [match] = matches;
   if (match === undefined) throw transactionNotFound(id);
@@ -54,7 +58,8 @@ export function statusTarget<T extends { readonly tx: Transaction }>(
   every: (id: string) => readonly T[],
 ): T {
   const merchantId = statusMerchant(op);
-  const found = merchantId === undefined ? onlyMatch(op.transactionId, every(op.transactionId)) : one(merchantId, op.transactionId);
+  const found =
+    merchantId === undefined ? onlyMatch(op.transactionId, every(op.transactionId)) : one(merchantId, op.transactionId);
   if (found === undefined || !visible(op.scope, found.tx.merchantId)) throw transactionNotFound(op.transactionId);
   return found;
 }

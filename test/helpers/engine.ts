@@ -36,7 +36,13 @@ export interface Engine {
   /** The engine's log (pino JSON lines, debug level unless TEST_LOG_LEVEL says otherwise). */
   readonly logFile: string;
   /** Calls the API with the admin key (or `key`), returning status and parsed JSON. */
-  call(method: string, route: string, body?: unknown, key?: string, headers?: Record<string, string>): Promise<{ status: number; body: any }>;
+  call(
+    method: string,
+    route: string,
+    body?: unknown,
+    key?: string,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
 }
 
@@ -92,7 +98,12 @@ export async function startEngine(env: Record<string, string> = {}, makeStore?: 
 }
 
 /** Polls `check` until it returns true or `timeoutMs` passes (then throws with `what`). */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000, everyMs = 20): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 20_000,
+  everyMs = 20,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     if (await check()) return;

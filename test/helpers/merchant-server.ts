@@ -99,7 +99,10 @@ export class MerchantServer {
       if (ids === undefined) this.ids.set(name, (ids = new Map()));
       let known = ids.get(id);
       if (known === undefined) ids.set(id, (known = { ordinal: ids.size, seen: 0 }));
-      const script = this.scripts.get(name)?.(n, { id, seen: known.seen, ordinal: known.ordinal }) ?? { kind: 'status', status: 200 };
+      const script = this.scripts.get(name)?.(n, { id, seen: known.seen, ordinal: known.ordinal }) ?? {
+        kind: 'status',
+        status: 200,
+      };
       known.seen++;
       const wh = this.secrets.get(name);
       let verified = false;
@@ -109,7 +112,8 @@ export class MerchantServer {
           // signature with the package's own sign() over the exact bytes instead.
           const ts = Number(req.headers['webhook-timestamp']);
           const expected = wh.sign(String(req.headers['webhook-id']), new Date(ts * 1000), body);
-          verified = Math.abs(Date.now() / 1000 - ts) < 300 && String(req.headers['webhook-signature']).split(' ').includes(expected);
+          verified =
+            Math.abs(Date.now() / 1000 - ts) < 300 && String(req.headers['webhook-signature']).split(' ').includes(expected);
         } else {
           wh?.verify(body, req.headers as Record<string, string>);
           verified = wh !== undefined;

@@ -97,8 +97,18 @@ export function confirmationRoutes(fastify: FastifyInstance, ctx: RouteContext):
         params: IdParams('Confirmation id'),
         body: NoBody,
         response: {
-          202: { ...ref(Redelivered), description: 'Queued; state is the one it is in now (waiting or parked rows stay as they are)' },
-          ...errorResponses(...AUTH, 'invalid_path', 'confirmation_not_found', 'confirmation_in_flight', 'unknown_field', 'invalid_body'),
+          202: {
+            ...ref(Redelivered),
+            description: 'Queued; state is the one it is in now (waiting or parked rows stay as they are)',
+          },
+          ...errorResponses(
+            ...AUTH,
+            'invalid_path',
+            'confirmation_not_found',
+            'confirmation_in_flight',
+            'unknown_field',
+            'invalid_body',
+          ),
         },
       },
     },

@@ -29,19 +29,27 @@ function decodeDataUrl(meta: string, data: string): Buffer {
   return Buffer.from(decodeURIComponent(data.replace(/\\(.)/g, '$1')), 'utf8');
 }
 
-const EXTENSIONS: Readonly<Record<string, string>> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/svg+xml': 'svg', 'image/gif': 'gif' };
+const EXTENSIONS: Readonly<Record<string, string>> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+  'image/svg+xml': 'svg',
+  'image/gif': 'gif',
+};
 
 /** swagger-ui.css with every `url(data:…)` replaced by `url(img/<n>.<ext>)`, and those images. */
 export function withImagesAsFiles(css: string): { css: string; images: Map<string, Image> } {
   const images = new Map<string, Image>();
-  const rewritten = css.replace(/url\(("?)data:([^,"]*),((?:\\.|[^"\\)])*)\1\)/g, (_all, _quote: string, meta: string, data: string) => {
-    const type = meta.split(';')[0] ?? '';
-    const ext = EXTENSIONS[type];
-    if (ext === undefined) throw new Error(`swagger-ui.css holds a data: URL of type ${type}`);
-    const name = `${images.size}.${ext}`;
-    images.set(name, { type, body: decodeDataUrl(meta, data) });
-    return `url(img/${name})`;
-  });
+  const rewritten = css.replace(
+    /url\(("?)data:([^,"]*),((?:\\.|[^"\\)])*)\1\)/g,
+    (_all, _quote: string, meta: string, data: string) => {
+      const type = meta.split(';')[0] ?? '';
+      const ext = EXTENSIONS[type];
+      if (ext === undefined) throw new Error(`swagger-ui.css holds a data: URL of type ${type}`);
+      const name = `${images.size}.${ext}`;
+      images.set(name, { type, body: decodeDataUrl(meta, data) });
+      return `url(img/${name})`;
+    },
+  );
   if (rewritten.includes('data:')) throw new Error('swagger-ui.css still holds a data: URL after the rewrite');
   return { css: rewritten, images };
 }
@@ -87,7 +95,11 @@ export async function docsRoutes(app: FastifyInstance): Promise<void> {
   // published as /docs (its twin /docs/ and its files stay out: they are the renderer's, not the API's).
   app.addHook('onRoute', (route) => {
     const page = route.url === PREFIX && route.method === 'GET';
-    route.config = { ...route.config, public: true, ...(page ? { swaggerTransform: () => ({ schema: DOCS_SCHEMA, url: PREFIX }) } : {}) };
+    route.config = {
+      ...route.config,
+      public: true,
+      ...(page ? { swaggerTransform: () => ({ schema: DOCS_SCHEMA, url: PREFIX }) } : {}),
+    };
   });
   app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     pageHeaders(reply, request.url.startsWith(`${PREFIX}/static/`) ? 'max-age=300' : 'no-store');

@@ -13,7 +13,15 @@ const open = { tags: ['health'], security: [] };
 export function healthRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get(
     '/healthz',
-    { config: { public: true }, schema: { ...open, operationId: 'health', summary: 'Liveness', response: { 200: { ...ref(Health), description: 'Alive' } } } },
+    {
+      config: { public: true },
+      schema: {
+        ...open,
+        operationId: 'health',
+        summary: 'Liveness',
+        response: { 200: { ...ref(Health), description: 'Alive' } },
+      },
+    },
     async () => ({ ok: true }),
   );
 
@@ -25,7 +33,10 @@ export function healthRoutes(app: FastifyInstance, ctx: RouteContext): void {
         ...open,
         operationId: 'ready',
         summary: 'Readiness: not shutting down and the database answers',
-        response: { 200: { ...ref(Health), description: 'Ready' }, 503: { ...ref(Health), description: 'Not ready: reason is shutting_down or store_unavailable' } },
+        response: {
+          200: { ...ref(Health), description: 'Ready' },
+          503: { ...ref(Health), description: 'Not ready: reason is shutting_down or store_unavailable' },
+        },
       },
     },
     async (request, reply) => {

@@ -56,7 +56,10 @@ export function keyRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
         throw new ConfirmaError('merchant_not_found', `merchant ${merchantId} does not exist`, { field: 'merchantId' });
       }
       const generated = generateApiKey(merchantId === null ? 'admin' : 'merchant');
-      const record = await store.createApiKey({ id: newId('key'), merchantId, prefix: generated.prefix, hash: generated.hash, name }, Date.now());
+      const record = await store.createApiKey(
+        { id: newId('key'), merchantId, prefix: generated.prefix, hash: generated.hash, name },
+        Date.now(),
+      );
       await audit(store, request, 'key.created', record.id, { merchantId: record.merchantId, name: record.name });
       reply.code(201);
       return { ...keyView(record), key: generated.key };

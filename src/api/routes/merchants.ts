@@ -26,7 +26,13 @@ import { breakerView, merchantView } from '../views.js';
 const MerchantId = IdParams('Merchant id');
 const tags = ['merchants'];
 /** What a merchant's settings may be refused with, past the body's shape. */
-const SETTINGS = ['card_number_refused', 'invalid_url', 'destination_not_allowed', 'invalid_retry_schedule', 'master_key_not_configured'] as const;
+const SETTINGS = [
+  'card_number_refused',
+  'invalid_url',
+  'destination_not_allowed',
+  'invalid_retry_schedule',
+  'master_key_not_configured',
+] as const;
 
 /**
  * Merchants. Creating and listing are the admin's; a merchant key may read its own merchant,
@@ -67,7 +73,10 @@ export function merchantRoutes(fastify: FastifyInstance, ctx: RouteContext): voi
         summary: 'Create a merchant (admin); returns its secret and API key once',
         tags,
         body: inputs.NewMerchant,
-        response: { 201: { ...ref(MerchantCreated), description: 'Created' }, ...errorResponses(...AUTH, ...BODY, ...SETTINGS, 'forbidden') },
+        response: {
+          201: { ...ref(MerchantCreated), description: 'Created' },
+          ...errorResponses(...AUTH, ...BODY, ...SETTINGS, 'forbidden'),
+        },
       },
     },
     async (request, reply) => {
@@ -97,7 +106,10 @@ export function merchantRoutes(fastify: FastifyInstance, ctx: RouteContext): voi
         summary: 'List merchants (admin)',
         tags,
         querystring: PageQuery,
-        response: { 200: { ...ref(MerchantPage), description: 'A page' }, ...errorResponses(...AUTH, 'invalid_query', 'invalid_cursor', 'forbidden') },
+        response: {
+          200: { ...ref(MerchantPage), description: 'A page' },
+          ...errorResponses(...AUTH, 'invalid_query', 'invalid_cursor', 'forbidden'),
+        },
       },
     },
     async (request) => {
@@ -116,7 +128,10 @@ export function merchantRoutes(fastify: FastifyInstance, ctx: RouteContext): voi
         summary: 'Get a merchant (admin or the merchant itself), with its circuit breaker as this node sees it',
         tags,
         params: MerchantId,
-        response: { 200: { ...ref(MerchantWithBreaker), description: 'The merchant' }, ...errorResponses(...AUTH, 'invalid_path', 'merchant_not_found') },
+        response: {
+          200: { ...ref(MerchantWithBreaker), description: 'The merchant' },
+          ...errorResponses(...AUTH, 'invalid_path', 'merchant_not_found'),
+        },
       },
     },
     async (request) => {

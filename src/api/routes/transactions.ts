@@ -91,7 +91,10 @@ export function transactionRoutes(fastify: FastifyInstance, ctx: RouteContext): 
         body: NewTransaction,
         response: {
           201: { ...ref(Transaction), description: 'Created (durable)' },
-          200: { ...ref(Transaction), description: 'This merchant already had this id with the same content, or an idempotent replay' },
+          200: {
+            ...ref(Transaction),
+            description: 'This merchant already had this id with the same content, or an idempotent replay',
+          },
           ...errorResponses(
             ...AUTH,
             ...BODY,
@@ -132,13 +135,21 @@ export function transactionRoutes(fastify: FastifyInstance, ctx: RouteContext): 
       schema: {
         operationId: 'createTransactions',
         summary: `Create up to ${LIMITS.batchMax} transactions; one result per item`,
-        description: 'Items are checked one by one: a bad item answers its own error (field transactions.<i>.<path>) and the others are stored.',
+        description:
+          'Items are checked one by one: a bad item answers its own error (field transactions.<i>.<path>) and the others are stored.',
         tags,
         headers: IdempotencyHeaders,
         body: BatchRequest,
         response: {
           200: { ...ref(BatchResponse), description: 'Per-item results, in request order' },
-          ...errorResponses(...AUTH, ...BODY, 'batch_too_large', 'invalid_idempotency_key', 'card_number_refused', 'store_unavailable'),
+          ...errorResponses(
+            ...AUTH,
+            ...BODY,
+            'batch_too_large',
+            'invalid_idempotency_key',
+            'card_number_refused',
+            'store_unavailable',
+          ),
         },
       },
     },
@@ -292,7 +303,14 @@ export function transactionRoutes(fastify: FastifyInstance, ctx: RouteContext): 
         querystring: TransactionQuery,
         response: {
           200: { ...ref(TransactionWithConfirmations), description: 'The transaction' },
-          ...errorResponses(...AUTH, 'invalid_path', 'invalid_query', 'merchant_not_found', 'transaction_not_found', 'ambiguous_transaction_id'),
+          ...errorResponses(
+            ...AUTH,
+            'invalid_path',
+            'invalid_query',
+            'merchant_not_found',
+            'transaction_not_found',
+            'ambiguous_transaction_id',
+          ),
         },
       },
     },
@@ -301,7 +319,9 @@ export function transactionRoutes(fastify: FastifyInstance, ctx: RouteContext): 
       const { id } = request.params;
       const merchantId = queriedMerchant(auth, request.query.merchantId);
       const tx: StoredTransaction | undefined =
-        merchantId === undefined ? onlyMatch(id, await store.findTransactionsById(id, 2)) : await store.getTransaction(merchantId, id);
+        merchantId === undefined
+          ? onlyMatch(id, await store.findTransactionsById(id, 2))
+          : await store.getTransaction(merchantId, id);
       if (tx === undefined) throw transactionNotFound(id);
       const confirmations = await store.listTransactionConfirmations(tx.merchantId, tx.id);
       return { ...transactionView(tx), confirmations: confirmations.map(confirmationSummaryView) };

@@ -87,7 +87,10 @@ export function errorResponses(...codes: readonly ErrorCode[]): Record<string, T
     byStatus.set(s, [...(byStatus.get(s) ?? []), c]);
   }
   return Object.fromEntries(
-    [...byStatus].map(([status, cs]) => [String(status), Type.Unsafe({ ...ref(ErrorResponse), description: `Error: ${cs.join(', ')}` })]),
+    [...byStatus].map(([status, cs]) => [
+      String(status),
+      Type.Unsafe({ ...ref(ErrorResponse), description: `Error: ${cs.join(', ')}` }),
+    ]),
   );
 }
 

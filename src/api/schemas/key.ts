@@ -11,7 +11,13 @@ export const NewKey = nullable(
   closed(
     {
       merchantId: Type.Optional(
-        nullable(Type.String({ minLength: 1, maxLength: LIMITS.merchantIdMax, description: 'The merchant; absent or null for an admin key.' })),
+        nullable(
+          Type.String({
+            minLength: 1,
+            maxLength: LIMITS.merchantIdMax,
+            description: 'The merchant; absent or null for an admin key.',
+          }),
+        ),
       ),
       name: Type.Optional(Type.String({ minLength: 1, maxLength: LIMITS.nameMax, description: NO_PAN })),
     },

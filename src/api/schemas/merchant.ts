@@ -79,7 +79,10 @@ export function merchantInputs(config: Pick<Config, 'leaseMs' | 'requireHttps'>)
     /** `POST /v1/merchants`. */
     NewMerchant: closed(
       { name: settings.name, url: settings.url, ...optional },
-      { title: 'NewMerchant', examples: [{ name: 'Tienda Norte', url: 'https://tienda.example/confirm', retrySchedule: [0, 5, 300] }] },
+      {
+        title: 'NewMerchant',
+        examples: [{ name: 'Tienda Norte', url: 'https://tienda.example/confirm', retrySchedule: [0, 5, 300] }],
+      },
     ),
     /** `PATCH /v1/merchants/:id`: at least one field; null resets maxInFlight, timeoutMs or retrySchedule. */
     MerchantPatch: closed(
@@ -87,12 +90,15 @@ export function merchantInputs(config: Pick<Config, 'leaseMs' | 'requireHttps'>)
         name: Type.Optional(settings.name),
         url: Type.Optional(settings.url),
         ...optional,
-        enabled: Type.Optional(Type.Boolean({ description: 'true re-enables a disabled endpoint and unparks its confirmations.' })),
+        enabled: Type.Optional(
+          Type.Boolean({ description: 'true re-enables a disabled endpoint and unparks its confirmations.' }),
+        ),
       },
       {
         title: 'MerchantPatch',
         minProperties: 1,
-        description: 'A merchant key may change only url, timeoutMs, retrySchedule, enabled and epayco. null resets to the server default.',
+        description:
+          'A merchant key may change only url, timeoutMs, retrySchedule, enabled and epayco. null resets to the server default.',
       },
     ),
   };

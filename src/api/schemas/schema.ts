@@ -1,4 +1,12 @@
-import { Type, type ObjectOptions, type Static, type TObject, type TProperties, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import {
+  Type,
+  type ObjectOptions,
+  type Static,
+  type TObject,
+  type TProperties,
+  type TSchema,
+  type TUnsafe,
+} from '@sinclair/typebox';
 import type { ErrorCode } from '../../errors.js';
 
 /**
@@ -54,7 +62,10 @@ export function closed<T extends TProperties>(properties: T, options: ObjectOpti
 }
 
 /** A string that is one of `values`, as JSON Schema's `enum` (one error, listing the values). */
-export function stringEnum<const V extends readonly string[]>(values: V, options: Record<string, unknown> = {}): TUnsafe<V[number]> {
+export function stringEnum<const V extends readonly string[]>(
+  values: V,
+  options: Record<string, unknown> = {},
+): TUnsafe<V[number]> {
   return Type.Unsafe<V[number]>({ ...options, type: 'string', enum: [...values] });
 }
 

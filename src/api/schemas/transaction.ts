@@ -50,7 +50,9 @@ export const CustomerInput = nullable(
         minLength: 1,
         maxLength: LIMITS.customerPhoneMax,
         pattern: PHONE,
-        ...answers({ rule: `may hold only digits, spaces, +, - and parentheses, and at most ${LIMITS.customerPhoneDigitsMax} digits (E.164)` }),
+        ...answers({
+          rule: `may hold only digits, spaces, +, - and parentheses, and at most ${LIMITS.customerPhoneDigitsMax} digits (E.164)`,
+        }),
       }),
     ),
   }),
@@ -252,7 +254,9 @@ export const BatchResult = Type.Object(
   {
     index: Type.Integer({ minimum: 0 }),
     ok: Type.Boolean(),
-    status: Type.Optional(Type.Unsafe<200 | 201>({ type: 'integer', enum: [200, 201], description: 'When ok: 201 created, 200 already there.' })),
+    status: Type.Optional(
+      Type.Unsafe<200 | 201>({ type: 'integer', enum: [200, 201], description: 'When ok: 201 created, 200 already there.' }),
+    ),
     transaction: Type.Optional(ref(Transaction)),
     error: Type.Optional(Type.Unsafe<Static<typeof ErrorBody>>({ ...ref(ErrorBody), description: 'When not ok.' })),
   },

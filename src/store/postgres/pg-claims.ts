@@ -39,7 +39,12 @@ export async function claimDue(c: pg.PoolClient, opts: ClaimOptions): Promise<Cl
  * the wants need both statements). Two statements, so the plain claim keeps its index-ordered
  * plan (an ORDER BY on tries would sort a merchant's whole backlog).
  */
-export async function claimForMerchants(query: Query, wants: readonly ClaimWant[], now: number, leaseMs: number): Promise<Claim[]> {
+export async function claimForMerchants(
+  query: Query,
+  wants: readonly ClaimWant[],
+  now: number,
+  leaseMs: number,
+): Promise<Claim[]> {
   const plain = wants.filter((w) => w.preferFirstAttempts !== true);
   const first = wants.filter((w) => w.preferFirstAttempts === true);
   const rows: Row[] = [];

@@ -34,7 +34,10 @@ export function translate(err: unknown): unknown {
   if (err instanceof ConfirmaError) return err;
   const code = (err as { code?: unknown } | null)?.code;
   if (isConnectionError(err) || (typeof code === 'string' && OUT_OF_RESOURCES.has(code))) {
-    return new ConfirmaError('store_unavailable', 'The database is unavailable; nothing was stored.', { retryAfterSec: 1, cause: err });
+    return new ConfirmaError('store_unavailable', 'The database is unavailable; nothing was stored.', {
+      retryAfterSec: 1,
+      cause: err,
+    });
   }
   return err;
 }

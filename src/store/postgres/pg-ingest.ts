@@ -75,7 +75,10 @@ export async function ingestBatch(
       }
     } else {
       const merchantId = statusMerchant(op) ?? null;
-      wanted.set(merchantId === null ? `*${op.transactionId}` : txKey(merchantId, op.transactionId), { id: op.transactionId, merchantId });
+      wanted.set(merchantId === null ? `*${op.transactionId}` : txKey(merchantId, op.transactionId), {
+        id: op.transactionId,
+        merchantId,
+      });
     }
   }
   const txs = new Map<string, TxState>();
@@ -205,7 +208,10 @@ export async function ingestBatch(
       st.tx = updated;
       st.lastSeq += 1;
       st.changed = true;
-      const state = newConfirmationState(open.has(txKey(updated.merchantId, updated.id)), disabled.get(updated.merchantId) === true);
+      const state = newConfirmationState(
+        open.has(txKey(updated.merchantId, updated.id)),
+        disabled.get(updated.merchantId) === true,
+      );
       const claim = addConfirmation(updated, st.lastSeq, state);
       return { ok: true, httpStatus: 200, transaction: updated, claim };
     } catch (err) {
@@ -276,7 +282,10 @@ export async function ingestBatch(
       ],
     );
     // The body in its own table: written once, never copied again by claims and outcomes.
-    await c.query(`INSERT INTO confirmation_bodies (id, body) SELECT * FROM unnest($1::text[], $2::text[])`, [col('id'), col('body')]);
+    await c.query(`INSERT INTO confirmation_bodies (id, body) SELECT * FROM unnest($1::text[], $2::text[])`, [
+      col('id'),
+      col('body'),
+    ]);
   }
   if (newIdem.length > 0) {
     const col = (k: string): unknown[] => newIdem.map((r) => r[k]);

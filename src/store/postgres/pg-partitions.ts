@@ -74,7 +74,12 @@ export async function ensurePartitions(c: pg.PoolClient, schema: string, now: nu
  * weeks dropped. Run in a transaction; waits at most `lockTimeoutMs` for the table locks (a busy
  * moment just postpones the drop to the next pass).
  */
-export async function dropOldPartitions(c: pg.PoolClient, schema: string, before: number, lockTimeoutMs = 2_000): Promise<string[]> {
+export async function dropOldPartitions(
+  c: pg.PoolClient,
+  schema: string,
+  before: number,
+  lockTimeoutMs = 2_000,
+): Promise<string[]> {
   await lock(c, schema);
   await c.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(lockTimeoutMs))}`);
   const dropped: string[] = [];
@@ -83,9 +88,7 @@ export async function dropOldPartitions(c: pg.PoolClient, schema: string, before
     const start = Date.UTC(Number(y.slice(0, 4)), Number(y.slice(4, 6)) - 1, Number(y.slice(6, 8)));
     if (start + WEEK_MS > before) continue;
     // IN (…) rather than <> so the (state, id) index answers without reading the week.
-    const { rowCount } = await c.query(
-      `SELECT 1 FROM ${name} WHERE state IN (${OPEN_STATES_SQL}) LIMIT 1`,
-    );
+    const { rowCount } = await c.query(`SELECT 1 FROM ${name} WHERE state IN (${OPEN_STATES_SQL}) LIMIT 1`);
     if (rowCount !== 0) continue; // open or dead rows: keep the week; batched deletes take its delivered rows
     await c.query(`DROP TABLE IF EXISTS attempts_w${y}`);
     await c.query(`DROP TABLE IF EXISTS confirmation_bodies_w${y}`);

@@ -27,7 +27,12 @@ export async function deleteDelivered(q: Query, before: number, limit: number): 
 }
 
 /** One batch of `Store.purgeTransactions`, in the transaction of `c`. */
-export async function deleteBareTransactions(c: pg.PoolClient, before: number, limit: number, after?: PurgeCursor): Promise<PurgeBatch> {
+export async function deleteBareTransactions(
+  c: pg.PoolClient,
+  before: number,
+  limit: number,
+  after?: PurgeCursor,
+): Promise<PurgeBatch> {
   // By (created_at, id, merchant_id): two merchants' transactions may share an id.
   const { rows } = await c.query<Row>(
     `SELECT id, merchant_id, created_at FROM transactions

@@ -188,7 +188,18 @@ export class PostgresStore implements Store {
         `INSERT INTO merchants (id, name, url, format, max_in_flight, timeout_ms, retry_schedule, epayco_cust_id,
            epayco_p_key_sealed, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING *`,
-        [m.id, s.name, s.url, s.format, s.max_in_flight, s.timeout_ms, s.retry_schedule, s.epayco_cust_id, s.epayco_p_key_sealed, now],
+        [
+          m.id,
+          s.name,
+          s.url,
+          s.format,
+          s.max_in_flight,
+          s.timeout_ms,
+          s.retry_schedule,
+          s.epayco_cust_id,
+          s.epayco_p_key_sealed,
+          now,
+        ],
       );
       await c.query('INSERT INTO merchant_secrets (merchant_id, secret, created_at) VALUES ($1, $2, $3)', [m.id, secret, now]);
       await c.query('INSERT INTO api_keys (id, merchant_id, prefix, hash, created_at) VALUES ($1, $2, $3, $4, $5)', [
@@ -237,11 +248,16 @@ export class PostgresStore implements Store {
         ],
       );
       if (queue === 'unpark') {
-        await c.query(`UPDATE confirmations SET state = 'pending', due_at = $1 WHERE merchant_id = $2 AND state = 'parked'`, [now, id]);
+        await c.query(`UPDATE confirmations SET state = 'pending', due_at = $1 WHERE merchant_id = $2 AND state = 'parked'`, [
+          now,
+          id,
+        ]);
         await this.notify(c, id); // unparked rows are due now: tell the workers
       }
       if (queue === 'park') {
-        await c.query(`UPDATE confirmations SET state = 'parked', due_at = NULL WHERE merchant_id = $1 AND state = 'pending'`, [id]);
+        await c.query(`UPDATE confirmations SET state = 'parked', due_at = NULL WHERE merchant_id = $1 AND state = 'pending'`, [
+          id,
+        ]);
       }
       return toMerchant(updated.rows[0]!);
     });
@@ -251,8 +267,15 @@ export class PostgresStore implements Store {
     return this.tx(async (c) => {
       const { rowCount } = await c.query('SELECT 1 FROM merchants WHERE id = $1 FOR UPDATE', [merchantId]);
       if (rowCount === 0) return false;
-      await c.query('UPDATE merchant_secrets SET expires_at = $1 WHERE merchant_id = $2 AND expires_at IS NULL', [overlapUntil, merchantId]);
-      await c.query('INSERT INTO merchant_secrets (merchant_id, secret, created_at) VALUES ($1, $2, $3)', [merchantId, secret, now]);
+      await c.query('UPDATE merchant_secrets SET expires_at = $1 WHERE merchant_id = $2 AND expires_at IS NULL', [
+        overlapUntil,
+        merchantId,
+      ]);
+      await c.query('INSERT INTO merchant_secrets (merchant_id, secret, created_at) VALUES ($1, $2, $3)', [
+        merchantId,
+        secret,
+        now,
+      ]);
       return true;
     });
   }
@@ -300,7 +323,9 @@ export class PostgresStore implements Store {
         ? await this.q(`SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, id COLLATE "C"`)
         : merchantId === null
           ? await this.q(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE merchant_id IS NULL ORDER BY created_at, id COLLATE "C"`)
-          : await this.q(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE merchant_id = $1 ORDER BY created_at, id COLLATE "C"`, [merchantId]);
+          : await this.q(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE merchant_id = $1 ORDER BY created_at, id COLLATE "C"`, [
+              merchantId,
+            ]);
     return rows.map(toApiKey);
   }
 
@@ -361,14 +386,20 @@ export class PostgresStore implements Store {
   }
 
   async findTransactionsById(id: string, limit: number): Promise<Transaction[]> {
-    const { rows } = await this.q('SELECT * FROM transactions WHERE id = $1 ORDER BY merchant_id COLLATE "C" LIMIT $2', [id, limit]);
+    const { rows } = await this.q('SELECT * FROM transactions WHERE id = $1 ORDER BY merchant_id COLLATE "C" LIMIT $2', [
+      id,
+      limit,
+    ]);
     return rows.map(toTransaction);
   }
 
   async findTransactionsByReference(merchantId: string | undefined, reference: string, limit: number): Promise<Transaction[]> {
     const { rows } =
       merchantId === undefined
-        ? await this.q('SELECT * FROM transactions WHERE reference = $1 ORDER BY created_at DESC, id COLLATE "C" DESC, merchant_id COLLATE "C" DESC LIMIT $2', [reference, limit])
+        ? await this.q(
+            'SELECT * FROM transactions WHERE reference = $1 ORDER BY created_at DESC, id COLLATE "C" DESC, merchant_id COLLATE "C" DESC LIMIT $2',
+            [reference, limit],
+          )
         : await this.q(
             'SELECT * FROM transactions WHERE merchant_id = $1 AND reference = $2 ORDER BY created_at DESC, id COLLATE "C" DESC LIMIT $3',
             [merchantId, reference, limit],
@@ -422,7 +453,10 @@ export class PostgresStore implements Store {
       if (row === undefined) return 'not_found';
       if (row.state === 'inflight') return 'in_flight';
       if (row.state === 'delivered' || row.state === 'dead') {
-        await c.query(`UPDATE confirmations SET state = 'pending', due_at = $1, tries = 0, last_error = NULL WHERE id = $2`, [now, id]);
+        await c.query(`UPDATE confirmations SET state = 'pending', due_at = $1, tries = 0, last_error = NULL WHERE id = $2`, [
+          now,
+          id,
+        ]);
         await this.notify(c, String(row.merchant_id));
       }
       return 'queued';
@@ -543,7 +577,11 @@ export class PostgresStore implements Store {
             c.merchantId,
             c.stored,
           ])
-        : await this.q('UPDATE merchants SET epayco_p_key_sealed = $1 WHERE id = $2 AND epayco_p_key_sealed = $3', [next, c.merchantId, c.stored]);
+        : await this.q('UPDATE merchants SET epayco_p_key_sealed = $1 WHERE id = $2 AND epayco_p_key_sealed = $3', [
+            next,
+            c.merchantId,
+            c.stored,
+          ]);
     return rowCount === 1;
   }
 

@@ -24,7 +24,10 @@ export function isUnavailable(err: unknown): boolean {
  */
 export function translate(err: unknown): unknown {
   if (err instanceof ConfirmaError || !isUnavailable(err)) return err;
-  return new ConfirmaError('store_unavailable', 'The database is unavailable; nothing was stored.', { retryAfterSec: 1, cause: err });
+  return new ConfirmaError('store_unavailable', 'The database is unavailable; nothing was stored.', {
+    retryAfterSec: 1,
+    cause: err,
+  });
 }
 
 /**

@@ -2,7 +2,16 @@ import type { Format } from '../../domain/merchant.js';
 import { assertTransition } from '../../domain/status.js';
 import type { Transaction } from '../../domain/transaction.js';
 import { ConfirmaError } from '../../errors.js';
-import { newConfirmationRow, newConfirmationState, replayIdempotent, sameContent, toTransaction, visible, type NewConfirmationRow, type Row } from '../rows.js';
+import {
+  newConfirmationRow,
+  newConfirmationState,
+  replayIdempotent,
+  sameContent,
+  toTransaction,
+  visible,
+  type NewConfirmationRow,
+  type Row,
+} from '../rows.js';
 import type { IngestClaimer, IngestOp, IngestResult } from '../store.js';
 import { statusTarget } from '../transaction-key.js';
 import type { Statements } from './statements.js';

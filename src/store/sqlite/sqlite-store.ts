@@ -70,9 +70,7 @@ export class SqliteStore implements Store {
   private ingestTx!: Database.Transaction<(ops: readonly IngestOp[], now: number, claimer?: IngestClaimer) => IngestResult[]>;
   private claimTx!: Database.Transaction<(opts: ClaimOptions) => Claim[]>;
   private claimForTx!: Database.Transaction<(wants: readonly ClaimWant[], now: number, leaseMs: number) => Claim[]>;
-  private outcomeTx!: Database.Transaction<
-    (records: readonly OutcomeRecord[], now: number) => OutcomesRecorded
-  >;
+  private outcomeTx!: Database.Transaction<(records: readonly OutcomeRecord[], now: number) => OutcomesRecorded>;
   private migrated = false;
   private readonly syncNormal: Database.Statement;
   private readonly syncFull: Database.Statement;
@@ -93,17 +91,17 @@ export class SqliteStore implements Store {
   }
 
   async migrate(): Promise<string[]> {
-    const applied = new Set(
-      (this.db.prepare('SELECT name FROM schema_migrations').all() as Row[]).map((r) => String(r.name)),
-    );
+    const applied = new Set((this.db.prepare('SELECT name FROM schema_migrations').all() as Row[]).map((r) => String(r.name)));
     const now = Date.now();
     const done: string[] = [];
     for (const m of loadMigrations('sqlite')) {
       if (applied.has(m.name)) continue;
-      this.db.transaction(() => {
-        this.db.exec(m.sql);
-        this.db.prepare('INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)').run(m.name, now);
-      }).immediate();
+      this.db
+        .transaction(() => {
+          this.db.exec(m.sql);
+          this.db.prepare('INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)').run(m.name, now);
+        })
+        .immediate();
       done.push(m.name);
     }
     this.prepare();
@@ -120,23 +118,20 @@ export class SqliteStore implements Store {
       batch.apply(ops, now, claimer),
     );
     this.claimTx = this.db.transaction((opts: ClaimOptions) => this.claimRows(opts));
-    this.claimForTx = this.db.transaction(
-      (wants: readonly ClaimWant[], now: number, leaseMs: number) => {
-        const claims: Claim[] = [];
-        for (const w of wants) {
-          const rows = w.preferFirstAttempts === true
+    this.claimForTx = this.db.transaction((wants: readonly ClaimWant[], now: number, leaseMs: number) => {
+      const claims: Claim[] = [];
+      for (const w of wants) {
+        const rows =
+          w.preferFirstAttempts === true
             ? this.s.selectFirstDueFor.all(w.merchantId, now, FIRST_ATTEMPT_LOOKAHEAD, w.limit)
             : this.s.selectDueFor.all(w.merchantId, now, w.limit);
-          for (const r of rows as Row[]) {
-            claims.push(this.claimRow(r, now + leaseMs));
-          }
+        for (const r of rows as Row[]) {
+          claims.push(this.claimRow(r, now + leaseMs));
         }
-        return claims;
-      },
-    );
-    this.outcomeTx = this.db.transaction((records: readonly OutcomeRecord[], now: number) =>
-      this.applyOutcomes(records, now),
-    );
+      }
+      return claims;
+    });
+    this.outcomeTx = this.db.transaction((records: readonly OutcomeRecord[], now: number) => this.applyOutcomes(records, now));
   }
 
   private ready(): void {
@@ -161,18 +156,16 @@ export class SqliteStore implements Store {
 
   // --- merchants and keys ---
 
-  async createMerchant(
-    m: NewMerchant,
-    secret: string,
-    apiKey: { id: string; hash: string; prefix: string },
-  ): Promise<Merchant> {
+  async createMerchant(m: NewMerchant, secret: string, apiKey: { id: string; hash: string; prefix: string }): Promise<Merchant> {
     this.ready();
     const now = Date.now();
-    this.db.transaction(() => {
-      this.s.insertMerchant.run({ id: m.id, ...settingsColumns(m), now });
-      this.s.insertSecret.run(m.id, secret, now);
-      this.s.insertApiKey.run(apiKey.id, m.id, apiKey.prefix, apiKey.hash, now);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.s.insertMerchant.run({ id: m.id, ...settingsColumns(m), now });
+        this.s.insertSecret.run(m.id, secret, now);
+        this.s.insertApiKey.run(apiKey.id, m.id, apiKey.prefix, apiKey.hash, now);
+      })
+      .immediate();
     return this.mustMerchant(m.id);
   }
 
@@ -314,11 +307,7 @@ export class SqliteStore implements Store {
     return (this.s.findById.all(id, limit) as Row[]).map(toTransaction);
   }
 
-  async findTransactionsByReference(
-    merchantId: string | undefined,
-    reference: string,
-    limit: number,
-  ): Promise<Transaction[]> {
+  async findTransactionsByReference(merchantId: string | undefined, reference: string, limit: number): Promise<Transaction[]> {
     this.ready();
     const rows =
       merchantId === undefined

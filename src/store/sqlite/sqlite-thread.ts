@@ -43,7 +43,8 @@ function claimerFrom(wire: WireClaimer | undefined): IngestClaimer | undefined {
 const SERVED: ReadonlySet<string> = new Set(STORE_METHODS);
 
 async function run(call: WireCall): Promise<unknown> {
-  if (!SERVED.has(call.method)) throw new Error(`the SQLite thread serves Store methods only, not ${JSON.stringify(call.method)}`);
+  if (!SERVED.has(call.method))
+    throw new Error(`the SQLite thread serves Store methods only, not ${JSON.stringify(call.method)}`);
   if (call.method === 'ingest') {
     const [ops, now, claimer] = call.args as Parameters<ThreadStore['ingest']>;
     return toWireResults(await store.ingest(ops, now, claimerFrom(claimer)));

@@ -17,7 +17,8 @@ const SQL = {
        timeout_ms = @timeout_ms, retry_schedule = @retry_schedule, disabled_at = @disabled_at,
        disabled_reason = @disabled_reason, epayco_cust_id = @epayco_cust_id,
        epayco_p_key_sealed = @epayco_p_key_sealed, updated_at = @now WHERE id = @id`,
-  disableMerchant: 'UPDATE merchants SET disabled_at = COALESCE(disabled_at, ?), disabled_reason = ?, updated_at = ? WHERE id = ?',
+  disableMerchant:
+    'UPDATE merchants SET disabled_at = COALESCE(disabled_at, ?), disabled_reason = ?, updated_at = ? WHERE id = ?',
   parkMerchant: `UPDATE confirmations SET state = 'parked', due_at = NULL WHERE merchant_id = ? AND state = 'pending'`,
   unparkMerchant: `UPDATE confirmations SET state = 'pending', due_at = ? WHERE merchant_id = ? AND state = 'parked'`,
   allSecrets: 'SELECT id, merchant_id, secret FROM merchant_secrets ORDER BY id',
@@ -26,13 +27,16 @@ const SQL = {
   replacePKey: 'UPDATE merchants SET epayco_p_key_sealed = ? WHERE id = ? AND epayco_p_key_sealed = ?',
   insertSecret: 'INSERT INTO merchant_secrets (merchant_id, secret, created_at) VALUES (?, ?, ?)',
   expireSecrets: 'UPDATE merchant_secrets SET expires_at = ? WHERE merchant_id = ? AND expires_at IS NULL',
-  liveSecrets: 'SELECT secret, expires_at FROM merchant_secrets WHERE merchant_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC',
+  liveSecrets:
+    'SELECT secret, expires_at FROM merchant_secrets WHERE merchant_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY id DESC',
   insertApiKey: 'INSERT INTO api_keys (id, merchant_id, prefix, hash, created_at) VALUES (?, ?, ?, ?, ?)',
   insertNamedApiKey: 'INSERT INTO api_keys (id, merchant_id, prefix, hash, name, created_at) VALUES (?, ?, ?, ?, ?, ?)',
   getApiKey: 'SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys WHERE id = ?',
   listApiKeys: 'SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys ORDER BY created_at, id',
-  listAdminKeys: 'SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys WHERE merchant_id IS NULL ORDER BY created_at, id',
-  listMerchantKeys: 'SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys WHERE merchant_id = ? ORDER BY created_at, id',
+  listAdminKeys:
+    'SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys WHERE merchant_id IS NULL ORDER BY created_at, id',
+  listMerchantKeys:
+    'SELECT id, merchant_id, prefix, name, created_at, revoked_at FROM api_keys WHERE merchant_id = ? ORDER BY created_at, id',
   revokeApiKey: 'UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?',
   insertAudit: 'INSERT INTO audit_log (at, actor, action, target, details) VALUES (?, ?, ?, ?, ?)',
   listAudit: 'SELECT * FROM audit_log WHERE id > ? ORDER BY id LIMIT ?',
@@ -44,7 +48,8 @@ const SQL = {
   // The admin's lookup by id alone: a prefix of the primary key.
   findById: 'SELECT * FROM transactions WHERE id = ? ORDER BY merchant_id LIMIT ?',
   findByReference: 'SELECT * FROM transactions WHERE reference = ? ORDER BY created_at DESC, id DESC, merchant_id DESC LIMIT ?',
-  findByMerchantReference: 'SELECT * FROM transactions WHERE merchant_id = ? AND reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
+  findByMerchantReference:
+    'SELECT * FROM transactions WHERE merchant_id = ? AND reference = ? ORDER BY created_at DESC, id DESC LIMIT ?',
   insertTransaction: `INSERT INTO transactions (id, merchant_id, reference, amount, currency, status, customer, metadata, last_seq, created_at, updated_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)
      ON CONFLICT (id, merchant_id) DO NOTHING`,

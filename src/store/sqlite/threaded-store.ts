@@ -19,7 +19,16 @@ import type {
   StoredCredential,
 } from '../store.js';
 import type { SqliteStoreOptions } from './sqlite-store.js';
-import { fromWireError, fromWireResults, wireCall, type ThreadMethod, type ThreadResult, type ThreadStore, type WireClaimer, type WireReply } from './wire.js';
+import {
+  fromWireError,
+  fromWireResults,
+  wireCall,
+  type ThreadMethod,
+  type ThreadResult,
+  type ThreadStore,
+  type WireClaimer,
+  type WireReply,
+} from './wire.js';
 
 /**
  * The embedded store on its own thread. better-sqlite3 is synchronous: on the event loop, every
@@ -181,7 +190,11 @@ export class ThreadedSqliteStore implements Store {
     return this.call('claimForMerchants', wants, now, leaseMs);
   }
   recordOutcomes(records: readonly OutcomeRecord[], now: number): Promise<OutcomesRecorded> {
-    return this.call('recordOutcomes', records.map((r) => ({ ...r, claim: withoutBody(r.claim) })), now);
+    return this.call(
+      'recordOutcomes',
+      records.map((r) => ({ ...r, claim: withoutBody(r.claim) })),
+      now,
+    );
   }
   releaseClaims(claims: readonly Claim[], now: number): Promise<void> {
     return this.call('releaseClaims', claims.map(withoutBody), now);
