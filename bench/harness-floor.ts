@@ -55,7 +55,7 @@ async function startServer(
   extra: string[],
 ): Promise<{ child: ChildProcess; port: number; lines: AsyncIterator<string> }> {
   const child = spawn(process.execPath, [path.join(here, script), ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const first = await lines.next();
   return { child, port: (JSON.parse(String(first.value)) as { port: number }).port, lines };
 }

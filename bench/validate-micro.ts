@@ -144,9 +144,9 @@ const inject = async (url: string, payload: string): Promise<void> => {
 };
 
 const cases: Array<[string, () => unknown]> = [
-  ['JSON.parse, one transaction (floor)', () => JSON.parse(single)],
+  ['JSON.parse, one transaction (floor)', (): unknown => JSON.parse(single)],
   ['checks, one transaction', () => checkSingle(single)],
-  ['JSON.parse, batch of 1000 (floor)', () => JSON.parse(batch)],
+  ['JSON.parse, batch of 1000 (floor)', (): unknown => JSON.parse(batch)],
   ['checks, batch of 1000', () => checkBatch(batch)],
   ['route, POST /v1/transactions', () => inject('/v1/transactions', single)],
   ['route, POST /v1/transactions/batch (1000)', () => inject('/v1/transactions/batch', batch)],

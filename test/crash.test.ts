@@ -24,9 +24,9 @@ async function startChild(dbPath: string): Promise<{ child: ChildProcess; url: s
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
-  child.stdout!.pipe(createWriteStream(testLogFile('child')));
+  child.stdout.pipe(createWriteStream(testLogFile('child')));
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
       if (m) resolve(m[1]!);

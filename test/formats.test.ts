@@ -239,7 +239,7 @@ describe('keyring', () => {
         done();
       },
     });
-    const log = createLogger('info', sink as never);
+    const log = createLogger('info', sink);
     log.info({ body: { epayco: { custId: '500123', pKey: 'very-secret-p-key' } }, pKey: 'very-secret-p-key' }, 'x');
     assert.equal(lines.length, 1);
     assert.ok(!lines[0]!.includes('very-secret-p-key'), lines[0]);

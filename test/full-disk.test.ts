@@ -116,10 +116,10 @@ async function startNode(dbPath: string): Promise<{ child: ChildProcess; url: st
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  child.stdout!.pipe(createWriteStream(testLogFile('full-disk')));
+  child.stdout.pipe(createWriteStream(testLogFile('full-disk')));
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
       if (m) resolve(m[1]!);

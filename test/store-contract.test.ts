@@ -360,15 +360,15 @@ for (const adapter of adapters) {
       assert.equal(next?.transactionId, 'fmt-1');
       assert.equal(next?.seq, 2);
       assert.equal(next?.format, 'epayco');
-      assert.equal(new URLSearchParams(next!.body).get('x_transaction_id'), next!.id);
+      assert.equal(new URLSearchParams(next.body).get('x_transaction_id'), next.id);
       // Switching back does not rewrite stored bodies.
       await store.updateMerchant(m, { format: 'standard' }, now);
-      await store.releaseClaims([next!, second], now);
+      await store.releaseClaims([next, second], now);
       const again = await claimAll(store, now);
       assert.deepEqual(
         again.map((c) => [c.id, c.format, c.body]).sort(),
         [
-          [next!.id, 'epayco', next!.body],
+          [next.id, 'epayco', next.body],
           [second.id, 'epayco', second.body],
         ].sort(),
       );
@@ -698,8 +698,8 @@ for (const adapter of adapters) {
       assert.deepEqual(await claimAll(store, now + 1_000), []);
       const [c2] = await claimAll(store, now + 5_000);
       assert.equal(c2?.tries, 1);
-      await store.releaseClaims([c2!], now + 6_000);
-      const released = await store.getConfirmation(c2!.id);
+      await store.releaseClaims([c2], now + 6_000);
+      const released = await store.getConfirmation(c2.id);
       assert.equal(released?.state, 'pending');
       assert.equal(released?.dueAt, now + 6_000);
       const attempts = await store.listAttempts(c1!.id);
@@ -770,12 +770,12 @@ for (const adapter of adapters) {
       await store.ingest([create(a, { id: 'later' })], t - 4_000);
       const [later] = await store.claimForMerchants([{ merchantId: a, limit: 1, preferFirstAttempts: true }], t - 4_000, 60_000);
       assert.equal(later?.transactionId, 'fresh-1', 'the oldest first attempt, not the older retries');
-      await store.releaseClaims([later!], t - 6_000);
+      await store.releaseClaims([later], t - 6_000);
       assert.ok(r1 && r2);
       const [laterRow] = await store.claimForMerchants([{ merchantId: a, limit: 1 }], t - 4_000, 60_000);
       assert.equal(laterRow?.transactionId, 'retry-1', 'without the preference: oldest due first');
       assert.equal(laterRow?.tries, 1);
-      await record(store, laterRow!, { kind: 'retry', at: t + 60_000, reason: 'http 500' }, t - 4_000);
+      await record(store, laterRow, { kind: 'retry', at: t + 60_000, reason: 'http 500' }, t - 4_000);
       await store.ingest([create(b, { id: 'b-1' }), create(b, { id: 'b-2' })], t - 3_000);
 
       // One call, a probe for a and a plain claim for b.

@@ -13,7 +13,7 @@
  * concurrency, localQueueSize, merchants}`, ← `{type:'ready'}` once its schema is installed and
  * it listens; → `{type:'stop'}` stops it gracefully and exits.
  */
-import { Logger, run, type Runner } from 'graphile-worker';
+import { Logger, LogLevel, run, type Runner } from 'graphile-worker';
 import { makeDeliver, type DeliveryJob, type MerchantTarget } from './task.js';
 
 interface Start {
@@ -26,7 +26,7 @@ interface Start {
 }
 
 const quiet = new Logger(() => (level, message) => {
-  if (level === 'error' || level === 'warning') process.stderr.write(`graphile-worker ${level}: ${message}\n`);
+  if (level === LogLevel.ERROR || level === LogLevel.WARNING) process.stderr.write(`graphile-worker ${level}: ${message}\n`);
 });
 
 let runner: Runner | undefined;

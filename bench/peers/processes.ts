@@ -137,7 +137,7 @@ export async function startRedis(dir: string, persistence: readonly string[]): P
   );
   reapOnExit(child);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('redis-server was not ready in 10 s')), 10_000);
     lines.on('line', (line) => {

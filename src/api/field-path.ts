@@ -13,7 +13,7 @@ export function fieldOf(path: readonly string[]): string | undefined {
   return path
     .map((k) => {
       const shown = k.length > KEY_SHOWN_MAX ? `${k.slice(0, KEY_SHOWN_MAX)}…` : k;
-      return containsCardNumber(k) ? '(a key holding a card number)' : shown.toWellFormed().replace(/\u0000/g, '\\u0000');
+      return containsCardNumber(k) ? '(a key holding a card number)' : shown.toWellFormed().replaceAll('\u0000', '\\u0000');
     })
     .join('.');
 }

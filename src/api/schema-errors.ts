@@ -86,8 +86,13 @@ function describe(v: unknown, numeric: boolean): string {
   return `a ${typeof v}`;
 }
 
+/** A bound as a schema keyword holds it (a number), for a message. */
+function bound(v: unknown): string {
+  return typeof v === 'number' ? String(v) : JSON.stringify(v);
+}
+
 function between(min: unknown, max: unknown, unit: (n: unknown) => string, single: string): string {
-  if (min !== undefined && max !== undefined) return `${single} ${String(min)} to ${unit(max)}`;
+  if (min !== undefined && max !== undefined) return `${single} ${bound(min)} to ${unit(max)}`;
   if (max !== undefined) return `${single} at most ${unit(max)}`;
   return `${single} at least ${unit(min)}`;
 }
@@ -105,8 +110,8 @@ function writtenRule(e: ErrorObject, s: Schema, part: SchemaPart): string {
     case 'minimum':
     case 'maximum':
       if (s.minimum !== undefined && s.maximum !== undefined)
-        return `must be between ${String(s.minimum)} and ${String(s.maximum)}`;
-      return s.maximum !== undefined ? `must be at most ${String(s.maximum)}` : `must be at least ${String(s.minimum)}`;
+        return `must be between ${bound(s.minimum)} and ${bound(s.maximum)}`;
+      return s.maximum !== undefined ? `must be at most ${bound(s.maximum)}` : `must be at least ${bound(s.minimum)}`;
     case 'minItems':
     case 'maxItems':
       return between(s.minItems, s.maxItems, (n) => `${String(n)} items`, 'must hold');
@@ -171,7 +176,7 @@ function observed(e: ErrorObject, s: Schema): string {
  * checks before these schemas did.
  */
 function unknownBeforeMissing(e: ErrorObject): ErrorObject {
-  const s = e.parentSchema as Schema | undefined;
+  const s = e.parentSchema;
   if (e.keyword !== 'required' || s?.additionalProperties !== false) return e;
   if (typeof e.data !== 'object' || e.data === null || Array.isArray(e.data)) return e;
   const known = (s.properties as Schema | undefined) ?? {};
@@ -194,7 +199,7 @@ function defaultCode(part: SchemaPart, keyword: string, isRoot: boolean): ErrorC
  */
 export function schemaError(first: ErrorObject, part: SchemaPart, prefix: readonly string[] = []): ConfirmaError {
   const e = unknownBeforeMissing(first);
-  const s: Schema = (e.parentSchema as Schema | undefined) ?? {};
+  const s: Schema = e.parentSchema ?? {};
   const node = s[X_ERROR] as ErrorAnswers | undefined;
   const forKeyword: ErrorAnswer | undefined = node?.keywords?.[e.keyword];
   const forNode: ErrorAnswer | undefined = CHILD_KEYWORDS.has(e.keyword) ? undefined : node;

@@ -119,7 +119,7 @@ export function checkParams(request: FastifyRequest): void {
   for (const [name, value] of Object.entries((request.query ?? {}) as Record<string, unknown>)) {
     const values = Array.isArray(value) ? value : [value];
     if (values.some((v) => typeof v === 'string' && v.includes('\u0000')) || name.includes('\u0000')) {
-      const field = name.replace(/\u0000/g, '\\u0000');
+      const field = name.replaceAll('\u0000', '\\u0000');
       throw new ConfirmaError('invalid_query', `${field} holds U+0000 (NUL)`, { field });
     }
   }

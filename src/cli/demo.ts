@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import path from 'node:path';
-import { PROFILES, isProfileName, type ProfileName } from '../sim/profiles.js';
+import { PROFILES, isProfileName } from '../sim/profiles.js';
 import { runScenario, type ScenarioResult, type Tick } from '../sim/scenario.js';
 import { intOption } from './options.js';
 
@@ -101,7 +101,7 @@ export function registerDemo(program: Command): void {
         let drawn = 0;
         const result = await runScenario({
           dir,
-          profile: opts.profile as ProfileName,
+          profile: opts.profile,
           rate: opts.rate,
           durationSec: opts.duration,
           merchants: opts.merchants,

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Fleet } from '../sim/fleet.js';
-import { PROFILES, isProfileName, type ProfileName } from '../sim/profiles.js';
+import { PROFILES, isProfileName } from '../sim/profiles.js';
 import { intOption } from './options.js';
 
 export function registerFleet(program: Command): void {
@@ -23,7 +23,7 @@ export function registerFleet(program: Command): void {
       }
       const fleet = await new Fleet({
         merchants: opts.merchants,
-        profile: opts.profile as ProfileName,
+        profile: opts.profile,
         port: opts.port,
       }).listen();
       process.stdout.write(JSON.stringify({ fleet: fleet.baseUrl, merchants: fleet.size, profile: opts.profile }) + '\n');

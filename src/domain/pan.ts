@@ -40,7 +40,7 @@ export function luhnValid(digits: string): boolean {
 const PAN_MIN = 13;
 const PAN_MAX = 19;
 
-const ASCII_ONLY = /^[\x00-\x7f]*$/;
+const ASCII_ONLY = /^\p{ASCII}*$/u;
 const INVISIBLE = /[\p{Cf}\p{Mn}\p{Me}]/gu;
 const NON_ASCII_DIGIT = /(?![0-9])\p{Nd}/gu;
 const DECIMAL_DIGIT = /^\p{Nd}$/u;

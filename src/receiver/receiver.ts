@@ -253,6 +253,6 @@ function summarizeForm(body: string): string {
  */
 function safe(value: unknown): string {
   if (typeof value !== 'string' || value === '') return '-';
-  const cleaned = value.replace(/[^A-Za-z0-9_.:@\-]/g, '?');
+  const cleaned = value.replace(/[^A-Za-z0-9_.:@-]/g, '?');
   return cleaned.length > 100 ? `${cleaned.slice(0, 100)}…` : cleaned;
 }

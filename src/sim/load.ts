@@ -30,7 +30,7 @@ export function localFleet(fleet: Fleet): FleetLink {
 /** A fleet run by `confirma fleet`, reached through its `/_fleet/` control API. */
 export async function remoteFleet(baseUrl: string): Promise<FleetLink> {
   const base = baseUrl.replace(/\/$/, '');
-  const getJson = async (path: string, method = 'GET', body?: unknown): Promise<any> => {
+  const getJson = async (path: string, method = 'GET', body?: unknown): Promise<unknown> => {
     const res = await request(`${base}/_fleet/${path}`, {
       method: method as 'GET',
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -241,7 +241,7 @@ export class Load {
 
   private sendBatch(n: number): void {
     const pendingShare = this.opts.pendingShare ?? 0.2;
-    const items = new Array(n);
+    const items = new Array<FakeTransaction>(n);
     for (let k = 0; k < n; k++) {
       const merchantId = this.merchantIds[Math.floor(Math.random() * this.merchantIds.length)] as string;
       items[k] = fakeTransaction(merchantId, `ord-${this.runId}-${++this.seq}`, pendingShare);

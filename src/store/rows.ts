@@ -17,11 +17,14 @@ import {
 import type { Outcome } from '../dispatch/outcome.js';
 import type { ClaimOptions, IngestClaimer, IngestResult, PurgeCursor, Scope, StoredCredential } from './store.js';
 
+/** A column value as the drivers give it: text, numbers, NULL, or (PostgreSQL) an array of text. */
+export type Cell = string | number | bigint | boolean | null | readonly string[];
+
 /**
  * Row mapping shared by both adapters: the SQL dialects differ, the columns and their meaning do
  * not. A row is what the driver returns; times are epoch milliseconds.
  */
-export type Row = Record<string, unknown>;
+export type Row = Record<string, Cell>;
 
 export function visible(scope: Scope, merchantId: string): boolean {
   return scope.kind === 'admin' || scope.merchantId === merchantId;
@@ -43,7 +46,7 @@ export function nullableNumber(v: unknown): number | null {
   return v === null || v === undefined ? null : Number(v);
 }
 
-export function nullableString(v: unknown): string | null {
+export function nullableString(v: Cell | undefined): string | null {
   return v === null || v === undefined ? null : String(v);
 }
 

@@ -30,7 +30,7 @@ export async function startNode(role: 'api' | 'worker' | 'all', env: Record<stri
   });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
+    child.stdout.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       const m = /"url":"(http:\/\/[^"]+)"/.exec(out);
       if (m) resolve(m[1]!);

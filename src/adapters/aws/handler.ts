@@ -56,6 +56,16 @@ type Work =
 /** What became of one request: done, failed (retry the record) or rejected (log, never retry). */
 type Verdict = { readonly kind: 'done' } | { readonly kind: 'failed' | 'rejected'; readonly reason: string };
 
+/** What the handler reads of Confirma's answers: JSON it did not write, so every field may be absent. */
+interface ApiAnswer {
+  readonly error?: { readonly code?: string; readonly message?: string };
+  readonly results?: ReadonlyArray<{
+    readonly ok?: boolean;
+    readonly error?: { readonly code?: string; readonly message?: string };
+  }>;
+  readonly status?: string;
+}
+
 /** Builds a handler bound to a configuration (tests call this; Lambda uses {@link handler}). */
 export function createHandler(config: AdapterConfig): (event: DynamoDBStreamEvent) => Promise<DynamoDBBatchResponse> {
   const base = config.confirmaUrl.replace(/\/+$/, '');
@@ -64,7 +74,11 @@ export function createHandler(config: AdapterConfig): (event: DynamoDBStreamEven
   const concurrency = Math.max(1, config.concurrency ?? 8);
   const log = config.log ?? jsonLog;
 
-  async function call(method: string, path: string, body: unknown): Promise<{ status: number; body: any } | Error> {
+  async function call(
+    method: string,
+    path: string,
+    body: unknown,
+  ): Promise<{ status: number; body: ApiAnswer | undefined } | Error> {
     try {
       const res = await fetch(base + path, {
         method,
@@ -82,15 +96,15 @@ export function createHandler(config: AdapterConfig): (event: DynamoDBStreamEven
       } catch {
         parsed = undefined;
       }
-      return { status: res.status, body: parsed };
+      return { status: res.status, body: parsed as ApiAnswer | undefined };
     } catch (err) {
       return err instanceof Error ? err : new Error(String(err));
     }
   }
 
   /** The verdict of an error answer: retryable codes, 5xx, 429 and auth problems fail; other 4xx reject. */
-  function fromError(status: number, body: any): Verdict {
-    const code: string = body?.error?.code ?? `http_${status}`;
+  function fromError(status: number, body: ApiAnswer | undefined): Verdict {
+    const code = body?.error?.code ?? `http_${status}`;
     const reason = `${code}: ${String(body?.error?.message ?? '').slice(0, 300)}`;
     // 401/403 mean this function is misconfigured, not that the record is bad: keep retrying it.
     if (status >= 500 || status === 429 || status === 401 || status === 403 || RETRYABLE_CODES.has(code)) {

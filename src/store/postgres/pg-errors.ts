@@ -11,7 +11,8 @@ export function isConnectionError(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && (SOCKET_CODES.has(code) || SERVER_GONE.has(code) || code.startsWith('08'))) return true;
-  return LOST.test(String((err as { message?: unknown }).message ?? ''));
+  const message = (err as { message?: unknown }).message;
+  return typeof message === 'string' && LOST.test(message);
 }
 
 /**

@@ -49,8 +49,8 @@ async function run(call: WireCall): Promise<unknown> {
     const [ops, now, claimer] = call.args as Parameters<ThreadStore['ingest']>;
     return toWireResults(await store.ingest(ops, now, claimerFrom(claimer)));
   }
-  const fn = store[call.method] as (...args: readonly unknown[]) => Promise<unknown>;
-  return fn.apply(store, call.args);
+  const fn = (store[call.method] as (...args: readonly unknown[]) => Promise<unknown>).bind(store);
+  return fn(...call.args);
 }
 
 port.on('message', (call: WireCall) => {

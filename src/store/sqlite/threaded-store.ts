@@ -74,7 +74,7 @@ export class ThreadedSqliteStore implements Store {
       } catch (err) {
         // An argument that cannot be copied to the thread: this call fails, nothing else does.
         this.pending.delete(id);
-        reject(err as Error);
+        reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
   }
